@@ -1,0 +1,1 @@
+"""Deployment helpers (S3-notification bridge: issue 6)."""

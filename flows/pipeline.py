@@ -1,0 +1,148 @@
+"""Orchestration of one application, shared by the batch and per-event flows.
+
+Only control flow lives here: which task runs after which, and what happens when a
+stage fails for good. Every failure ends in a visible state — a decision carrying a
+reason (engine failures → MANUAL_REVIEW) or a dead letter — never a crashed batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from prefect import get_run_logger, task
+
+from kyc.domain.application import ApplicationInvalid
+from kyc.domain.landing import LandingBundle
+from kyc.domain.records import DocumentScan, Finding, Reason
+from kyc.storage.base import ObjectNotFound
+from tasks import pipeline as t
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one application in a run (JSON-ready via ``as_dict``)."""
+
+    application_id: str
+    status: str  # DECIDED | ALREADY_DECIDED | DEAD_LETTER | INCOMPLETE
+    decision: str | None = None
+    reasons: tuple[str, ...] = ()
+    detail: str = ""
+    scores: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "application_id": self.application_id,
+            "status": self.status,
+            "decision": self.decision,
+            "reasons": list(self.reasons),
+            "detail": self.detail,
+        }
+
+
+def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    try:
+        return get_run_logger()
+    except Exception:
+        return logging.getLogger(__name__)
+
+
+def run_application(landing: str, bundle: LandingBundle) -> Outcome:
+    """Process one complete application: form → document → face → gate → decision.
+
+    Args:
+        landing: landing URI (folder or s3://bucket/prefix).
+        bundle: the application's objects.
+
+    Returns:
+        The outcome; never raises for bad input or a failed engine.
+    """
+    log = _logger()
+    app_id = bundle.application_id
+    previous = t.already_decided(bundle)
+    if previous is not None:
+        log.info("application %s: these objects were already decided; skipping", app_id)
+        return Outcome(
+            app_id,
+            "ALREADY_DECIDED",
+            previous.decision,
+            tuple(previous.reasons),
+            detail=f"decision version {previous.version} stands",
+        )
+    try:
+        app = t.load_form(landing, bundle)
+    except ObjectNotFound as exc:
+        t.dead_letter(landing, app_id, "load-form", "OBJECT_MISSING", f"object vanished: {exc}")
+        return Outcome(app_id, "DEAD_LETTER", detail="OBJECT_MISSING")
+    if isinstance(app, ApplicationInvalid):
+        t.dead_letter(
+            landing,
+            app_id,
+            "load-form",
+            "APPLICATION_INVALID",
+            str(app),
+            {"problems": app.problems},
+        )
+        log.warning(
+            "application %s: invalid application.json (%d problems)", app_id, len(app.problems)
+        )
+        return Outcome(app_id, "DEAD_LETTER", detail=f"APPLICATION_INVALID: {app}")
+
+    refs = t.register_application(landing, bundle, app)
+    extra: list[Finding] = []
+    try:
+        scan = t.scan_document(landing, bundle, app, refs)
+    except Exception as exc:
+        log.error(
+            "application %s: document engine failed after retries: %s", app_id, type(exc).__name__
+        )
+        scan = DocumentScan(
+            fields=MappingProxyType({}),
+            findings=(
+                Finding(Reason.ENGINE_ERROR, f"document reader failed: {type(exc).__name__}"),
+            ),
+        )
+    try:
+        face = t.match_face(landing, bundle, refs)
+    except Exception as exc:
+        log.error(
+            "application %s: face engine failed after retries: %s", app_id, type(exc).__name__
+        )
+        face = None
+        extra.append(Finding(Reason.ENGINE_ERROR, f"face matcher failed: {type(exc).__name__}"))
+    try:
+        quality = t.check_data_quality(app, scan, refs)
+    except Exception as exc:
+        log.error("application %s: data-quality gate failed: %s", app_id, type(exc).__name__)
+        quality = None
+    result = t.decide_application(app, refs, bundle, scan, face, quality, tuple(extra))
+    log.info("application %s: %s %s", app_id, result.decision.value, ",".join(result.reasons))
+    return Outcome(
+        app_id, "DECIDED", result.decision.value, tuple(result.reasons), scores=dict(result.scores)
+    )
+
+
+@task(name="process-application", cache_policy=t.NO_CACHE, persist_result=False)
+def process_application_task(landing: str, bundle: LandingBundle) -> Outcome:
+    """One application as a task, so the batch flow can run many concurrently.
+
+    (Prefect subflows run one at a time and cost ~0.4 s each on this machine;
+    nested tasks run in the flow's thread pool.) Any unexpected error after the
+    stage tasks' own retries becomes a dead letter here, so one application can
+    never crash the batch.
+    """
+    try:
+        return run_application(landing, bundle)
+    except Exception as exc:
+        _logger().exception("application %s: processing failed", bundle.application_id)
+        detail = f"{type(exc).__name__}: {exc}"[:2000]
+        try:
+            t.dead_letter(
+                landing, bundle.application_id, "process-application", "PROCESSING_FAILED", detail
+            )
+        except Exception:
+            detail += " (dead letter not recorded: database unavailable)"
+        return Outcome(bundle.application_id, "DEAD_LETTER", detail=detail)

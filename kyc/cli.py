@@ -1,0 +1,262 @@
+"""The ``kyc`` command: demo, ingest, process, decisions, dead letters, database."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+app = typer.Typer(help="Open KYC onboarding pipeline.", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console(stderr=True)
+
+#: Defaults for Prefect's embedded (ephemeral) API; the environment wins.
+PREFECT_DEFAULTS = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    # The 20 s default is tight on a 2-core machine while other work runs.
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
+    "PREFECT_LOGGING_LEVEL": "WARNING",
+    "GX_ANALYTICS_ENABLED": "false",
+}
+
+
+def _prefect_env(verbose: bool) -> None:
+    for key, value in PREFECT_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    if verbose:
+        os.environ["PREFECT_LOGGING_LEVEL"] = "INFO"
+
+
+def _run_ingest(landing: str, verbose: bool) -> list[Any]:
+    _prefect_env(verbose)
+    from flows import ingest as ingest_mod
+
+    with Progress(
+        TextColumn("[bold]deciding"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        bar = progress.add_task(
+            "starting (embedded PostgreSQL, Prefect API, engines)...", total=None
+        )
+
+        def hook(outcome: Any) -> None:
+            progress.update(bar, advance=1, description=outcome.application_id)
+
+        from kyc.domain.landing import group_landing
+        from kyc.storage.factory import open_store
+
+        complete, incomplete = group_landing(open_store(landing).list("incoming/"))
+        progress.update(bar, total=len(complete) + len(incomplete))
+        ingest_mod.PROGRESS_HOOKS.append(hook)
+        try:
+            return ingest_mod.ingest_landing(landing)
+        finally:
+            ingest_mod.PROGRESS_HOOKS.remove(hook)
+
+
+def _wide_console() -> Console:
+    # Reason codes are long; when stdout is not a terminal rich assumes 80 columns.
+    out = Console()
+    return out if out.is_terminal else Console(width=160)
+
+
+def _outcome_table(outcomes: list[Any], expected: dict[str, dict[str, Any]] | None = None) -> Table:
+    table = Table(title="KYC decisions", show_lines=False)
+    table.add_column("application", no_wrap=True)
+    table.add_column("decision", no_wrap=True)
+    table.add_column("run", no_wrap=True)
+    table.add_column("reasons")
+    if expected is not None:
+        table.add_column("expected")
+        table.add_column("ok")
+    colour = {"PASS": "green", "FAIL": "red", "MANUAL_REVIEW": "yellow"}
+    for o in outcomes:
+        shown = o.decision or o.status
+        row = [
+            o.application_id,
+            f"[{colour.get(shown, 'magenta')}]{shown}[/]",
+            "new" if o.status == "DECIDED" else o.status.lower().replace("_", " "),
+            ", ".join(o.reasons) or o.detail[:60],
+        ]
+        if expected is not None:
+            exp = expected.get(o.application_id, {})
+            want = exp.get("expected", "?")
+            ok = want == shown and all(
+                r in o.reasons or r in o.detail for r in exp.get("expected_reasons", [])
+            )
+            row += [want, "[green]yes[/]" if ok else "[red]NO[/]"]
+        table.add_row(*row)
+    return table
+
+
+@app.command()
+def ingest(
+    landing: Annotated[
+        str | None, typer.Argument(help="Folder or s3://bucket/prefix (default KYC_LANDING).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run the batch flow over a landing prefix and print each application's outcome."""
+    from kyc.settings import get_settings
+
+    outcomes = _run_ingest(landing or get_settings().landing, verbose)
+    if as_json:
+        for o in outcomes:
+            sys.stdout.write(json.dumps(o.as_dict()) + "\n")
+    else:
+        _wide_console().print(_outcome_table(outcomes))
+
+
+@app.command()
+def process(
+    application_id: str,
+    landing: Annotated[str | None, typer.Option(help="Folder or s3://bucket/prefix.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Decide one application (the per-event flow)."""
+    _prefect_env(verbose)
+    from flows.process_application import process_application
+
+    outcome = process_application(application_id, landing)
+    sys.stdout.write(json.dumps(outcome.as_dict()) + "\n")
+
+
+@app.command("demo-generate")
+def demo_generate(
+    landing: Annotated[Path, typer.Argument(help="Folder to write the demo landing prefix into.")],
+) -> None:
+    """Generate the synthetic demo applications (and expected.json) into a folder."""
+    from kyc.demo.generate import generate_demo
+    from kyc.settings import get_settings
+    from kyc.storage.local import LocalStore
+
+    landing.mkdir(parents=True, exist_ok=True)
+    cases = generate_demo(LocalStore(landing), get_settings().shared_data_dir)
+    console.print(f"wrote {len(cases)} applications under {landing}/incoming")
+
+
+@app.command()
+def demo(
+    landing: Annotated[
+        Path | None, typer.Option(help="Demo landing folder (default var/demo-landing).")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Generate ~24 synthetic applications, decide them, print expected vs actual."""
+    import shutil
+
+    from kyc.settings import PROJECT_ROOT, get_settings
+
+    # The demo's documents carry no liveness evidence (single still selfies); it runs
+    # with the 'record' policy so genuine applicants can PASS, and says so.
+    os.environ.setdefault("KYC_LIVENESS_POLICY", "record")
+    from kyc.demo.generate import generate_demo
+    from kyc.storage.local import LocalStore
+
+    get_settings.cache_clear()
+    settings = get_settings()
+    folder = landing or PROJECT_ROOT / "var" / "demo-landing"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    if not (settings.shared_data_dir / "faces").is_dir():
+        console.print(
+            f"[red]face photos not found in {settings.shared_data_dir}/faces"
+            " (set KYC_SHARED_DATA_DIR)"
+        )
+        raise typer.Exit(2)
+    console.print(f"generating demo applications in {folder} ...")
+    generate_demo(LocalStore(folder), settings.shared_data_dir)
+    console.print(
+        f"liveness policy: [bold]{settings.liveness_policy}[/]"
+        " (no liveness evidence is kept as a warning, not a pass)"
+    )
+    outcomes = _run_ingest(str(folder), verbose)
+    expected = {c["application_id"]: c for c in json.loads((folder / "expected.json").read_text())}
+    _wide_console().print(_outcome_table(outcomes, expected))
+    wrong = [
+        o
+        for o in outcomes
+        if expected.get(o.application_id, {}).get("expected") != (o.decision or o.status)
+    ]
+    if wrong:
+        console.print(f"[red]{len(wrong)} application(s) did not get the expected decision")
+        raise typer.Exit(1)
+    console.print(f"[green]all {len(outcomes)} applications got the expected outcome")
+
+
+@app.command()
+def decisions(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    all_versions: Annotated[
+        bool, typer.Option("--all-versions", help="Include superseded decisions.")
+    ] = False,
+    application_id: Annotated[str | None, typer.Option("--application")] = None,
+) -> None:
+    """Print recorded decisions (latest version per application by default)."""
+    from kyc import runtime
+    from kyc.db.engine import session_scope
+    from kyc.db.repository import list_decisions
+
+    with session_scope(runtime.database()) as s:
+        rows = list_decisions(s, latest_only=not all_versions, application_id=application_id)
+    if as_json:
+        for r in rows:
+            sys.stdout.write(json.dumps(r.as_json()) + "\n")
+        return
+    table = Table(title="KYC decisions")
+    for col in ("application", "version", "decision", "reasons", "decided at"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r.application_id,
+            str(r.version),
+            r.decision,
+            ", ".join(r.reasons),
+            r.decided_at.isoformat(),
+        )
+    Console().print(table)
+
+
+@app.command("dead-letters")
+def dead_letters(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Print unresolved dead letters (applications that could not be processed)."""
+    from kyc import runtime
+    from kyc.db.engine import session_scope
+    from kyc.db.repository import list_dead_letters
+
+    with session_scope(runtime.database()) as s:
+        rows = list_dead_letters(s, unresolved_only=True)
+    for r in rows:
+        sys.stdout.write(json.dumps(r, default=str) + "\n") if as_json else console.print(r)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the Alembic migrations to KYC_DATABASE_URL (or the embedded database)."""
+    from kyc import runtime
+
+    runtime.database()
+    console.print("database is at the latest migration")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""PostgreSQL models, migrations and repository functions."""

@@ -1,0 +1,328 @@
+"""SQLAlchemy models of the KYC schema (the seed ERD plus what the pipeline needs).
+
+The schema itself is owned by the Alembic migrations (``kyc/db/migrations``) and
+mirrored as plain DDL in ``sql/schema.sql``; these models describe the same tables
+for the repository and are checked against the migrations by
+``tests/db/test_schema.py`` (an Alembic autogenerate comparison must find nothing).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+#: Enum labels, in database order. Never rename a label: code and reports use them.
+REG_TYPES = ("GMC", "GDC", "NMC", "GPHC", "NONE")
+USER_STATUSES = ("PENDING", "VERIFIED", "MANUAL_REVIEW", "REJECTED")
+ID_DOC_STATUSES = ("NEW", "OCR_DONE", "FACE_DONE", "QUALITY_DONE", "DECIDED", "ERROR")
+KYC_DECISIONS = ("PASS", "MANUAL_REVIEW", "FAIL")
+ID_DOC_TYPES = ("driving_licence", "passport", "id_card")
+
+#: Deterministic constraint names, identical to those in sql/schema.sql.
+NAMING_CONVENTION = {
+    "pk": "pk_%(table_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+}
+
+# create_type=False: the migrations create the enum types explicitly.
+reg_type_enum = pg.ENUM(*REG_TYPES, name="reg_type_enum", create_type=False)
+user_status_enum = pg.ENUM(*USER_STATUSES, name="user_status_enum", create_type=False)
+id_doc_status_enum = pg.ENUM(*ID_DOC_STATUSES, name="id_doc_status_enum", create_type=False)
+kyc_decision_enum = pg.ENUM(*KYC_DECISIONS, name="kyc_decision_enum", create_type=False)
+id_doc_type_enum = pg.ENUM(*ID_DOC_TYPES, name="id_doc_type_enum", create_type=False)
+
+UUID_PK_DEFAULT = sa.text("gen_random_uuid()")
+NOW = sa.text("now()")
+
+
+class Base(DeclarativeBase):
+    """Declarative base with the project's naming convention and column types."""
+
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads this class attribute
+        uuid.UUID: pg.UUID(as_uuid=True),
+        dt.datetime: sa.DateTime(timezone=True),
+        dt.date: sa.Date(),
+        str: sa.Text(),
+        dict[str, Any]: pg.JSONB(),
+        list[Any]: pg.JSONB(),
+        list[str]: pg.ARRAY(sa.Text()),
+    }
+
+
+def _uuid_pk() -> Mapped[uuid.UUID]:
+    # Generated client-side too, so ids are known before the INSERT is flushed.
+    return mapped_column(primary_key=True, default=uuid.uuid4, server_default=UUID_PK_DEFAULT)
+
+
+def _created_at() -> Mapped[dt.datetime]:
+    return mapped_column(server_default=NOW)
+
+
+def _updated_at() -> Mapped[dt.datetime]:
+    return mapped_column(server_default=NOW, onupdate=sa.func.now())
+
+
+def _fk(target: str) -> Any:
+    return sa.ForeignKey(target, ondelete="CASCADE")
+
+
+class User(Base):
+    """A person being verified."""
+
+    __tablename__ = "users"
+
+    user_id: Mapped[uuid.UUID] = _uuid_pk()
+    email: Mapped[str] = mapped_column(index=True)
+    first_name: Mapped[str]
+    middle_name: Mapped[str | None]
+    last_name: Mapped[str]
+    date_of_birth: Mapped[dt.date]
+    address: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(user_status_enum, server_default=sa.text("'PENDING'"))
+    created_at: Mapped[dt.datetime] = _created_at()
+    updated_at: Mapped[dt.datetime] = _updated_at()
+
+
+class ApplicationRow(Base):
+    """One landing folder ``incoming/<application_id>/``; re-landing updates it."""
+
+    __tablename__ = "applications"
+    __table_args__ = (sa.CheckConstraint("application_id <> ''", name="application_id_not_empty"),)
+
+    application_id: Mapped[str] = mapped_column(primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(_fk("users.user_id"), index=True)
+    landing_uri: Mapped[str]
+    input_fingerprint: Mapped[str]
+    form: Mapped[dict[str, Any]]
+    received_at: Mapped[dt.datetime] = mapped_column(server_default=NOW)
+    updated_at: Mapped[dt.datetime] = _updated_at()
+
+
+class IdDocument(Base):
+    """An identity document landed with an application (front, optional back)."""
+
+    __tablename__ = "id_documents"
+    __table_args__ = (
+        sa.CheckConstraint("(back_key IS NULL) = (back_etag IS NULL)", name="back_key_etag_pair"),
+    )
+
+    id_document_id: Mapped[uuid.UUID] = _uuid_pk()
+    application_id: Mapped[str] = mapped_column(_fk("applications.application_id"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(_fk("users.user_id"), index=True)
+    doc_type: Mapped[str] = mapped_column(id_doc_type_enum)
+    document_number: Mapped[str]
+    issuing_country: Mapped[str]
+    issuing_region: Mapped[str | None]
+    expiry_date: Mapped[dt.date]
+    front_key: Mapped[str]
+    front_etag: Mapped[str]
+    back_key: Mapped[str | None]
+    back_etag: Mapped[str | None]
+    status: Mapped[str] = mapped_column(id_doc_status_enum, server_default=sa.text("'NEW'"))
+    created_at: Mapped[dt.datetime] = _created_at()
+    updated_at: Mapped[dt.datetime] = _updated_at()
+
+
+class Selfie(Base):
+    """The selfie landed with an application."""
+
+    __tablename__ = "selfies"
+
+    selfie_id: Mapped[uuid.UUID] = _uuid_pk()
+    application_id: Mapped[str] = mapped_column(_fk("applications.application_id"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(_fk("users.user_id"), index=True)
+    object_key: Mapped[str]
+    etag: Mapped[str]
+    created_at: Mapped[dt.datetime] = _created_at()
+
+
+class DocScan(Base):
+    """What a DocumentReader read from an identity document."""
+
+    __tablename__ = "doc_scans"
+
+    doc_scan_id: Mapped[uuid.UUID] = _uuid_pk()
+    id_document_id: Mapped[uuid.UUID] = mapped_column(
+        _fk("id_documents.id_document_id"), index=True
+    )
+    engine: Mapped[str]
+    engine_version: Mapped[str]
+    fields: Mapped[dict[str, Any]]
+    findings: Mapped[list[Any]]
+    timings_ms: Mapped[dict[str, Any]]
+    created_at: Mapped[dt.datetime] = _created_at()
+
+
+class FaceCheck(Base):
+    """Selfie vs document portrait on Rekognition CompareFaces' 0-100 scale."""
+
+    __tablename__ = "face_checks"
+    __table_args__ = (
+        sa.CheckConstraint("similarity >= 0 AND similarity <= 100", name="similarity_range"),
+    )
+
+    face_check_id: Mapped[uuid.UUID] = _uuid_pk()
+    application_id: Mapped[str] = mapped_column(_fk("applications.application_id"), index=True)
+    selfie_id: Mapped[uuid.UUID] = mapped_column(_fk("selfies.selfie_id"), index=True)
+    id_document_id: Mapped[uuid.UUID] = mapped_column(
+        _fk("id_documents.id_document_id"), index=True
+    )
+    engine: Mapped[str]
+    engine_version: Mapped[str]
+    similarity: Mapped[Decimal | None] = mapped_column(sa.Numeric(6, 3))
+    distance: Mapped[float | None] = mapped_column(sa.Double())
+    source_confidence: Mapped[float | None] = mapped_column(sa.Double())
+    target_confidence: Mapped[float | None] = mapped_column(sa.Double())
+    matched: Mapped[bool | None]
+    findings: Mapped[list[Any]]
+    timings_ms: Mapped[dict[str, Any]] = mapped_column(server_default=sa.text("'{}'::jsonb"))
+    created_at: Mapped[dt.datetime] = _created_at()
+
+
+class RegCheck(Base):
+    """A professional register look-up (GMC, GDC, NMC, GPhC), as in the seed ERD."""
+
+    __tablename__ = "reg_checks"
+
+    reg_check_id: Mapped[uuid.UUID] = _uuid_pk()
+    application_id: Mapped[str] = mapped_column(_fk("applications.application_id"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(_fk("users.user_id"), index=True)
+    reg_type: Mapped[str] = mapped_column(reg_type_enum)
+    reg_number: Mapped[str | None]
+    status: Mapped[str]
+    snapshot_date: Mapped[dt.date | None]
+    matched_name: Mapped[str | None]
+    matched_status: Mapped[str | None]
+    raw_response_json: Mapped[dict[str, Any] | None]
+    checked_at: Mapped[dt.datetime] = mapped_column(server_default=NOW)
+
+
+class QualityCheck(Base):
+    """Outcome of the Great Expectations data-quality gate."""
+
+    __tablename__ = "quality_checks"
+    __table_args__ = (sa.CheckConstraint("evaluated >= 0", name="evaluated_not_negative"),)
+
+    quality_check_id: Mapped[uuid.UUID] = _uuid_pk()
+    application_id: Mapped[str] = mapped_column(_fk("applications.application_id"), index=True)
+    suite: Mapped[str]
+    success: Mapped[bool]
+    failed_expectations: Mapped[list[str]] = mapped_column(server_default=sa.text("'{}'::text[]"))
+    evaluated: Mapped[int]
+    created_at: Mapped[dt.datetime] = _created_at()
+
+
+class KycDecision(Base):
+    """One decision on an application; versions count up per application.
+
+    The unique ``(application_id, input_fingerprint)`` makes re-landing the same
+    objects idempotent: the same inputs can never be decided twice.
+    """
+
+    __tablename__ = "kyc_decisions"
+    __table_args__ = (
+        sa.UniqueConstraint("application_id", "version"),
+        sa.UniqueConstraint("application_id", "input_fingerprint"),
+        sa.CheckConstraint("version >= 1", name="version_positive"),
+    )
+
+    decision_id: Mapped[uuid.UUID] = _uuid_pk()
+    # No separate index: the unique constraints above lead with application_id.
+    application_id: Mapped[str] = mapped_column(_fk("applications.application_id"))
+    user_id: Mapped[uuid.UUID] = mapped_column(_fk("users.user_id"), index=True)
+    version: Mapped[int]
+    decision: Mapped[str] = mapped_column(kyc_decision_enum)
+    reasons: Mapped[list[str]]
+    findings: Mapped[list[Any]]
+    scores: Mapped[dict[str, Any]]
+    engines: Mapped[dict[str, Any]]
+    input_fingerprint: Mapped[str]
+    decided_at: Mapped[dt.datetime] = mapped_column(server_default=NOW, index=True)
+
+
+class AuditLog(Base):
+    """Append-only trail of state changes (ids and states only, never PII)."""
+
+    __tablename__ = "audit_log"
+
+    audit_id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(always=True), primary_key=True)
+    application_id: Mapped[str | None] = mapped_column(index=True)
+    entity: Mapped[str]
+    entity_id: Mapped[str]
+    action: Mapped[str]
+    from_state: Mapped[str | None]
+    to_state: Mapped[str | None]
+    detail: Mapped[dict[str, Any]] = mapped_column(server_default=sa.text("'{}'::jsonb"))
+    actor: Mapped[str] = mapped_column(server_default=sa.text("'pipeline'"))
+    at: Mapped[dt.datetime] = mapped_column(server_default=NOW, index=True)
+
+
+class DeadLetter(Base):
+    """An application (or landing folder) that could not be processed.
+
+    Two partial unique indexes keep one unresolved row per problem: keyed on the
+    application id when it is known, on the landing URI when it is not.
+    """
+
+    __tablename__ = "dead_letters"
+    __table_args__ = (
+        sa.Index(
+            "uq_dead_letters_open_application",
+            "application_id",
+            "stage",
+            "error_code",
+            unique=True,
+            postgresql_where=sa.text("resolved_at IS NULL AND application_id IS NOT NULL"),
+        ),
+        sa.Index(
+            "uq_dead_letters_open_landing",
+            "landing_uri",
+            "stage",
+            "error_code",
+            unique=True,
+            postgresql_where=sa.text("resolved_at IS NULL AND application_id IS NULL"),
+        ),
+    )
+
+    dead_letter_id: Mapped[int] = mapped_column(
+        sa.BigInteger, sa.Identity(always=True), primary_key=True
+    )
+    application_id: Mapped[str | None]
+    landing_uri: Mapped[str]
+    stage: Mapped[str]
+    error_code: Mapped[str]
+    detail: Mapped[str]
+    payload: Mapped[dict[str, Any] | None]
+    created_at: Mapped[dt.datetime] = _created_at()
+    resolved_at: Mapped[dt.datetime | None]
+
+
+__all__ = [
+    "ID_DOC_STATUSES",
+    "ID_DOC_TYPES",
+    "KYC_DECISIONS",
+    "REG_TYPES",
+    "USER_STATUSES",
+    "ApplicationRow",
+    "AuditLog",
+    "Base",
+    "DeadLetter",
+    "DocScan",
+    "FaceCheck",
+    "IdDocument",
+    "KycDecision",
+    "QualityCheck",
+    "RegCheck",
+    "Selfie",
+    "User",
+]

@@ -1,0 +1,1 @@
+"""Demo material: synthetic licences (``cards``) and demo applications (``generate``)."""

@@ -1,0 +1,1 @@
+"""Pure domain logic: records, form parsing, matching, decision rules (no I/O)."""

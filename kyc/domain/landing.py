@@ -1,0 +1,136 @@
+"""The landing-prefix contract (pure): which objects make up which application.
+
+```
+incoming/<application_id>/application.json
+incoming/<application_id>/id_document.<jpg|jpeg|png>
+incoming/<application_id>/id_document_back.<jpg|jpeg|png>   (optional)
+incoming/<application_id>/selfie.<jpg|jpeg|png>
+```
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from kyc.storage.base import ObjectInfo
+
+INCOMING = "incoming/"
+IMAGE_SUFFIXES = ("jpg", "jpeg", "png")
+_KEY = re.compile(
+    r"^incoming/(?P<app>[A-Za-z0-9][A-Za-z0-9_.-]{0,127})/"
+    r"(?P<name>application\.json|(?P<stem>id_document|id_document_back|selfie)\.(?P<ext>[A-Za-z]+))$"
+)
+REQUIRED = ("application.json", "id_document", "selfie")
+
+
+@dataclass(frozen=True, slots=True)
+class LandingBundle:
+    """The objects of one complete application.
+
+    Attributes:
+        application_id: the folder name.
+        form: ``application.json``.
+        front: ``id_document.<ext>``.
+        back: ``id_document_back.<ext>`` or None.
+        selfie: ``selfie.<ext>``.
+    """
+
+    application_id: str
+    form: ObjectInfo
+    front: ObjectInfo
+    selfie: ObjectInfo
+    back: ObjectInfo | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """Idempotency key: a hash of every object's key and ETag.
+
+        The same objects landed again give the same fingerprint, so no second
+        decision is made; a changed object (new ETag) is a new submission.
+        """
+        parts = [self.form, self.front, self.selfie] + ([self.back] if self.back else [])
+        h = hashlib.sha256()
+        for obj in parts:
+            h.update(f"{obj.key}\0{obj.etag}\n".encode())
+        return h.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class IncompleteApplication:
+    """An application folder that still lacks required objects (or has extras)."""
+
+    application_id: str
+    missing: tuple[str, ...]
+    problems: tuple[str, ...] = ()
+    #: epoch seconds of the newest object in the folder (None if the store can't tell)
+    last_landed: float | None = None
+
+    def overdue(self, *, now: float, timeout_seconds: float) -> bool:
+        """True when nothing has landed for longer than the timeout."""
+        return self.last_landed is not None and now - self.last_landed > timeout_seconds
+
+
+def group_landing(
+    objects: Iterable[ObjectInfo],
+) -> tuple[list[LandingBundle], list[IncompleteApplication]]:
+    """Group listed objects into complete and incomplete applications.
+
+    Unknown files inside an application folder are reported as problems (they may be
+    a misnamed selfie); two images for the same role (``selfie.jpg`` and
+    ``selfie.png``) make the application ambiguous, so it is not processed.
+
+    Args:
+        objects: everything under the landing prefix.
+
+    Returns:
+        (complete bundles in id order, incomplete/ambiguous applications in id order).
+    """
+    found: dict[str, dict[str, list[ObjectInfo]]] = {}
+    problems: dict[str, list[str]] = {}
+    landed: dict[str, float] = {}
+    for obj in objects:
+        if not obj.key.startswith(INCOMING):
+            continue
+        folder = obj.key.split("/")[1]
+        if obj.last_modified is not None:
+            landed[folder] = max(landed.get(folder, 0.0), obj.last_modified)
+        m = _KEY.match(obj.key)
+        if m is None:
+            parts = obj.key.split("/")
+            if len(parts) >= 3 and parts[1]:
+                problems.setdefault(parts[1], []).append(f"unexpected object {parts[-1]!r}")
+            continue
+        if m.group("stem") and m.group("ext").lower() not in IMAGE_SUFFIXES:
+            problems.setdefault(m.group("app"), []).append(
+                f"unsupported image type {m.group('name')!r}"
+            )
+            continue
+        role = m.group("stem") or "application.json"
+        found.setdefault(m.group("app"), {}).setdefault(role, []).append(obj)
+
+    complete: list[LandingBundle] = []
+    incomplete: list[IncompleteApplication] = []
+    for app_id in sorted(set(found) | set(problems)):
+        roles = found.get(app_id, {})
+        missing = tuple(r for r in REQUIRED if r not in roles)
+        dupes = [f"several {r} objects" for r, objs in roles.items() if len(objs) > 1]
+        if missing or dupes:
+            incomplete.append(
+                IncompleteApplication(
+                    app_id, missing, tuple(problems.get(app_id, []) + dupes), landed.get(app_id)
+                )
+            )
+            continue
+        complete.append(
+            LandingBundle(
+                application_id=app_id,
+                form=roles["application.json"][0],
+                front=roles["id_document"][0],
+                selfie=roles["selfie"][0],
+                back=roles["id_document_back"][0] if "id_document_back" in roles else None,
+            )
+        )
+    return complete, incomplete

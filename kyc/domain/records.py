@@ -1,0 +1,251 @@
+"""Typed records passed between pipeline stages (no I/O, no Prefect).
+
+Engine outputs follow the AWS shapes so that local and cloud backends fit the same
+record: document fields use Textract AnalyzeID keys, face comparison uses the
+CompareFaces similarity scale (0-100).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+
+class Decision(StrEnum):
+    """Outcome of an application (``kyc_decision_enum`` in the database)."""
+
+    PASS = "PASS"
+    MANUAL_REVIEW = "MANUAL_REVIEW"
+    FAIL = "FAIL"
+
+
+class Severity(StrEnum):
+    """How much a reason weighs in the decision."""
+
+    FAIL = "FAIL"
+    REVIEW = "REVIEW"
+    WARNING = "WARNING"
+
+
+class Reason(StrEnum):
+    """Stable reason codes. Never rename one: reviewers and reports depend on them."""
+
+    # identity data
+    NAME_MISMATCH = "NAME_MISMATCH"
+    NAME_VARIANT = "NAME_VARIANT"
+    DOB_MISMATCH = "DOB_MISMATCH"
+    DOCUMENT_NUMBER_MISMATCH = "DOCUMENT_NUMBER_MISMATCH"
+    EXPIRY_MISMATCH = "EXPIRY_MISMATCH"
+    DOCUMENT_EXPIRED = "DOCUMENT_EXPIRED"
+    DOCUMENT_UNREADABLE = "DOCUMENT_UNREADABLE"
+    DOCUMENT_FIELD_MISSING = "DOCUMENT_FIELD_MISSING"
+    DOCUMENT_LOW_CONFIDENCE = "DOCUMENT_LOW_CONFIDENCE"
+    DOCUMENT_INCONSISTENT = "DOCUMENT_INCONSISTENT"
+    DATA_QUALITY_FAILED = "DATA_QUALITY_FAILED"
+    # face
+    FACE_MISMATCH = "FACE_MISMATCH"
+    FACE_INCONCLUSIVE = "FACE_INCONCLUSIVE"
+    FACE_NOT_FOUND = "FACE_NOT_FOUND"
+    FACE_QUALITY_LOW = "FACE_QUALITY_LOW"
+    SELFIE_UNREADABLE = "SELFIE_UNREADABLE"
+    LIVENESS_FAILED = "LIVENESS_FAILED"
+    LIVENESS_NOT_ASSESSED = "LIVENESS_NOT_ASSESSED"
+    # registers
+    REGISTER_NOT_CHECKED = "REGISTER_NOT_CHECKED"
+    REGISTER_NOT_FOUND = "REGISTER_NOT_FOUND"
+    REGISTER_NOT_ACTIVE = "REGISTER_NOT_ACTIVE"
+    REGISTER_CONDITIONS = "REGISTER_CONDITIONS"
+    REGISTER_UNAVAILABLE = "REGISTER_UNAVAILABLE"
+    REGISTER_NUMBER_INVALID = "REGISTER_NUMBER_INVALID"
+    DUPLICATE_IDENTITY = "DUPLICATE_IDENTITY"
+    # processing
+    ENGINE_ERROR = "ENGINE_ERROR"
+
+
+#: What each reason does to the decision. A reason missing here is a programming error.
+SEVERITY: MappingProxyType[Reason, Severity] = MappingProxyType(
+    {
+        Reason.NAME_MISMATCH: Severity.REVIEW,
+        Reason.NAME_VARIANT: Severity.WARNING,
+        Reason.DOB_MISMATCH: Severity.REVIEW,
+        Reason.DOCUMENT_NUMBER_MISMATCH: Severity.REVIEW,
+        Reason.EXPIRY_MISMATCH: Severity.REVIEW,
+        Reason.DOCUMENT_EXPIRED: Severity.FAIL,
+        Reason.DOCUMENT_UNREADABLE: Severity.REVIEW,
+        Reason.DOCUMENT_FIELD_MISSING: Severity.REVIEW,
+        Reason.DOCUMENT_LOW_CONFIDENCE: Severity.REVIEW,
+        Reason.DOCUMENT_INCONSISTENT: Severity.REVIEW,
+        Reason.DATA_QUALITY_FAILED: Severity.REVIEW,
+        Reason.FACE_MISMATCH: Severity.FAIL,
+        Reason.FACE_INCONCLUSIVE: Severity.REVIEW,
+        Reason.FACE_NOT_FOUND: Severity.REVIEW,
+        Reason.FACE_QUALITY_LOW: Severity.REVIEW,
+        Reason.SELFIE_UNREADABLE: Severity.REVIEW,
+        Reason.LIVENESS_FAILED: Severity.FAIL,
+        # Softened to WARNING by the liveness policy ``record``.
+        Reason.LIVENESS_NOT_ASSESSED: Severity.REVIEW,
+        Reason.REGISTER_NOT_CHECKED: Severity.REVIEW,
+        Reason.REGISTER_NOT_FOUND: Severity.REVIEW,
+        Reason.REGISTER_NOT_ACTIVE: Severity.FAIL,
+        Reason.REGISTER_CONDITIONS: Severity.REVIEW,
+        Reason.REGISTER_UNAVAILABLE: Severity.REVIEW,
+        Reason.REGISTER_NUMBER_INVALID: Severity.REVIEW,
+        Reason.DUPLICATE_IDENTITY: Severity.REVIEW,
+        Reason.ENGINE_ERROR: Severity.REVIEW,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One reason with a human-readable detail (no raw PII in ``detail``)."""
+
+    reason: Reason
+    detail: str = ""
+    #: Set by the decision rules; engines leave it None.
+    severity: Severity | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        """JSON-ready form."""
+        out = {"code": self.reason.value, "detail": self.detail}
+        if self.severity is not None:
+            out["severity"] = self.severity.value
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentField:
+    """One AnalyzeID-style field: raw text, normalised value, confidence 0-100."""
+
+    text: str
+    value: str
+    confidence: float
+    source: str = "ocr"  # ocr | barcode | mrz | textract
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "text": self.text,
+            "value": self.value,
+            "confidence": round(self.confidence, 2),
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentScan:
+    """What a DocumentReader read from one identity document.
+
+    Attributes:
+        fields: AnalyzeID keys (FIRST_NAME, LAST_NAME, DATE_OF_BIRTH, ...) to fields.
+            Dates are normalised to ISO ``YYYY-MM-DD`` in ``value``.
+        findings: problems met while reading (e.g. DOCUMENT_UNREADABLE with detail).
+        engine: engine name, e.g. ``local-pdf417+tesseract`` or ``textract``.
+        engine_version: version string of the engine (library versions).
+        timings_ms: stage name to milliseconds.
+    """
+
+    fields: MappingProxyType[str, DocumentField]
+    findings: tuple[Finding, ...] = ()
+    engine: str = ""
+    engine_version: str = ""
+    timings_ms: MappingProxyType[str, float] = field(default_factory=lambda: MappingProxyType({}))
+
+    def value(self, key: str) -> str | None:
+        """Normalised value of a field, or None when it was not read."""
+        f = self.fields.get(key)
+        return f.value if f is not None and f.value else None
+
+    @property
+    def readable(self) -> bool:
+        """False when the reader could not read the document at all."""
+        return not any(f.reason is Reason.DOCUMENT_UNREADABLE for f in self.findings)
+
+    def as_dict(self) -> dict[str, Any]:
+        """AnalyzeID-shaped JSON-ready form."""
+        return {
+            "fields": {k: v.as_dict() for k, v in sorted(self.fields.items())},
+            "findings": [f.as_dict() for f in self.findings],
+            "engine": self.engine,
+            "engine_version": self.engine_version,
+            "timings_ms": dict(self.timings_ms),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FaceComparison:
+    """Selfie vs document face, on Rekognition CompareFaces' scale.
+
+    Attributes:
+        similarity: 0-100, None when no comparison was possible.
+        distance: the engine's raw distance (dlib: Euclidean in embedding space).
+        source_confidence: face-detection confidence 0-100 in the selfie.
+        target_confidence: face-detection confidence 0-100 in the document.
+        findings: FACE_NOT_FOUND, SELFIE_UNREADABLE, ... when no comparison was made.
+        source_face_count: faces detected in the selfie (the best-scored one is used);
+            None when the engine does not say.
+        target_face_count: faces detected in the document, likewise.
+    """
+
+    similarity: float | None
+    distance: float | None = None
+    source_confidence: float | None = None
+    target_confidence: float | None = None
+    findings: tuple[Finding, ...] = ()
+    engine: str = ""
+    engine_version: str = ""
+    timings_ms: MappingProxyType[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    source_face_count: int | None = None
+    target_face_count: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "similarity": None if self.similarity is None else round(self.similarity, 2),
+            "distance": None if self.distance is None else round(self.distance, 4),
+            "source_confidence": self.source_confidence,
+            "target_confidence": self.target_confidence,
+            "source_face_count": self.source_face_count,
+            "target_face_count": self.target_face_count,
+            "findings": [f.as_dict() for f in self.findings],
+            "engine": self.engine,
+            "engine_version": self.engine_version,
+            "timings_ms": dict(self.timings_ms),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class QualityResult:
+    """Outcome of the Great Expectations data-quality gate."""
+
+    success: bool
+    suite: str
+    failed_expectations: tuple[str, ...] = ()
+    evaluated: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "success": self.success,
+            "suite": self.suite,
+            "failed_expectations": list(self.failed_expectations),
+            "evaluated": self.evaluated,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionResult:
+    """The decision on one application and everything that led to it."""
+
+    decision: Decision
+    findings: tuple[Finding, ...]
+    scores: MappingProxyType[str, float | None]
+    decided_at: dt.datetime
+
+    @property
+    def reasons(self) -> list[str]:
+        """Reason codes in a stable order (for the table and the database)."""
+        return [f.reason.value for f in self.findings]

@@ -1,0 +1,229 @@
+"""Decision rules: every signal of an application → PASS / MANUAL_REVIEW / FAIL.
+
+Pure and table-tested (tests/domain/test_rules.py). The rules never treat a missing
+signal as a pass: a check that did not run is a reason code of its own.
+
+Aggregation: any FAIL-severity finding → FAIL; else any REVIEW finding →
+MANUAL_REVIEW; else PASS (WARNING findings stay on the record for the reviewer).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+from typing import Literal
+
+from kyc.domain.application import Application, RegisterType
+from kyc.domain.matching import (
+    NameMatch,
+    compare_names,
+    normalise_document_number,
+    parse_iso_date,
+)
+from kyc.domain.records import (
+    SEVERITY,
+    Decision,
+    DecisionResult,
+    DocumentScan,
+    FaceComparison,
+    Finding,
+    QualityResult,
+    Reason,
+    Severity,
+)
+
+#: Fields a document must yield before its holder can pass.
+REQUIRED_FIELDS = ("FIRST_NAME", "LAST_NAME", "DATE_OF_BIRTH", "EXPIRATION_DATE", "DOCUMENT_NUMBER")
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """Decision thresholds (from Settings; see kyc.settings for their meaning)."""
+
+    face_match: float = 80.0
+    face_reject: float = 70.0
+    min_field_confidence: float = 50.0
+    name_match: float = 0.85
+    liveness_policy: Literal["require", "record"] = "require"
+
+
+@dataclass(frozen=True, slots=True)
+class Signals:
+    """Everything the pipeline learned about one application.
+
+    ``face`` / ``quality`` are None when that stage could not run at all (e.g. the
+    engine failed after its retries); ``extra_findings`` carries such failures.
+    ``liveness_passed`` and ``register_status`` are None while those checks are not
+    part of the pipeline (issues 4 and 5).
+    """
+
+    application: Application
+    scan: DocumentScan
+    face: FaceComparison | None
+    quality: QualityResult | None
+    liveness_passed: bool | None = None
+    register_status: str | None = None
+    extra_findings: tuple[Finding, ...] = ()
+
+
+def _document_findings(
+    app: Application, scan: DocumentScan, t: Thresholds, today: dt.date
+) -> tuple[list[Finding], dict[str, float | None]]:
+    out: list[Finding] = [f for f in scan.findings]
+    scores: dict[str, float | None] = {}
+    # The form's own expiry is checked even when the document is unreadable: an
+    # applicant declaring an expired document cannot pass either way.
+    doc_expiry = parse_iso_date(scan.value("EXPIRATION_DATE"))
+    expiry = doc_expiry or app.document.expiry_date
+    if expiry < today:
+        src = "document" if doc_expiry else "form"
+        out.append(Finding(Reason.DOCUMENT_EXPIRED, f"expired {expiry.isoformat()} ({src})"))
+    if not scan.fields:
+        # Nothing was read: DOCUMENT_UNREADABLE (from the reader) says why; the
+        # comparisons below would only repeat it as missing fields.
+        if scan.readable:
+            out.append(Finding(Reason.DOCUMENT_UNREADABLE, "no fields read from the document"))
+        return out, scores
+
+    missing = [k for k in REQUIRED_FIELDS if scan.value(k) is None]
+    if missing:
+        out.append(Finding(Reason.DOCUMENT_FIELD_MISSING, "not read: " + ", ".join(missing)))
+    confidences = [scan.fields[k].confidence for k in REQUIRED_FIELDS if k in scan.fields]
+    scores["document_min_confidence"] = min(confidences) if confidences else None
+    low = [
+        k
+        for k in REQUIRED_FIELDS
+        if k in scan.fields and scan.fields[k].confidence < t.min_field_confidence
+    ]
+    if low:
+        out.append(Finding(Reason.DOCUMENT_LOW_CONFIDENCE, "low confidence: " + ", ".join(low)))
+
+    if scan.value("LAST_NAME") and scan.value("FIRST_NAME"):
+        names = compare_names(
+            form_first=app.first_name,
+            form_middle=app.middle_name,
+            form_last=app.last_name,
+            doc_first=scan.value("FIRST_NAME"),
+            doc_middle=scan.value("MIDDLE_NAME"),
+            doc_last=scan.value("LAST_NAME"),
+            threshold=t.name_match,
+        )
+        scores["name_similarity"] = round(names.score, 4)
+        if names.outcome is NameMatch.MISMATCH:
+            out.append(Finding(Reason.NAME_MISMATCH, names.detail))
+        elif names.outcome is NameMatch.VARIANT:
+            out.append(Finding(Reason.NAME_VARIANT, names.detail))
+
+    dob = parse_iso_date(scan.value("DATE_OF_BIRTH"))
+    if dob is not None and dob != app.date_of_birth:
+        out.append(Finding(Reason.DOB_MISMATCH, "date of birth on form differs from document"))
+
+    number = normalise_document_number(scan.value("DOCUMENT_NUMBER"))
+    if number and number != normalise_document_number(app.document.number):
+        out.append(Finding(Reason.DOCUMENT_NUMBER_MISMATCH, "document number differs from form"))
+
+    if doc_expiry is not None and doc_expiry != app.document.expiry_date:
+        out.append(Finding(Reason.EXPIRY_MISMATCH, "expiry date on form differs from document"))
+    return out, scores
+
+
+def _face_findings(
+    face: FaceComparison | None, t: Thresholds
+) -> tuple[list[Finding], dict[str, float | None]]:
+    if face is None:
+        return [], {"face_similarity": None}
+    scores = {"face_similarity": face.similarity, "face_distance": face.distance}
+    out = list(face.findings)
+    if face.similarity is None:
+        if not out:  # a comparison without a score must still say why
+            out.append(Finding(Reason.FACE_NOT_FOUND, "no similarity returned"))
+    elif face.similarity < t.face_reject:
+        out.append(
+            Finding(Reason.FACE_MISMATCH, f"similarity {face.similarity:.1f} < {t.face_reject:g}")
+        )
+    elif face.similarity < t.face_match:
+        out.append(
+            Finding(
+                Reason.FACE_INCONCLUSIVE, f"similarity {face.similarity:.1f} < {t.face_match:g}"
+            )
+        )
+    return out, scores
+
+
+def _severity(finding: Finding, t: Thresholds) -> Severity:
+    if finding.reason is Reason.LIVENESS_NOT_ASSESSED and t.liveness_policy == "record":
+        return Severity.WARNING
+    return SEVERITY[finding.reason]
+
+
+def decide(
+    signals: Signals, *, thresholds: Thresholds, today: dt.date, now: dt.datetime
+) -> DecisionResult:
+    """Aggregate all signals of one application into a decision.
+
+    Args:
+        signals: the outputs of every stage.
+        thresholds: decision thresholds from settings.
+        today: the date used for expiry checks (the caller's clock, for testability).
+        now: timestamp recorded as ``decided_at``.
+
+    Returns:
+        The decision, its findings (each with its severity) and the scores.
+    """
+    app = signals.application
+    findings, scores = _document_findings(app, signals.scan, thresholds, today)
+    face_findings, face_scores = _face_findings(signals.face, thresholds)
+    findings += face_findings
+    scores |= face_scores
+
+    if signals.quality is not None:
+        scores["data_quality_success"] = 1.0 if signals.quality.success else 0.0
+        if not signals.quality.success:
+            findings.append(
+                Finding(
+                    Reason.DATA_QUALITY_FAILED,
+                    "failed: " + ", ".join(signals.quality.failed_expectations),
+                )
+            )
+    else:
+        findings.append(Finding(Reason.DATA_QUALITY_FAILED, "data-quality gate did not run"))
+
+    if signals.liveness_passed is None:
+        findings.append(
+            Finding(
+                Reason.LIVENESS_NOT_ASSESSED,
+                f"no liveness evidence (policy {thresholds.liveness_policy})",
+            )
+        )
+    elif not signals.liveness_passed:
+        findings.append(Finding(Reason.LIVENESS_FAILED, "liveness check failed"))
+
+    if app.registration.type is not RegisterType.NONE and signals.register_status is None:
+        findings.append(
+            Finding(
+                Reason.REGISTER_NOT_CHECKED,
+                f"{app.registration.type.value} register check not available",
+            )
+        )
+    findings += signals.extra_findings
+
+    # De-duplicate (same code + detail) and attach severities; order: severest first.
+    seen: set[tuple[Reason, str]] = set()
+    rated: list[Finding] = []
+    for f in findings:
+        if (f.reason, f.detail) not in seen:
+            seen.add((f.reason, f.detail))
+            rated.append(replace(f, severity=_severity(f, thresholds)))
+    order = {Severity.FAIL: 0, Severity.REVIEW: 1, Severity.WARNING: 2}
+    rated.sort(key=lambda f: (order[f.severity or Severity.REVIEW], f.reason.value))
+
+    if any(f.severity is Severity.FAIL for f in rated):
+        decision = Decision.FAIL
+    elif any(f.severity is Severity.REVIEW for f in rated):
+        decision = Decision.MANUAL_REVIEW
+    else:
+        decision = Decision.PASS
+    return DecisionResult(
+        decision=decision, findings=tuple(rated), scores=MappingProxyType(scores), decided_at=now
+    )

@@ -1,0 +1,1 @@
+"""Engine ports and their implementations (one file per engine)."""

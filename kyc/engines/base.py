@@ -1,0 +1,62 @@
+"""Ports for external capabilities. Each returns frozen records, never dicts.
+
+Implementations live one per file (``document_local.py``, ``face_local.py``,
+``document_textract.py``, ...) and are chosen in :mod:`kyc.wiring` only.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from kyc.domain.application import DocumentType
+from kyc.domain.records import DocumentScan, FaceComparison
+
+
+class EngineUnavailable(RuntimeError):
+    """An engine cannot run here (not configured, library or model missing)."""
+
+
+@runtime_checkable
+class DocumentReader(Protocol):
+    """Reads an identity document into AnalyzeID-style fields."""
+
+    name: str
+    version: str
+
+    def read(
+        self, front: bytes, *, back: bytes | None = None, document_type: DocumentType | None = None
+    ) -> DocumentScan:
+        """Read one document.
+
+        Args:
+            front: image bytes of the front (licence front / passport photo page).
+            back: image bytes of the back (licence PDF417 side), when supplied.
+            document_type: what the applicant says the document is (a hint only).
+
+        Returns:
+            The scan. Unreadable input is a scan with a DOCUMENT_UNREADABLE finding,
+            never an exception.
+        """
+        ...
+
+
+@runtime_checkable
+class FaceMatcher(Protocol):
+    """Compares the selfie with the face on the identity document."""
+
+    name: str
+    version: str
+
+    def compare(self, selfie: bytes, document: bytes) -> FaceComparison:
+        """Compare two images.
+
+        Args:
+            selfie: image bytes of the selfie (CompareFaces SourceImage).
+            document: image bytes of the document front or its portrait crop
+                (CompareFaces TargetImage).
+
+        Returns:
+            Similarity 0-100 or, when no comparison is possible, findings such as
+            FACE_NOT_FOUND / SELFIE_UNREADABLE; never an exception for bad input.
+        """
+        ...

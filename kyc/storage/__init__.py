@@ -1,0 +1,1 @@
+"""Object stores for the landing prefix: LocalStore (default) and S3Store (boto3)."""

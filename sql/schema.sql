@@ -1,0 +1,281 @@
+-- KYC onboarding pipeline: PostgreSQL schema (plain DDL for DBAs).
+--
+-- The Alembic migrations in kyc/db/migrations are what the application runs
+-- (`kyc db upgrade`); this file states the same schema as plain SQL and
+-- tests/db/test_schema.py proves the two produce identical catalogs (tables,
+-- columns, enums, constraints, indexes). Change both together.
+--
+-- Requires PostgreSQL >= 13 (gen_random_uuid() is built in; no extension needed).
+--
+-- Naming: pk_<table>, fk_<table>_<column>_<referred table>, uq_<table>_<columns>,
+-- ix_<table>_<columns>, ck_<table>_<name>.
+--
+-- Deleting a user cascades to everything recorded about them (right to erasure);
+-- audit_log and dead_letters carry no foreign keys and no PII, so the trail
+-- survives an erasure.
+
+BEGIN;
+
+-- ---------------------------------------------------------------------------
+-- Enums (labels are stable: code, reports and reviewers depend on them)
+-- ---------------------------------------------------------------------------
+
+CREATE TYPE reg_type_enum AS ENUM ('GMC', 'GDC', 'NMC', 'GPHC', 'NONE');
+
+CREATE TYPE user_status_enum AS ENUM ('PENDING', 'VERIFIED', 'MANUAL_REVIEW', 'REJECTED');
+
+-- Lifecycle of one identity document: NEW -> OCR_DONE -> FACE_DONE ->
+-- QUALITY_DONE -> DECIDED, or ERROR.
+CREATE TYPE id_doc_status_enum AS ENUM (
+    'NEW', 'OCR_DONE', 'FACE_DONE', 'QUALITY_DONE', 'DECIDED', 'ERROR'
+);
+
+CREATE TYPE kyc_decision_enum AS ENUM ('PASS', 'MANUAL_REVIEW', 'FAIL');
+
+CREATE TYPE id_doc_type_enum AS ENUM ('driving_licence', 'passport', 'id_card');
+
+-- ---------------------------------------------------------------------------
+-- People and their applications
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE users (
+    user_id        uuid             NOT NULL DEFAULT gen_random_uuid(),
+    email          text             NOT NULL,
+    first_name     text             NOT NULL,
+    middle_name    text,
+    last_name      text             NOT NULL,
+    date_of_birth  date             NOT NULL,
+    address        jsonb            NOT NULL,
+    status         user_status_enum NOT NULL DEFAULT 'PENDING',
+    created_at     timestamptz      NOT NULL DEFAULT now(),
+    updated_at     timestamptz      NOT NULL DEFAULT now(),
+    CONSTRAINT pk_users PRIMARY KEY (user_id)
+);
+CREATE INDEX ix_users_email ON users (email);
+
+-- One row per landing folder incoming/<application_id>/; re-landing updates it.
+CREATE TABLE applications (
+    application_id     text        NOT NULL,
+    user_id            uuid        NOT NULL,
+    landing_uri        text        NOT NULL,
+    -- Fingerprint (object ETags) of the latest landing of this application.
+    input_fingerprint  text        NOT NULL,
+    -- application.json as validated.
+    form               jsonb       NOT NULL,
+    received_at        timestamptz NOT NULL DEFAULT now(),
+    updated_at         timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT pk_applications PRIMARY KEY (application_id),
+    CONSTRAINT ck_applications_application_id_not_empty CHECK (application_id <> ''),
+    CONSTRAINT fk_applications_user_id_users FOREIGN KEY (user_id)
+        REFERENCES users (user_id) ON DELETE CASCADE
+);
+CREATE INDEX ix_applications_user_id ON applications (user_id);
+
+CREATE TABLE id_documents (
+    id_document_id   uuid               NOT NULL DEFAULT gen_random_uuid(),
+    application_id   text               NOT NULL,
+    user_id          uuid               NOT NULL,
+    doc_type         id_doc_type_enum   NOT NULL,
+    document_number  text               NOT NULL,
+    issuing_country  text               NOT NULL,
+    issuing_region   text,
+    expiry_date      date               NOT NULL,
+    front_key        text               NOT NULL,
+    front_etag       text               NOT NULL,
+    back_key         text,
+    back_etag        text,
+    status           id_doc_status_enum NOT NULL DEFAULT 'NEW',
+    created_at       timestamptz        NOT NULL DEFAULT now(),
+    updated_at       timestamptz        NOT NULL DEFAULT now(),
+    CONSTRAINT pk_id_documents PRIMARY KEY (id_document_id),
+    -- A back side is either fully identified (key and ETag) or absent.
+    CONSTRAINT ck_id_documents_back_key_etag_pair
+        CHECK ((back_key IS NULL) = (back_etag IS NULL)),
+    CONSTRAINT fk_id_documents_application_id_applications FOREIGN KEY (application_id)
+        REFERENCES applications (application_id) ON DELETE CASCADE,
+    CONSTRAINT fk_id_documents_user_id_users FOREIGN KEY (user_id)
+        REFERENCES users (user_id) ON DELETE CASCADE
+);
+CREATE INDEX ix_id_documents_application_id ON id_documents (application_id);
+CREATE INDEX ix_id_documents_user_id ON id_documents (user_id);
+
+CREATE TABLE selfies (
+    selfie_id       uuid        NOT NULL DEFAULT gen_random_uuid(),
+    application_id  text        NOT NULL,
+    user_id         uuid        NOT NULL,
+    object_key      text        NOT NULL,
+    etag            text        NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT pk_selfies PRIMARY KEY (selfie_id),
+    CONSTRAINT fk_selfies_application_id_applications FOREIGN KEY (application_id)
+        REFERENCES applications (application_id) ON DELETE CASCADE,
+    CONSTRAINT fk_selfies_user_id_users FOREIGN KEY (user_id)
+        REFERENCES users (user_id) ON DELETE CASCADE
+);
+CREATE INDEX ix_selfies_application_id ON selfies (application_id);
+CREATE INDEX ix_selfies_user_id ON selfies (user_id);
+
+-- ---------------------------------------------------------------------------
+-- Evidence gathered by the pipeline
+-- ---------------------------------------------------------------------------
+
+-- What a DocumentReader read (Textract AnalyzeID-shaped fields).
+CREATE TABLE doc_scans (
+    doc_scan_id     uuid        NOT NULL DEFAULT gen_random_uuid(),
+    id_document_id  uuid        NOT NULL,
+    engine          text        NOT NULL,
+    engine_version  text        NOT NULL,
+    fields          jsonb       NOT NULL,
+    findings        jsonb       NOT NULL,
+    timings_ms      jsonb       NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT pk_doc_scans PRIMARY KEY (doc_scan_id),
+    CONSTRAINT fk_doc_scans_id_document_id_id_documents FOREIGN KEY (id_document_id)
+        REFERENCES id_documents (id_document_id) ON DELETE CASCADE
+);
+CREATE INDEX ix_doc_scans_id_document_id ON doc_scans (id_document_id);
+
+-- Selfie vs document portrait, on Rekognition CompareFaces' 0-100 scale.
+CREATE TABLE face_checks (
+    face_check_id      uuid             NOT NULL DEFAULT gen_random_uuid(),
+    application_id     text             NOT NULL,
+    selfie_id          uuid             NOT NULL,
+    id_document_id     uuid             NOT NULL,
+    engine             text             NOT NULL,
+    engine_version     text             NOT NULL,
+    similarity         numeric(6, 3),
+    distance           double precision,
+    source_confidence  double precision,
+    target_confidence  double precision,
+    matched            boolean,
+    findings           jsonb            NOT NULL,
+    timings_ms         jsonb            NOT NULL DEFAULT '{}'::jsonb,
+    created_at         timestamptz      NOT NULL DEFAULT now(),
+    CONSTRAINT pk_face_checks PRIMARY KEY (face_check_id),
+    CONSTRAINT ck_face_checks_similarity_range CHECK (similarity >= 0 AND similarity <= 100),
+    CONSTRAINT fk_face_checks_application_id_applications FOREIGN KEY (application_id)
+        REFERENCES applications (application_id) ON DELETE CASCADE,
+    CONSTRAINT fk_face_checks_selfie_id_selfies FOREIGN KEY (selfie_id)
+        REFERENCES selfies (selfie_id) ON DELETE CASCADE,
+    CONSTRAINT fk_face_checks_id_document_id_id_documents FOREIGN KEY (id_document_id)
+        REFERENCES id_documents (id_document_id) ON DELETE CASCADE
+);
+CREATE INDEX ix_face_checks_application_id ON face_checks (application_id);
+CREATE INDEX ix_face_checks_selfie_id ON face_checks (selfie_id);
+CREATE INDEX ix_face_checks_id_document_id ON face_checks (id_document_id);
+
+-- Professional register look-ups (GMC, GDC, NMC, GPhC), as in the seed ERD.
+CREATE TABLE reg_checks (
+    reg_check_id       uuid          NOT NULL DEFAULT gen_random_uuid(),
+    application_id     text          NOT NULL,
+    user_id            uuid          NOT NULL,
+    reg_type           reg_type_enum NOT NULL,
+    reg_number         text,
+    -- NOT_RUN, NOT_REQUIRED, FOUND, NOT_FOUND, UNAVAILABLE, ...
+    status             text          NOT NULL,
+    snapshot_date      date,
+    matched_name       text,
+    matched_status     text,
+    raw_response_json  jsonb,
+    checked_at         timestamptz   NOT NULL DEFAULT now(),
+    CONSTRAINT pk_reg_checks PRIMARY KEY (reg_check_id),
+    CONSTRAINT fk_reg_checks_application_id_applications FOREIGN KEY (application_id)
+        REFERENCES applications (application_id) ON DELETE CASCADE,
+    CONSTRAINT fk_reg_checks_user_id_users FOREIGN KEY (user_id)
+        REFERENCES users (user_id) ON DELETE CASCADE
+);
+CREATE INDEX ix_reg_checks_application_id ON reg_checks (application_id);
+CREATE INDEX ix_reg_checks_user_id ON reg_checks (user_id);
+
+-- Great Expectations data-quality gate results.
+CREATE TABLE quality_checks (
+    quality_check_id     uuid        NOT NULL DEFAULT gen_random_uuid(),
+    application_id       text        NOT NULL,
+    suite                text        NOT NULL,
+    success              boolean     NOT NULL,
+    failed_expectations  text[]      NOT NULL DEFAULT '{}'::text[],
+    evaluated            integer     NOT NULL,
+    created_at           timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT pk_quality_checks PRIMARY KEY (quality_check_id),
+    CONSTRAINT ck_quality_checks_evaluated_not_negative CHECK (evaluated >= 0),
+    CONSTRAINT fk_quality_checks_application_id_applications FOREIGN KEY (application_id)
+        REFERENCES applications (application_id) ON DELETE CASCADE
+);
+CREATE INDEX ix_quality_checks_application_id ON quality_checks (application_id);
+
+-- ---------------------------------------------------------------------------
+-- Decisions
+-- ---------------------------------------------------------------------------
+
+-- Every decision ever made, versioned per application. The unique
+-- (application_id, input_fingerprint) is what makes re-landing the same
+-- objects idempotent: the same inputs can never be decided twice.
+CREATE TABLE kyc_decisions (
+    decision_id        uuid              NOT NULL DEFAULT gen_random_uuid(),
+    application_id     text              NOT NULL,
+    user_id            uuid              NOT NULL,
+    version            integer           NOT NULL,
+    decision           kyc_decision_enum NOT NULL,
+    reasons            text[]            NOT NULL,
+    findings           jsonb             NOT NULL,
+    scores             jsonb             NOT NULL,
+    engines            jsonb             NOT NULL,
+    input_fingerprint  text              NOT NULL,
+    decided_at         timestamptz       NOT NULL DEFAULT now(),
+    CONSTRAINT pk_kyc_decisions PRIMARY KEY (decision_id),
+    CONSTRAINT uq_kyc_decisions_application_id_version UNIQUE (application_id, version),
+    CONSTRAINT uq_kyc_decisions_application_id_input_fingerprint
+        UNIQUE (application_id, input_fingerprint),
+    CONSTRAINT ck_kyc_decisions_version_positive CHECK (version >= 1),
+    CONSTRAINT fk_kyc_decisions_application_id_applications FOREIGN KEY (application_id)
+        REFERENCES applications (application_id) ON DELETE CASCADE,
+    CONSTRAINT fk_kyc_decisions_user_id_users FOREIGN KEY (user_id)
+        REFERENCES users (user_id) ON DELETE CASCADE
+);
+-- application_id lookups use the unique indexes above (leading column).
+CREATE INDEX ix_kyc_decisions_user_id ON kyc_decisions (user_id);
+CREATE INDEX ix_kyc_decisions_decided_at ON kyc_decisions (decided_at);
+
+-- ---------------------------------------------------------------------------
+-- Operations: audit trail and dead letters (no foreign keys, no PII)
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE audit_log (
+    audit_id        bigint      GENERATED ALWAYS AS IDENTITY,
+    application_id  text,
+    entity          text        NOT NULL,
+    entity_id       text        NOT NULL,
+    action          text        NOT NULL,
+    from_state      text,
+    to_state        text,
+    detail          jsonb       NOT NULL DEFAULT '{}'::jsonb,
+    actor           text        NOT NULL DEFAULT 'pipeline',
+    at              timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT pk_audit_log PRIMARY KEY (audit_id)
+);
+CREATE INDEX ix_audit_log_application_id ON audit_log (application_id);
+CREATE INDEX ix_audit_log_at ON audit_log (at);
+
+-- Applications (or landing folders) that could not be processed.
+CREATE TABLE dead_letters (
+    dead_letter_id  bigint      GENERATED ALWAYS AS IDENTITY,
+    application_id  text,
+    landing_uri     text        NOT NULL,
+    stage           text        NOT NULL,
+    error_code      text        NOT NULL,
+    detail          text        NOT NULL,
+    payload         jsonb,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    resolved_at     timestamptz,
+    CONSTRAINT pk_dead_letters PRIMARY KEY (dead_letter_id)
+);
+-- The same unresolved problem is recorded once (a repeat refreshes the row).
+-- Without an application id (e.g. an unparseable folder) the landing URI is the key.
+CREATE UNIQUE INDEX uq_dead_letters_open_application ON dead_letters
+    (application_id, stage, error_code)
+    WHERE resolved_at IS NULL AND application_id IS NOT NULL;
+CREATE UNIQUE INDEX uq_dead_letters_open_landing ON dead_letters
+    (landing_uri, stage, error_code)
+    WHERE resolved_at IS NULL AND application_id IS NULL;
+
+COMMIT;

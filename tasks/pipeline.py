@@ -1,0 +1,273 @@
+"""Prefect tasks: thin wrappers that read, call kyc/, and write. No business logic.
+
+Every task has retries (for transient failures: database, object store), a
+timeout, and no result caching: inputs are image bytes and per-application state,
+so hashing them for cache keys would cost time and buy nothing.
+Deterministic bad input (an invalid form, an unreadable image) is never retried:
+engines return findings for it and ``ApplicationInvalid`` is excluded from retries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from kyc import runtime
+from kyc.db import repository as repo
+from kyc.domain.application import Application, ApplicationInvalid, parse_application
+from kyc.domain.landing import IncompleteApplication, LandingBundle, group_landing
+from kyc.domain.records import DecisionResult, DocumentScan, FaceComparison, Finding, QualityResult
+from kyc.domain.rules import Signals, Thresholds, decide
+from kyc.settings import get_settings
+from kyc.wiring import build_engines
+
+_S = get_settings()
+
+
+def _retry_unless_bad_input(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry transient failures only; invalid input fails the same way every time."""
+    try:
+        state.result()
+    except (ApplicationInvalid, ValueError):
+        return False
+    except Exception:
+        return True
+    return True
+
+
+TASK_OPTIONS: dict[str, Any] = {
+    "retries": _S.task_retries,
+    "retry_delay_seconds": [1, 5, 15][: max(_S.task_retries, 1)],
+    "retry_condition_fn": _retry_unless_bad_input,
+    "timeout_seconds": _S.task_timeout_seconds,
+    "cache_policy": NO_CACHE,
+    "persist_result": False,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Discovery:
+    """What a landing prefix holds right now."""
+
+    complete: list[LandingBundle]
+    incomplete: list[IncompleteApplication]
+
+
+@task(name="discover-applications", **TASK_OPTIONS)
+def discover_applications(landing: str, application_id: str | None = None) -> Discovery:
+    """List the landing prefix (or one application's folder) and group its objects."""
+    prefix = f"incoming/{application_id}/" if application_id else "incoming/"
+    complete, incomplete = group_landing(runtime.store(landing).list(prefix))
+    return Discovery(complete, incomplete)
+
+
+@task(name="already-decided", **TASK_OPTIONS)
+def already_decided(bundle: LandingBundle) -> repo.DecisionRow | None:
+    """The decision already made on these exact objects, if any (idempotency)."""
+    with repo_session() as s:
+        rows = repo.list_decisions(
+            s, application_id=bundle.application_id, input_fingerprint=bundle.fingerprint
+        )
+    return rows[0] if rows else None
+
+
+@task(name="load-form", **TASK_OPTIONS)
+def load_form(landing: str, bundle: LandingBundle) -> Application | ApplicationInvalid:
+    """Read and validate application.json.
+
+    An invalid form is returned, not raised: it is an expected outcome that the
+    flow turns into a dead letter, not a task failure to retry or alert on.
+    """
+    raw = runtime.store(landing).get(bundle.form.key)
+    try:
+        return parse_application(raw, expected_id=bundle.application_id)
+    except ApplicationInvalid as exc:
+        return exc
+
+
+@task(name="register-application", **TASK_OPTIONS)
+def register_application(
+    landing: str, bundle: LandingBundle, app: Application
+) -> repo.ApplicationRefs:
+    """Create/refresh the user, application, id_document (NEW) and selfie rows."""
+    with repo_session() as s:
+        return repo.register_application(
+            s,
+            application=app,
+            landing_uri=runtime.store(landing).uri,
+            input_fingerprint=bundle.fingerprint,
+            front_key=bundle.front.key,
+            front_etag=bundle.front.etag,
+            back_key=bundle.back.key if bundle.back else None,
+            back_etag=bundle.back.etag if bundle.back else None,
+            selfie_key=bundle.selfie.key,
+            selfie_etag=bundle.selfie.etag,
+        )
+
+
+@task(name="scan-document", **TASK_OPTIONS)
+def scan_document(
+    landing: str, bundle: LandingBundle, app: Application, refs: repo.ApplicationRefs
+) -> DocumentScan:
+    """Read the identity document and record the scan (id_document → OCR_DONE)."""
+    store = runtime.store(landing)
+    front = store.get(bundle.front.key)
+    back = store.get(bundle.back.key) if bundle.back else None
+    scan = build_engines(get_settings()).document_reader.read(
+        front, back=back, document_type=app.document.type
+    )
+    with repo_session() as s:
+        repo.record_doc_scan(s, id_document_id=refs.id_document_id, scan=scan)
+        repo.set_document_status(
+            s,
+            id_document_id=refs.id_document_id,
+            status="OCR_DONE",
+            application_id=refs.application_id,
+        )
+    return scan
+
+
+@task(name="match-face", **TASK_OPTIONS)
+def match_face(landing: str, bundle: LandingBundle, refs: repo.ApplicationRefs) -> FaceComparison:
+    """Compare the selfie with the document face and record it (→ FACE_DONE)."""
+    settings = get_settings()
+    store = runtime.store(landing)
+    result = build_engines(settings).face_matcher.compare(
+        store.get(bundle.selfie.key), store.get(bundle.front.key)
+    )
+    matched = (
+        None if result.similarity is None else result.similarity >= settings.face_match_threshold
+    )
+    with repo_session() as s:
+        repo.record_face_check(
+            s,
+            application_id=refs.application_id,
+            selfie_id=refs.selfie_id,
+            id_document_id=refs.id_document_id,
+            result=result,
+            matched=matched,
+        )
+        repo.set_document_status(
+            s,
+            id_document_id=refs.id_document_id,
+            status="FACE_DONE",
+            application_id=refs.application_id,
+        )
+    return result
+
+
+@task(name="data-quality-gate", **TASK_OPTIONS)
+def check_data_quality(
+    app: Application, scan: DocumentScan, refs: repo.ApplicationRefs
+) -> QualityResult:
+    """Validate the parsed fields with the Great Expectations suite (→ QUALITY_DONE)."""
+    gate = build_engines(get_settings()).quality_gate
+    result = gate.validate(scan, document_type=app.document.type, today=dt.date.today())
+    with repo_session() as s:
+        repo.record_quality(s, application_id=refs.application_id, result=result)
+        repo.set_document_status(
+            s,
+            id_document_id=refs.id_document_id,
+            status="QUALITY_DONE",
+            application_id=refs.application_id,
+        )
+    return result
+
+
+@task(name="decide", **TASK_OPTIONS)
+def decide_application(
+    app: Application,
+    refs: repo.ApplicationRefs,
+    bundle: LandingBundle,
+    scan: DocumentScan,
+    face: FaceComparison | None,
+    quality: QualityResult | None,
+    extra_findings: tuple[Finding, ...] = (),
+) -> DecisionResult:
+    """Apply the decision rules and record the decision with its audit trail."""
+    settings = get_settings()
+    thresholds = Thresholds(
+        face_match=settings.face_match_threshold,
+        face_reject=settings.face_reject_threshold,
+        min_field_confidence=settings.min_field_confidence,
+        name_match=settings.name_match_threshold,
+        liveness_policy=settings.liveness_policy,
+    )
+    now = dt.datetime.now(dt.UTC)
+    result = decide(
+        Signals(
+            application=app, scan=scan, face=face, quality=quality, extra_findings=extra_findings
+        ),
+        thresholds=thresholds,
+        today=now.date(),
+        now=now,
+    )
+    engines = build_engines(settings).versions() | {"liveness_policy": settings.liveness_policy}
+    with repo_session() as s:
+        # Registers and liveness are not part of the pipeline yet: record that they
+        # did not run, so the trail shows it was not silently skipped.
+        reg = app.registration
+        repo.record_reg_check(
+            s,
+            application_id=refs.application_id,
+            user_id=refs.user_id,
+            reg_type=reg.type.value,
+            reg_number=reg.number,
+            status="NOT_REQUIRED" if reg.type.value == "NONE" else "NOT_RUN",
+        )
+        repo.record_decision(
+            s,
+            application_id=refs.application_id,
+            user_id=refs.user_id,
+            result=result,
+            engines=engines,
+            input_fingerprint=bundle.fingerprint,
+        )
+    return result
+
+
+@task(name="dead-letter", **TASK_OPTIONS)
+def dead_letter(
+    landing: str,
+    application_id: str | None,
+    stage: str,
+    error_code: str,
+    detail: str,
+    payload: dict[str, Any] | None = None,
+) -> int:
+    """Record an application that could not be processed (visible, re-processable)."""
+    with repo_session() as s:
+        return repo.record_dead_letter(
+            s,
+            application_id=application_id,
+            landing_uri=runtime.store(landing).uri,
+            stage=stage,
+            error_code=error_code,
+            detail=detail,
+            payload=payload,
+        )
+
+
+def repo_session() -> Any:
+    """A transactional session on the configured database."""
+    from kyc.db.engine import session_scope
+
+    return session_scope(runtime.database())
+
+
+__all__ = [
+    "Discovery",
+    "already_decided",
+    "check_data_quality",
+    "dead_letter",
+    "decide_application",
+    "discover_applications",
+    "load_form",
+    "match_face",
+    "register_application",
+    "scan_document",
+]

@@ -1,0 +1,73 @@
+import json
+
+import pytest
+
+from kyc.domain.application import (
+    ApplicationInvalid,
+    DocumentType,
+    RegisterType,
+    application_schema,
+    parse_application,
+)
+
+
+def form(**over):
+    base = {
+        "application_id": "app-1",
+        "email": "a@example.org",
+        "first_name": "Ann",
+        "last_name": "Lee",
+        "date_of_birth": "1990-04-01",
+        "address": {"line1": "1 Main St", "city": "Leeds", "region": "", "postal_code": "LS1 1AA", "country": "GB"},
+        "document": {"type": "passport", "number": "123456789", "issuing_country": "GBR", "expiry_date": "2030-01-01"},
+        "registration": {"type": "NONE", "number": None},
+    }
+    base.update(over)
+    return json.dumps(base)
+
+
+def test_valid_form_parses():
+    app = parse_application(form(), expected_id="app-1")
+    assert app.document.type is DocumentType.PASSPORT
+    assert app.registration.type is RegisterType.NONE
+    assert app.date_of_birth.isoformat() == "1990-04-01"
+    assert json.loads(form())["email"] == app.to_json()["email"]
+
+
+def test_gpc_is_an_alias_of_gphc():
+    app = parse_application(form(registration={"type": "GPC", "number": "2012345"}))
+    assert app.registration.type is RegisterType.GPHC
+
+
+@pytest.mark.parametrize(
+    ("raw", "expect"),
+    [
+        (b'{"application_id": ', "not valid JSON"),
+        (b"\xff\xfe", "not valid JSON"),
+        (form(email="not-an-email").encode(), "email"),
+        (form(date_of_birth="1990-02-30").encode(), "date_of_birth"),
+        (form(document={"type": "visa", "number": "1", "issuing_country": "GB", "expiry_date": "2030-01-01"}).encode(), "document/type"),
+        (json.dumps({"application_id": "app-1"}).encode(), "required"),
+        (form(extra_field=1).encode(), "additionalProperties"),
+    ],
+)
+def test_invalid_forms_name_the_problem(raw, expect):
+    with pytest.raises(ApplicationInvalid) as err:
+        parse_application(raw)
+    assert expect in str(err.value)
+    assert err.value.problems
+
+
+def test_id_must_match_folder():
+    with pytest.raises(ApplicationInvalid, match="landing folder"):
+        parse_application(form(), expected_id="other")
+
+
+def test_problems_do_not_echo_pii():
+    with pytest.raises(ApplicationInvalid) as err:
+        parse_application(form(email="secret-person"))
+    assert "secret-person" not in str(err.value)
+
+
+def test_schema_is_loadable():
+    assert application_schema()["title"].startswith("KYC application")

@@ -1,0 +1,156 @@
+"""Decision rules, table-tested: each row is a scenario a compliance officer knows."""
+
+import dataclasses
+import datetime as dt
+from types import MappingProxyType
+
+import pytest
+
+from kyc.domain.application import parse_application
+from kyc.domain.records import (
+    Decision,
+    DocumentField,
+    DocumentScan,
+    FaceComparison,
+    Finding,
+    QualityResult,
+    Reason,
+    Severity,
+)
+from kyc.domain.rules import Signals, Thresholds, decide
+
+TODAY = dt.date(2026, 11, 23)
+NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
+
+
+def application(**over):
+    import json
+
+    data = {
+        "application_id": "a1",
+        "email": "a@example.org",
+        "first_name": "Olivia",
+        "middle_name": None,
+        "last_name": "Smith",
+        "date_of_birth": "1990-04-01",
+        "address": {"line1": "1 Oak St", "city": "Austin", "region": "TX", "postal_code": "78701", "country": "US"},
+        "document": {"type": "driving_licence", "number": "D1234567", "issuing_country": "USA",
+                     "issuing_region": "TX", "expiry_date": "2030-01-01"},
+        "registration": {"type": "NONE", "number": None},
+    }
+    for k, v in over.items():
+        if isinstance(v, dict):
+            data[k] = {**data[k], **v}
+        else:
+            data[k] = v
+    return parse_application(json.dumps(data))
+
+
+def scan(conf=99.0, findings=(), **fields):
+    base = {"FIRST_NAME": "OLIVIA", "LAST_NAME": "SMITH", "DATE_OF_BIRTH": "1990-04-01",
+            "EXPIRATION_DATE": "2030-01-01", "DOCUMENT_NUMBER": "D1234567"}
+    base.update(fields)
+    return DocumentScan(
+        fields=MappingProxyType({k: DocumentField(v, v, conf, "barcode") for k, v in base.items() if v is not None}),
+        findings=tuple(findings),
+    )
+
+
+GOOD_FACE = FaceComparison(similarity=92.0, distance=0.3)
+OK_QUALITY = QualityResult(True, "kyc_driving_licence", (), 13)
+
+
+def run(app=None, sc=None, face=GOOD_FACE, quality=OK_QUALITY, policy="record", **kw):
+    return decide(
+        Signals(application=app or application(), scan=sc or scan(), face=face, quality=quality, **kw),
+        thresholds=Thresholds(liveness_policy=policy),
+        today=TODAY,
+        now=NOW,
+    )
+
+
+CASES = [
+    # id, signals kwargs, decision, reasons that must be present
+    ("genuine", {}, Decision.PASS, {"LIVENESS_NOT_ASSESSED"}),
+    ("liveness required", {"policy": "require"}, Decision.MANUAL_REVIEW, {"LIVENESS_NOT_ASSESSED"}),
+    ("liveness failed", {"liveness_passed": False}, Decision.FAIL, {"LIVENESS_FAILED"}),
+    ("liveness passed", {"liveness_passed": True, "policy": "require"}, Decision.PASS, set()),
+    ("impostor", {"face": FaceComparison(similarity=40.0, distance=0.85)}, Decision.FAIL, {"FACE_MISMATCH"}),
+    ("borderline face", {"face": FaceComparison(similarity=75.0, distance=0.62)}, Decision.MANUAL_REVIEW, {"FACE_INCONCLUSIVE"}),
+    ("no face", {"face": FaceComparison(similarity=None, findings=(Finding(Reason.FACE_NOT_FOUND, "no face in selfie"),))},
+     Decision.MANUAL_REVIEW, {"FACE_NOT_FOUND"}),
+    ("face engine down", {"face": None, "extra_findings": (Finding(Reason.ENGINE_ERROR, "face matcher failed"),)},
+     Decision.MANUAL_REVIEW, {"ENGINE_ERROR"}),
+    ("expired document", {"sc": scan(EXPIRATION_DATE="2026-11-01"), "app": application(document={"expiry_date": "2026-11-01"})},
+     Decision.FAIL, {"DOCUMENT_EXPIRED"}),
+    ("expires today is still valid", {"sc": scan(EXPIRATION_DATE="2026-11-23"), "app": application(document={"expiry_date": "2026-11-23"})},
+     Decision.PASS, set()),
+    ("form claims expired, doc unreadable", {"sc": scan(findings=(Finding(Reason.DOCUMENT_UNREADABLE, "blurred"),), EXPIRATION_DATE=None),
+                                             "app": application(document={"expiry_date": "2025-01-01"})},
+     Decision.FAIL, {"DOCUMENT_EXPIRED", "DOCUMENT_UNREADABLE"}),
+    ("dob mismatch", {"app": application(date_of_birth="1991-04-01")}, Decision.MANUAL_REVIEW, {"DOB_MISMATCH"}),
+    ("name mismatch", {"app": application(first_name="Samantha")}, Decision.MANUAL_REVIEW, {"NAME_MISMATCH"}),
+    ("accents and case", {"app": application(first_name="olívia", last_name="SMÍTH")}, Decision.PASS, set()),
+    ("middle name missing on form", {"sc": scan(MIDDLE_NAME="JANE")}, Decision.PASS, {"NAME_VARIANT"}),
+    ("document number differs", {"app": application(document={"number": "D7654321"})}, Decision.MANUAL_REVIEW,
+     {"DOCUMENT_NUMBER_MISMATCH"}),
+    ("number formatting ignored", {"app": application(document={"number": "d123 4567"})}, Decision.PASS, set()),
+    ("expiry on form differs", {"app": application(document={"expiry_date": "2031-01-01"})}, Decision.MANUAL_REVIEW,
+     {"EXPIRY_MISMATCH"}),
+    ("unreadable document", {"sc": DocumentScan(fields=MappingProxyType({}), findings=(Finding(Reason.DOCUMENT_UNREADABLE, "no barcode"),))},
+     Decision.MANUAL_REVIEW, {"DOCUMENT_UNREADABLE"}),
+    ("front unreadable, barcode read: still compared", {"sc": scan(findings=(Finding(Reason.DOCUMENT_UNREADABLE, "front"),)),
+                                                        "app": application(date_of_birth="1991-04-01")},
+     Decision.MANUAL_REVIEW, {"DOCUMENT_UNREADABLE", "DOB_MISMATCH"}),
+    ("no fields and no finding", {"sc": DocumentScan(fields=MappingProxyType({}))}, Decision.MANUAL_REVIEW, {"DOCUMENT_UNREADABLE"}),
+    ("field missing", {"sc": scan(DOCUMENT_NUMBER=None)}, Decision.MANUAL_REVIEW, {"DOCUMENT_FIELD_MISSING"}),
+    ("low confidence", {"sc": scan(conf=30.0)}, Decision.MANUAL_REVIEW, {"DOCUMENT_LOW_CONFIDENCE"}),
+    ("data quality failed", {"quality": QualityResult(False, "kyc_driving_licence", ("expect_x(AGE_YEARS)",), 13)},
+     Decision.MANUAL_REVIEW, {"DATA_QUALITY_FAILED"}),
+    ("data quality not run", {"quality": None}, Decision.MANUAL_REVIEW, {"DATA_QUALITY_FAILED"}),
+    ("register not built yet", {"app": application(registration={"type": "GMC", "number": "7123456"})},
+     Decision.MANUAL_REVIEW, {"REGISTER_NOT_CHECKED"}),
+    ("register checked", {"app": application(registration={"type": "GMC", "number": "7123456"}), "register_status": "REGISTERED"},
+     Decision.PASS, set()),
+    ("impostor with expired doc: both reasons", {"face": FaceComparison(similarity=10.0), "sc": scan(EXPIRATION_DATE="2020-01-01"),
+                                                  "app": application(document={"expiry_date": "2020-01-01"})},
+     Decision.FAIL, {"FACE_MISMATCH", "DOCUMENT_EXPIRED"}),
+]
+
+
+@pytest.mark.parametrize(("case", "kwargs", "decision", "reasons"), CASES, ids=[c[0] for c in CASES])
+def test_decision_table(case, kwargs, decision, reasons):
+    result = run(**kwargs)
+    assert result.decision is decision, result.findings
+    assert reasons <= set(result.reasons)
+    if decision is Decision.PASS:
+        assert all(f.severity is Severity.WARNING for f in result.findings)
+
+
+def test_findings_carry_severity_and_are_ordered_severest_first():
+    result = run(face=FaceComparison(similarity=10.0), app=application(date_of_birth="1991-04-01"))
+    sev = [f.severity for f in result.findings]
+    assert sev == sorted(sev, key=[Severity.FAIL, Severity.REVIEW, Severity.WARNING].index)
+    assert result.findings[0].as_dict()["severity"] == "FAIL"
+
+
+def test_scores_are_recorded():
+    result = run()
+    assert result.scores["face_similarity"] == 92.0
+    assert result.scores["face_distance"] == 0.3
+    assert result.scores["data_quality_success"] == 1.0
+    assert result.scores["document_min_confidence"] == 99.0
+    assert result.decided_at == NOW
+
+
+def test_thresholds_come_from_settings():
+    face = FaceComparison(similarity=85.0)
+    strict = decide(Signals(application(), scan(), face, OK_QUALITY), thresholds=Thresholds(face_match=90, liveness_policy="record"), today=TODAY, now=NOW)
+    lenient = decide(Signals(application(), scan(), face, OK_QUALITY), thresholds=Thresholds(face_match=80, liveness_policy="record"), today=TODAY, now=NOW)
+    assert strict.decision is Decision.MANUAL_REVIEW and lenient.decision is Decision.PASS
+
+
+def test_duplicate_findings_collapse():
+    f = Finding(Reason.ENGINE_ERROR, "x")
+    result = run(extra_findings=(f, dataclasses.replace(f)))
+    assert result.reasons.count("ENGINE_ERROR") == 1

@@ -1,0 +1,132 @@
+"""Contract tests every FaceMatcher implementation must pass.
+
+Add an implementation by appending a factory to ``FACE_MATCHERS`` (e.g. the
+Rekognition matcher, marked ``live_aws`` or fed with saved responses).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from kyc.domain.records import FaceComparison, Reason
+from kyc.engines.base import FaceMatcher
+from kyc.engines.face_local import DlibFaceMatcher
+from kyc.settings import get_settings
+
+FACE_MATCHERS: list[object] = [
+    pytest.param(lambda: DlibFaceMatcher(upsample=1), id="local-dlib"),
+]
+
+#: Reasons a FaceMatcher may report.
+FACE_REASONS = {
+    Reason.FACE_NOT_FOUND,
+    Reason.FACE_QUALITY_LOW,
+    Reason.SELFIE_UNREADABLE,
+    Reason.ENGINE_ERROR,
+}
+
+
+@pytest.fixture(scope="module", params=FACE_MATCHERS)
+def matcher(request: pytest.FixtureRequest) -> FaceMatcher:
+    factory: Callable[[], FaceMatcher] = request.param
+    return factory()
+
+
+@pytest.fixture(scope="module")
+def faces_dir() -> Path:
+    folder = get_settings().shared_data_dir / "faces"
+    if not folder.is_dir():
+        pytest.skip(f"public face set not found at {folder} (see /work/shared/data/README.md)")
+    return folder
+
+
+def check_invariants(result: FaceComparison, matcher: FaceMatcher) -> None:
+    """What holds for every result of every implementation."""
+    assert isinstance(result, FaceComparison)
+    if result.similarity is None:
+        assert result.findings, "no similarity must come with a finding saying why"
+    else:
+        assert 0.0 <= result.similarity <= 100.0
+        assert result.findings == ()
+    for confidence in (result.source_confidence, result.target_confidence):
+        assert confidence is None or 0.0 <= confidence <= 100.0
+    assert all(f.reason in FACE_REASONS and f.detail for f in result.findings)
+    assert result.engine == matcher.name and result.engine_version == matcher.version
+    json.dumps(result.as_dict())  # storable as-is in the audit trail
+
+
+def test_implements_protocol(matcher: FaceMatcher) -> None:
+    assert isinstance(matcher, FaceMatcher)
+    assert isinstance(matcher.name, str) and matcher.name
+    assert isinstance(matcher.version, str) and matcher.version
+
+
+def test_same_image_is_high_similarity(matcher: FaceMatcher, faces_dir: Path) -> None:
+    image = (faces_dir / "facerec_obama/1.jpg").read_bytes()
+    result = matcher.compare(image, image)
+    check_invariants(result, matcher)
+    assert result.similarity is not None and result.similarity >= 95.0
+    assert result.source_confidence is not None and result.target_confidence is not None
+
+
+def test_same_person_scores_above_different_person(matcher: FaceMatcher, faces_dir: Path) -> None:
+    selfie = (faces_dir / "facerec_obama/2.jpg").read_bytes()
+    same = matcher.compare(selfie, (faces_dir / "facerec_obama/1.jpg").read_bytes())
+    other = matcher.compare(selfie, (faces_dir / "facerec_biden/1.jpg").read_bytes())
+    for result in (same, other):
+        check_invariants(result, matcher)
+    assert same.similarity is not None and other.similarity is not None
+    assert same.similarity > other.similarity
+
+
+def _truncated_jpeg() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (400, 300), (90, 160, 30)).save(buf, "JPEG")
+    return buf.getvalue()[:200]
+
+
+BAD_BYTES = {
+    "empty": b"",
+    "text": b"this is not an image",
+    "zeros": bytes(1000),
+    "png-header-only": b"\x89PNG\r\n\x1a\n",
+    "truncated-jpeg": _truncated_jpeg(),
+}
+
+
+@pytest.mark.parametrize("bad", list(BAD_BYTES), ids=list(BAD_BYTES))
+def test_bad_bytes_give_findings_not_exceptions(
+    matcher: FaceMatcher, faces_dir: Path, bad: str
+) -> None:
+    good = (faces_dir / "facerec_obama/1.jpg").read_bytes()
+    data = BAD_BYTES[bad]
+
+    bad_selfie = matcher.compare(data, good)
+    check_invariants(bad_selfie, matcher)
+    assert bad_selfie.similarity is None
+    assert Reason.SELFIE_UNREADABLE in {f.reason for f in bad_selfie.findings}
+
+    bad_document = matcher.compare(good, data)
+    check_invariants(bad_document, matcher)
+    assert bad_document.similarity is None
+    assert Reason.FACE_NOT_FOUND in {f.reason for f in bad_document.findings}
+
+
+def test_image_without_face_is_face_not_found(matcher: FaceMatcher, faces_dir: Path) -> None:
+    rng = np.random.default_rng(11)
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (360, 480, 3), dtype=np.uint8)).save(buf, "PNG")
+    noise = buf.getvalue()
+    good = (faces_dir / "facerec_obama/1.jpg").read_bytes()
+    for selfie, document in ((noise, good), (good, noise)):
+        result = matcher.compare(selfie, document)
+        check_invariants(result, matcher)
+        assert result.similarity is None
+        assert [f.reason for f in result.findings] == [Reason.FACE_NOT_FOUND]
