@@ -8,7 +8,8 @@ reason (engine failures → MANUAL_REVIEW) or a dead letter — never a crashed 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -31,6 +32,8 @@ class Outcome:
     reasons: tuple[str, ...] = ()
     detail: str = ""
     scores: dict[str, Any] = field(default_factory=dict)
+    #: wall-clock seconds this application took in this run (benchmarks, logs)
+    elapsed_s: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -134,8 +137,10 @@ def process_application_task(landing: str, bundle: LandingBundle) -> Outcome:
     stage tasks' own retries becomes a dead letter here, so one application can
     never crash the batch.
     """
+    started = time.perf_counter()
     try:
-        return run_application(landing, bundle)
+        outcome = run_application(landing, bundle)
+        return replace(outcome, elapsed_s=time.perf_counter() - started)
     except Exception as exc:
         _logger().exception("application %s: processing failed", bundle.application_id)
         detail = f"{type(exc).__name__}: {exc}"[:2000]

@@ -35,8 +35,7 @@ from kyc.db.engine import (
 )
 from kyc.db.models import Base
 from kyc.settings import PROJECT_ROOT, Settings
-
-from .conftest import DatabaseFactory, _libpq_dsn
+from tests.fixtures.db import DatabaseFactory, _libpq_dsn
 
 pytestmark = pytest.mark.db
 

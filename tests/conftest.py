@@ -1,0 +1,17 @@
+"""Root test configuration.
+
+Fixtures shared across the tree live in tests/fixtures (loaded as plugins here):
+PostgreSQL servers (embedded always, the external server named by
+KYC_TEST_DATABASE_URL too), moto's S3 server on loopback, and fake AWS credentials.
+"""
+
+import os
+
+# Settings are read when kyc/tasks modules are imported: keep retries short in tests
+# (a failing stage is retried once, after 1 s) and Prefect quiet and offline.
+os.environ.setdefault("KYC_TASK_RETRIES", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+pytest_plugins = ["tests.fixtures.db", "tests.fixtures.s3"]

@@ -1,0 +1,73 @@
+"""The README's commands as a user runs them: `kyc demo`, `kyc decisions --json`.
+
+Each runs in a subprocess with Prefect's ephemeral API (a fresh PREFECT_HOME) and
+the session's test database, exactly as `make demo` does apart from the database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+KYC = [sys.executable, "-m", "kyc.cli"]
+
+
+def _env(pg_url: str, tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KYC_", "PREFECT_"))}
+    env.update(
+        KYC_DATABASE_URL=pg_url,
+        PREFECT_HOME=str(tmp_path / "prefect"),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180",
+        COLUMNS="200",
+    )
+    return env
+
+
+def test_demo_then_decisions_json(pg_url: str, tmp_path: Path) -> None:
+    from kyc.settings import get_settings
+
+    if not (get_settings().shared_data_dir / "faces").is_dir():
+        pytest.skip("../shared/data not present")
+    env = _env(pg_url, tmp_path)
+    landing = tmp_path / "demo"
+    demo = subprocess.run(
+        [*KYC, "demo", "--landing", str(landing)], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    assert "all 24 applications got the expected outcome" in demo.stderr
+    assert "liveness policy: record" in demo.stderr
+    for word in ("PASS", "FAIL", "MANUAL_REVIEW", "FACE_MISMATCH", "DOCUMENT_EXPIRED", "DOB_MISMATCH"):
+        assert word in demo.stdout
+
+    out = subprocess.run(
+        [*KYC, "decisions", "--json"], env=env, capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    lines = [json.loads(line) for line in out.splitlines()]
+    expected = json.loads((landing / "expected.json").read_text())
+    decided = {c["application_id"]: c["expected"] for c in expected if c["expected"] in {"PASS", "FAIL", "MANUAL_REVIEW"}}
+    assert {r["application_id"]: r["decision"] for r in lines} == decided
+    for record in lines:
+        assert {"application_id", "decision", "reasons", "scores", "engines", "decided_at"} <= record.keys()
+        assert record["decided_at"].endswith("+00:00")
+
+    dead = subprocess.run(
+        [*KYC, "dead-letters", "--json"], env=env, capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    assert [json.loads(x)["error_code"] for x in dead.splitlines()] == ["APPLICATION_INVALID"]
+
+
+def test_ingest_on_an_empty_landing_decides_nothing(pg_url: str, tmp_path: Path) -> None:
+    env = _env(pg_url, tmp_path)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    run = subprocess.run([*KYC, "ingest", str(empty), "--json"], env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout == ""

@@ -1,0 +1,43 @@
+"""Flow tests: one real Prefect API for the session, a real PostgreSQL per server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kyc import runtime
+from kyc.settings import get_settings
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> Iterator[None]:
+    """Prefect's test harness: a temporary local API database for the whole session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    path = get_settings().shared_data_dir
+    if not (path / "faces").is_dir():
+        pytest.skip(f"public face photos not found in {path} (../shared/data beside the clone)")
+    return path
+
+
+@pytest.fixture
+def pipeline_env(
+    prefect_api: None, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """Settings for one pipeline run: this server's test database, a fresh landing."""
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    monkeypatch.setenv("KYC_DATABASE_URL", pg_url)
+    monkeypatch.setenv("KYC_LANDING", str(landing))
+    monkeypatch.setenv("KYC_LIVENESS_POLICY", "record")
+    runtime.reset()
+    yield landing
+    runtime.reset()

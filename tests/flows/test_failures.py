@@ -1,0 +1,83 @@
+"""A dead dependency puts one application into a visible state; the batch goes on."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flows.ingest import ingest_landing
+from kyc import runtime
+from kyc.db.engine import session_scope
+from kyc.db.repository import list_dead_letters
+from kyc.demo.generate import generate_demo
+from kyc.settings import get_settings
+from kyc.storage.local import LocalStore
+from kyc.wiring import build_engines
+from tasks import pipeline as task_module
+
+pytestmark = pytest.mark.slow
+
+
+def _small_landing(landing: Path, shared: Path, keep: int = 3) -> list[str]:
+    """The first ``keep`` genuine demo applications, under fresh ids."""
+    scratch = landing.parent / "scratch"
+    cases = generate_demo(LocalStore(scratch), shared)
+    store, src = LocalStore(landing), LocalStore(scratch)
+    ids = []
+    for case in [c for c in cases if c.kind == "genuine"][:keep]:
+        new_id = f"fail-{uuid.uuid4().hex[:8]}"
+        for obj in src.list(f"incoming/{case.application_id}/"):
+            data = src.get(obj.key)
+            if obj.key.endswith("application.json"):
+                data = data.replace(case.application_id.encode(), new_id.encode())
+            store.put(obj.key.replace(case.application_id, new_id), data)
+        ids.append(new_id)
+    return ids
+
+
+class _Broken:
+    name = "broken"
+    version = "0"
+
+    def compare(self, selfie: bytes, document: bytes) -> Any:
+        raise ConnectionError("face service unreachable")
+
+
+def test_face_engine_down_gives_engine_error_review(
+    pipeline_env: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = _small_landing(pipeline_env, shared_data, keep=2)
+    real = build_engines(get_settings())
+    broken = dataclasses.replace(real, face_matcher=_Broken())
+    monkeypatch.setattr(task_module, "build_engines", lambda settings: broken)
+    outcomes = ingest_landing(str(pipeline_env))
+    assert [o.application_id for o in outcomes] == sorted(ids)
+    for o in outcomes:
+        assert o.status == "DECIDED" and o.decision == "MANUAL_REVIEW"
+        assert "ENGINE_ERROR" in o.reasons
+
+
+def test_unexpected_failure_is_a_dead_letter_not_a_crash(
+    pipeline_env: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = _small_landing(pipeline_env, shared_data, keep=3)
+    victim = sorted(ids)[1]
+    original = task_module.register_application.fn
+
+    def flaky(landing: str, bundle: Any, app: Any) -> Any:
+        if bundle.application_id == victim:
+            raise RuntimeError("database constraint exploded")
+        return original(landing, bundle, app)
+
+    monkeypatch.setattr(task_module.register_application, "fn", flaky)
+    outcomes = {o.application_id: o for o in ingest_landing(str(pipeline_env))}
+    assert outcomes[victim].status == "DEAD_LETTER"
+    assert "RuntimeError" in outcomes[victim].detail
+    assert all(outcomes[i].status == "DECIDED" for i in ids if i != victim)
+    with session_scope(runtime.database()) as s:
+        dead = [d for d in list_dead_letters(s) if d["application_id"] == victim]
+    assert dead and dead[0]["error_code"] == "PROCESSING_FAILED"
