@@ -218,7 +218,7 @@ class Usage:
 
 
 class ResourceSampler(threading.Thread):
-    """Samples RSS (and, every 5th tick, PSS) and CPU time of the processes involved.
+    """Samples RSS (and, every 10th tick, PSS) and CPU time of the processes involved.
 
     Groups: ``main`` (this process), ``children`` (its descendants: Prefect's API
     server runs as a uvicorn subprocess in Prefect 3) and ``postgres`` (the embedded
@@ -226,8 +226,13 @@ class ResourceSampler(threading.Thread):
     are not our descendants). RSS sums count shared pages once per process, so they
     overstate; PSS splits shared pages between the processes mapping them.
 
-    CPU time of a process that exits between samples is kept at its last sample.
+    The process list is refreshed every 5th tick (walking /proc costs more than
+    reading a few processes' counters); CPU time of a process that exits between
+    samples is kept at its last sample. The sampler's own CPU time is reported.
     """
+
+    REFRESH_EVERY = 5
+    PSS_EVERY = 10
 
     def __init__(self, interval: float, pgdata: Path | None) -> None:
         super().__init__(name="resource-sampler", daemon=True)
@@ -235,11 +240,13 @@ class ResourceSampler(threading.Thread):
         self.pgdata = pgdata
         self.phases: dict[str, Usage] = {}
         self.samples = 0
+        self.own_cpu_s = 0.0
         self._phase: str | None = None
         self._halt = threading.Event()
         self._lock = threading.Lock()
         self._me = psutil.Process()
-        self._procs: dict[int, psutil.Process] = {}
+        #: pid -> (group, Process); refreshed every REFRESH_EVERY ticks
+        self._procs: dict[int, tuple[str, psutil.Process]] = {}
         #: pid -> (group, last seen CPU seconds)
         self._cpu: dict[int, tuple[str, float]] = {}
 
@@ -253,34 +260,38 @@ class ResourceSampler(threading.Thread):
         except (OSError, ValueError, psutil.Error):
             return set()
 
-    def _proc(self, pid: int) -> psutil.Process:
-        # Reuse Process objects: psutil caches per-object data and checks pid reuse.
-        proc = self._procs.get(pid)
-        if proc is None:
-            proc = self._procs[pid] = psutil.Process(pid)
-        return proc
-
-    def sample(self, *, with_pss: bool = False) -> None:
-        """Take one sample and fold it into the current phase's peaks."""
-        children = {c.pid for c in self._me.children(recursive=True)}
+    def _refresh(self) -> None:
         postgres = self._postgres_pids()
         groups = {self._me.pid: "main"}
-        groups |= {pid: "children" for pid in children - postgres}
+        groups |= {c.pid: "children" for c in self._me.children(recursive=True)}
         groups |= {pid: "postgres" for pid in postgres}
-        rss: Counter[str] = Counter()
-        pss: Counter[str] = Counter()
+        procs: dict[int, tuple[str, psutil.Process]] = {}
         for pid, group in groups.items():
+            known = self._procs.get(pid)
+            # Reuse Process objects: psutil checks them against pid reuse.
             try:
-                proc = self._proc(pid)
-                rss[group] += proc.memory_info().rss
-                cpu = proc.cpu_times()
-                self._cpu[pid] = (group, cpu.user + cpu.system)
-                if with_pss:
-                    pss[group] += getattr(proc.memory_full_info(), "pss", 0)
-            except psutil.Error:  # exited meanwhile, or not ours to read
-                self._procs.pop(pid, None)
-        self.samples += 1
+                procs[pid] = known if known else (group, psutil.Process(pid))
+            except psutil.Error:
+                continue
+        self._procs = procs
+
+    def sample(self, *, with_pss: bool = False, refresh: bool = True) -> None:
+        """Take one sample and fold it into the current phase's peaks."""
         with self._lock:
+            if refresh or not self._procs:
+                self._refresh()
+            rss: Counter[str] = Counter()
+            pss: Counter[str] = Counter()
+            for pid, (group, proc) in list(self._procs.items()):
+                try:
+                    rss[group] += proc.memory_info().rss
+                    cpu = proc.cpu_times()
+                    self._cpu[pid] = (group, cpu.user + cpu.system)
+                    if with_pss:
+                        pss[group] += getattr(proc.memory_full_info(), "pss", 0)
+                except psutil.Error:  # exited meanwhile, or not ours to read
+                    self._procs.pop(pid, None)
+            self.samples += 1
             usage = self.phases.get(self._phase or "")
             if usage is None:
                 return
@@ -321,9 +332,12 @@ class ResourceSampler(threading.Thread):
         while not self._halt.wait(self.interval):
             tick += 1
             try:
-                self.sample(with_pss=tick % 5 == 0)
+                self.sample(
+                    with_pss=tick % self.PSS_EVERY == 0, refresh=tick % self.REFRESH_EVERY == 0
+                )
             except Exception:  # never let the sampler kill the benchmark
                 continue
+            self.own_cpu_s = time.thread_time()
 
     def stop(self) -> None:
         """Stop sampling and wait for the thread."""
@@ -413,20 +427,36 @@ def run_floor(
 # --------------------------------------------------------------------------------------
 
 
+@dataclass
+class Timing:
+    """Accumulated calls, wall seconds and (where measured) this thread's CPU seconds."""
+
+    calls: int = 0
+    wall_s: float = 0.0
+    cpu_s: float | None = None
+
+
 class Breakdown:
-    """Thread-safe accumulator: label -> (calls, seconds), attributed to the running task."""
+    """Thread-safe accumulator of timings per label, attributed to the running task.
+
+    CPU is the calling thread's CPU time (``time.thread_time``): work the call hands
+    to other threads or processes (Prefect's event loop, the API server, PostgreSQL)
+    is not in it.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._local = threading.local()
-        self.stats: dict[str, list[float]] = {}
+        self.stats: dict[str, Timing] = {}
 
-    def add(self, label: str, seconds: float) -> None:
+    def add(self, label: str, wall_s: float, cpu_s: float | None = None) -> None:
         """Record one timed call."""
         with self._lock:
-            entry = self.stats.setdefault(label, [0, 0.0])
-            entry[0] += 1
-            entry[1] += seconds
+            entry = self.stats.setdefault(label, Timing())
+            entry.calls += 1
+            entry.wall_s += wall_s
+            if cpu_s is not None:
+                entry.cpu_s = (entry.cpu_s or 0.0) + cpu_s
 
     def scoped(self, label: str) -> str:
         """``label [task]`` when called from inside a timed task body."""
@@ -436,7 +466,7 @@ class Breakdown:
     def timed(
         self, label: str, fn: Callable[..., Any], *, scope: str | None = None, scoped: bool = False
     ) -> Callable[..., Any]:
-        """Wrap ``fn`` so each call adds its wall time under ``label``.
+        """Wrap ``fn`` so each call adds its wall and thread CPU time under ``label``.
 
         Args:
             label: what to record the time under.
@@ -451,11 +481,11 @@ class Breakdown:
             previous = getattr(self._local, "scope", None)
             if scope is not None:
                 self._local.scope = scope
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.thread_time()
             try:
                 return fn(*args, **kwargs)
             finally:
-                self.add(name, time.perf_counter() - started)
+                self.add(name, time.perf_counter() - started, time.thread_time() - cpu_started)
                 self._local.scope = previous
 
         return wrapper
@@ -515,12 +545,12 @@ def instrument(breakdown: Breakdown, engines: Engines, landing: str) -> None:
     @contextlib.contextmanager
     def timed_session() -> Iterator[Any]:
         label = breakdown.scoped("db session")
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.thread_time()
         try:
             with original_session() as session:
                 yield session
         finally:
-            breakdown.add(label, time.perf_counter() - started)
+            breakdown.add(label, time.perf_counter() - started, time.thread_time() - cpu_started)
 
     tp.repo_session = timed_session  # type: ignore[assignment]
 
@@ -605,6 +635,10 @@ def print_report(report: dict[str, Any]) -> None:
     )
     ratio = report["ratio"]
     w(f"ratio pipeline/floor  {ratio:.3f}   (target >= {RATIO_TARGET})")
+    w(
+        f"  CPU-time ratio floor/pipeline {report['cpu_ratio']:.3f}  (CPU s per application, all"
+        " processes; what the ratio tends to on an otherwise idle machine)"
+    )
     w("")
     w("memory (peaks, sampled every 0.2 s)")
     w(
@@ -616,10 +650,12 @@ def print_report(report: dict[str, Any]) -> None:
         f"  PostgreSQL RSS       {_gib(mem['postgres_peak_rss'])}   "
         f"(PSS {_gib(mem['postgres_peak_pss'])}; RSS counts shared buffers once per backend)"
     )
-    w("CPU seconds per application (user + system)")
+    w("CPU seconds per application (user + system; children = Prefect's API server)")
     for phase in ("floor", "pipeline"):
         cpu = report["cpu_s_per_app"][phase]
-        w("  " + f"{phase:9s}" + "   ".join(f"{k} {v:.3f}" for k, v in cpu.items()))
+        parts = "   ".join(f"{k} {v:.3f}" for k, v in cpu.items())
+        w(f"  {phase:9s}total {sum(cpu.values()):.3f}   {parts}")
+    w(f"  (the resource sampler itself used {mem['sampler_cpu_s']:.1f} CPU s in all)")
     w("")
     outcomes = report["outcomes"]
     w(f"outcomes: status {outcomes['status']}   decisions {outcomes['decision']}")
@@ -645,16 +681,20 @@ def print_report(report: dict[str, Any]) -> None:
 
 def _print_breakdown(bd: dict[str, Any], n: int) -> None:
     print("")
-    print(f"stage breakdown (--breakdown; totals over N={n}, ms/app = total / N)")
-    print(f"  {'label':58s} {'calls':>6s} {'total s':>9s} {'ms/app':>8s} {'ms/call':>8s}")
-    for label, (calls, total) in sorted(bd["stats"].items()):
+    print(
+        f"stage breakdown (--breakdown; over N={n}; per app = total / N; CPU = the calling"
+        " thread's)"
+    )
+    print(f"  {'label':52s} {'calls':>6s} {'wall s':>8s} {'wall ms/app':>12s} {'CPU ms/app':>11s}")
+    for label, t in sorted(bd["stats"].items()):
+        cpu = "-" if t["cpu_s"] is None else f"{t['cpu_s'] * 1000 / n:.1f}"
         print(
-            f"  {label:58s} {int(calls):6d} {total:9.2f} {total * 1000 / n:8.1f}"
-            f" {total * 1000 / max(calls, 1):8.1f}"
+            f"  {label:52s} {t['calls']:6d} {t['wall_s']:8.2f} {t['wall_s'] * 1000 / n:12.1f}"
+            f" {cpu:>11s}"
         )
-    print("  Prefect cost per stage task run (call - body), ms per call:")
-    for name, ms in bd["prefect_overhead_ms_per_call"].items():
-        print(f"    {name:30s} {ms:7.1f}")
+    print("  Prefect cost per stage task run (call - body), ms per call: wall / thread CPU")
+    for name, (wall_ms, cpu_ms) in bd["prefect_overhead_ms_per_call"].items():
+        print(f"    {name:30s} {wall_ms:7.1f} / {cpu_ms:5.1f}")
     print(
         f"  task runs per application: {bd['task_runs_per_app']:.2f}; "
         f"GX validate uncontended: {bd['gx_uncontended_ms']:.1f} ms"
@@ -664,16 +704,23 @@ def _print_breakdown(bd: dict[str, Any], n: int) -> None:
 def _breakdown_summary(
     breakdown: Breakdown, engines: Engines, scan: DocumentScan, n: int
 ) -> dict[str, Any]:
-    stats = {k: [int(v[0]), round(v[1], 4)] for k, v in breakdown.stats.items()}
-    overhead: dict[str, float] = {}
+    stats = {
+        k: {"calls": v.calls, "wall_s": round(v.wall_s, 4), "cpu_s": _round(v.cpu_s, 4)}
+        for k, v in breakdown.stats.items()
+    }
+    overhead: dict[str, tuple[float, float]] = {}
     runs = 0
     for name in STAGE_TASKS:
         call = breakdown.stats.get(f"call: {name}")
         body = breakdown.stats.get(f"body: {name}")
         if call and body:
-            overhead[name] = round((call[1] - body[1]) * 1000 / call[0], 2)
-            runs += int(call[0])
-    runs += int(breakdown.stats.get("body: process_application", [0, 0.0])[0])
+            overhead[name] = (
+                round((call.wall_s - body.wall_s) * 1000 / call.calls, 2),
+                round(((call.cpu_s or 0.0) - (body.cpu_s or 0.0)) * 1000 / call.calls, 2),
+            )
+            runs += call.calls
+    process = breakdown.stats.get("body: process_application")
+    runs += process.calls if process else 0
     return {
         "stats": stats,
         "prefect_overhead_ms_per_call": overhead,
@@ -862,6 +909,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     phases = sampler.phases
     usage = [phases[p] for p in phases]
     ratio = pipeline.apps_per_min / floor.apps_per_min if floor.apps_per_min else 0.0
+    floor_cpu = sum(phases["floor"].cpu_seconds().values())
+    pipeline_cpu = sum(phases["pipeline"].cpu_seconds().values())
+    # On a machine where both runs are CPU-bound this is where the wall-time ratio
+    # converges; it is far less sensitive to other load on the machine.
+    cpu_ratio = floor_cpu / pipeline_cpu if pipeline_cpu else 0.0
     memory = {
         "python_peak_rss": max(u.python_rss for u in usage),
         "main_peak_rss": max(u.main_rss for u in usage),
@@ -872,6 +924,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The kernel's own high-water mark of this process (not sampled).
         "main_maxrss_kernel": _maxrss_self(),
         "samples": sampler.samples,
+        "sampler_cpu_s": round(sampler.own_cpu_s, 3),
         "by_phase": {
             p: {
                 "python_rss": u.python_rss,
@@ -909,6 +962,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "floor": floor.as_dict(),
         "pipeline": pipeline.as_dict(),
         "ratio": round(ratio, 4),
+        "cpu_ratio": round(cpu_ratio, 4),
         "memory": memory,
         "cpu_s_per_app": {
             "floor": {k: round(v / args.n, 4) for k, v in phases["floor"].cpu_seconds().items()},

@@ -31,12 +31,12 @@ def _env(pg_url: str, tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def test_demo_then_decisions_json(pg_url: str, tmp_path: Path) -> None:
+def test_demo_then_decisions_json(fresh_pg_url: str, tmp_path: Path) -> None:
     from kyc.settings import get_settings
 
     if not (get_settings().shared_data_dir / "faces").is_dir():
         pytest.skip("../shared/data not present")
-    env = _env(pg_url, tmp_path)
+    env = _env(fresh_pg_url, tmp_path)
     landing = tmp_path / "demo"
     demo = subprocess.run(
         [*KYC, "demo", "--landing", str(landing)], env=env, capture_output=True, text=True, timeout=600
@@ -64,8 +64,8 @@ def test_demo_then_decisions_json(pg_url: str, tmp_path: Path) -> None:
     assert [json.loads(x)["error_code"] for x in dead.splitlines()] == ["APPLICATION_INVALID"]
 
 
-def test_ingest_on_an_empty_landing_decides_nothing(pg_url: str, tmp_path: Path) -> None:
-    env = _env(pg_url, tmp_path)
+def test_ingest_on_an_empty_landing_decides_nothing(fresh_pg_url: str, tmp_path: Path) -> None:
+    env = _env(fresh_pg_url, tmp_path)
     empty = tmp_path / "empty"
     empty.mkdir()
     run = subprocess.run([*KYC, "ingest", str(empty), "--json"], env=env, capture_output=True, text=True, timeout=300)

@@ -30,12 +30,12 @@ def shared_data() -> Path:
 
 @pytest.fixture
 def pipeline_env(
-    prefect_api: None, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    prefect_api: None, fresh_pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Path]:
-    """Settings for one pipeline run: this server's test database, a fresh landing."""
+    """Settings for one pipeline run: a fresh database on this server, a fresh landing."""
     landing = tmp_path / "landing"
     landing.mkdir()
-    monkeypatch.setenv("KYC_DATABASE_URL", pg_url)
+    monkeypatch.setenv("KYC_DATABASE_URL", fresh_pg_url)
     monkeypatch.setenv("KYC_LANDING", str(landing))
     monkeypatch.setenv("KYC_LIVENESS_POLICY", "record")
     runtime.reset()
