@@ -22,6 +22,22 @@ from kyc.storage.base import ObjectNotFound
 from tasks import pipeline as t
 
 
+class _ThreadTimeoutNotice(logging.Filter):
+    """Drop Prefect's per-run notice that thread timeouts act only after blocking calls.
+
+    We know, and rely on it only as a backstop: the hard limits are set where the
+    blocking happens (PostgreSQL statement/lock/connect timeouts in kyc.db.engine,
+    botocore connect/read timeouts in kyc.storage.s3). The notice would otherwise be
+    logged for every task run of every application.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Timeouts in worker threads" not in record.getMessage()
+
+
+logging.getLogger("prefect.task_runs").addFilter(_ThreadTimeoutNotice())
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What happened to one application in a run (JSON-ready via ``as_dict``)."""

@@ -25,6 +25,9 @@ PREFECT_DEFAULTS = {
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
     "PREFECT_LOGGING_LEVEL": "WARNING",
     "GX_ANALYTICS_ENABLED": "false",
+    # The ephemeral server records task runs in batches, every 5 s by default; a short
+    # interval lets it finish before the CLI exits (see _quiet_ephemeral_shutdown).
+    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL": "0.5",
 }
 
 
@@ -65,6 +68,26 @@ def _run_ingest(landing: str, verbose: bool) -> list[Any]:
             return ingest_mod.ingest_landing(landing)
         finally:
             ingest_mod.PROGRESS_HOOKS.remove(hook)
+            _quiet_ephemeral_shutdown()
+
+
+def _quiet_ephemeral_shutdown() -> None:
+    """Let Prefect's ephemeral server record the last task runs before we exit.
+
+    With the ephemeral API the server subprocess is terminated at exit; if its
+    task-run recorder is mid-flush it logs a traceback about Prefect's own
+    bookkeeping (our decisions are already committed to PostgreSQL by then). So:
+    send the client's pending events, then give the recorder (flushing every 0.5 s)
+    a moment. With a real server (PREFECT_API_URL set) nothing waits.
+    """
+    import time
+
+    from prefect.events.worker import EventsWorker
+    from prefect.settings import PREFECT_API_URL
+
+    EventsWorker.drain_all(timeout=5)
+    if not PREFECT_API_URL.value():
+        time.sleep(1.5)
 
 
 def _wide_console() -> Console:

@@ -280,7 +280,13 @@ def make_engine(url: str) -> sa.Engine:
         max_overflow=MAX_OVERFLOW,
         pool_recycle=1800,
         json_serializer=json_dumps,
-        connect_args={"application_name": "kyc-pipeline"},
+        # Hard limits the server enforces: Prefect task timeouts cannot interrupt a
+        # blocking call in a worker thread, so a stuck query or connect must end here.
+        connect_args={
+            "application_name": "kyc-pipeline",
+            "connect_timeout": 10,
+            "options": "-c statement_timeout=60000 -c lock_timeout=30000",
+        },
     )
 
 
