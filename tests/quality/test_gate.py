@@ -1,0 +1,78 @@
+"""The Great Expectations gate over real suites in expectations/."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+from types import MappingProxyType
+
+import pytest
+
+from kyc.domain.application import DocumentType
+from kyc.domain.records import DocumentField, DocumentScan
+from kyc.quality.gate import QualityGate, QualityGateError, document_frame_row
+from kyc.settings import get_settings
+
+TODAY = dt.date(2026, 11, 23)
+
+
+@pytest.fixture(scope="module")
+def gate() -> QualityGate:
+    return QualityGate(get_settings().expectations_dir)
+
+
+def scan(**over: str | None) -> DocumentScan:
+    base = {"FIRST_NAME": "OLIVIA", "LAST_NAME": "SMITH-JONES", "DATE_OF_BIRTH": "1990-04-01",
+            "EXPIRATION_DATE": "2030-01-01", "DOCUMENT_NUMBER": "D1234567"}
+    base.update(over)
+    return DocumentScan(fields=MappingProxyType({k: DocumentField(v, v, 99.0) for k, v in base.items() if v is not None}))
+
+
+def test_every_document_type_has_a_suite(gate: QualityGate) -> None:
+    for doc_type in DocumentType:
+        assert gate.suite_name(doc_type) == f"kyc_{doc_type.value}"
+
+
+def test_clean_licence_passes(gate: QualityGate) -> None:
+    result = gate.validate(scan(), document_type=DocumentType.DRIVING_LICENCE, today=TODAY)
+    assert result.success, result.failed_expectations
+    assert result.evaluated >= 10
+
+
+@pytest.mark.parametrize(
+    ("over", "doc_type", "failing"),
+    [
+        ({"DATE_OF_BIRTH": "1990-02-30"}, DocumentType.DRIVING_LICENCE, "expect_column_values_to_match_strftime_format(DATE_OF_BIRTH)"),
+        ({"DATE_OF_BIRTH": "2020-01-01"}, DocumentType.DRIVING_LICENCE, "expect_column_values_to_be_between(AGE_YEARS)"),
+        ({"LAST_NAME": None}, DocumentType.DRIVING_LICENCE, "expect_column_values_to_not_be_null(LAST_NAME)"),
+        ({"FIRST_NAME": "0LIVIA"}, DocumentType.DRIVING_LICENCE, "expect_column_values_to_match_regex(FIRST_NAME)"),
+        ({"DOCUMENT_NUMBER": "D1234567890"}, DocumentType.PASSPORT, "expect_column_values_to_match_regex(DOCUMENT_NUMBER)"),
+        ({"EXPIRATION_DATE": "2060-01-01"}, DocumentType.PASSPORT, "expect_column_values_to_be_between(VALIDITY_YEARS_FROM_TODAY)"),
+        ({"EXPIRATION_DATE": "1980-01-01"}, DocumentType.ID_CARD, "expect_column_pair_values_a_to_be_greater_than_b(EXPIRATION_DATE,DATE_OF_BIRTH)"),
+    ],
+)
+def test_failures_name_the_expectation(gate: QualityGate, over: dict, doc_type: DocumentType, failing: str) -> None:
+    result = gate.validate(scan(**over), document_type=doc_type, today=TODAY)
+    assert not result.success
+    assert failing in result.failed_expectations
+
+
+def test_derived_columns() -> None:
+    row = document_frame_row(scan(), today=TODAY)
+    assert 36 < row["AGE_YEARS"] < 37
+    assert 3 < row["VALIDITY_YEARS_FROM_TODAY"] < 4
+    assert document_frame_row(scan(DATE_OF_BIRTH="bad"), today=TODAY)["AGE_YEARS"] is None
+
+
+def test_missing_or_broken_suite_fails_at_start_up(tmp_path: Path) -> None:
+    src = get_settings().expectations_dir
+    for f in src.glob("*.json"):
+        shutil.copy(f, tmp_path / f.name)
+    (tmp_path / "passport.json").unlink()
+    with pytest.raises(QualityGateError, match="passport"):
+        QualityGate(tmp_path)
+    (tmp_path / "passport.json").write_text(json.dumps({"expectations": []}))
+    with pytest.raises(QualityGateError, match="passport"):
+        QualityGate(tmp_path)
