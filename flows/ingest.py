@@ -70,7 +70,9 @@ def ingest_landing(landing: str | None = None) -> list[Outcome]:
             )
         outcomes.append(outcome)
         _notify(outcome)
-    futures = [process_application_task.submit(landing, bundle) for bundle in found.complete]
+    futures = [
+        process_application_task.submit(landing, bundle, inline=True) for bundle in found.complete
+    ]
     for fut in futures:
         outcome = fut.result()
         outcomes.append(outcome)

@@ -69,19 +69,25 @@ def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
         return logging.getLogger(__name__)
 
 
-def run_application(landing: str, bundle: LandingBundle) -> Outcome:
+def run_application(landing: str, bundle: LandingBundle, *, inline: bool = False) -> Outcome:
     """Process one complete application: form → document → face → gate → decision.
 
     Args:
         landing: landing URI (folder or s3://bucket/prefix).
         bundle: the application's objects.
+        inline: run the stages inside the current task run (batch mode) instead of
+            as task runs of their own; same functions, same retry policy.
 
     Returns:
         The outcome; never raises for bad input or a failed engine.
     """
+
+    def stage(task_obj: Any, *args: Any) -> Any:
+        return t.call_inline(task_obj, *args) if inline else task_obj(*args)
+
     log = _logger()
     app_id = bundle.application_id
-    previous = t.already_decided(bundle)
+    previous = stage(t.already_decided, bundle)
     if previous is not None:
         log.info("application %s: these objects were already decided; skipping", app_id)
         return Outcome(
@@ -92,7 +98,7 @@ def run_application(landing: str, bundle: LandingBundle) -> Outcome:
             detail=f"decision version {previous.version} stands",
         )
     try:
-        app = t.load_form(landing, bundle)
+        app = stage(t.load_form, landing, bundle)
     except ObjectNotFound as exc:
         t.dead_letter(landing, app_id, "load-form", "OBJECT_MISSING", f"object vanished: {exc}")
         return Outcome(app_id, "DEAD_LETTER", detail="OBJECT_MISSING")
@@ -110,10 +116,10 @@ def run_application(landing: str, bundle: LandingBundle) -> Outcome:
         )
         return Outcome(app_id, "DEAD_LETTER", detail=f"APPLICATION_INVALID: {app}")
 
-    refs = t.register_application(landing, bundle, app)
+    refs = stage(t.register_application, landing, bundle, app)
     extra: list[Finding] = []
     try:
-        scan = t.scan_document(landing, bundle, app, refs)
+        scan = stage(t.scan_document, landing, bundle, app, refs)
     except Exception as exc:
         log.error(
             "application %s: document engine failed after retries: %s", app_id, type(exc).__name__
@@ -125,7 +131,7 @@ def run_application(landing: str, bundle: LandingBundle) -> Outcome:
             ),
         )
     try:
-        face = t.match_face(landing, bundle, refs)
+        face = stage(t.match_face, landing, bundle, refs)
     except Exception as exc:
         log.error(
             "application %s: face engine failed after retries: %s", app_id, type(exc).__name__
@@ -133,29 +139,41 @@ def run_application(landing: str, bundle: LandingBundle) -> Outcome:
         face = None
         extra.append(Finding(Reason.ENGINE_ERROR, f"face matcher failed: {type(exc).__name__}"))
     try:
-        quality = t.check_data_quality(app, scan, refs)
+        quality = stage(t.check_data_quality, app, scan, refs)
     except Exception as exc:
         log.error("application %s: data-quality gate failed: %s", app_id, type(exc).__name__)
         quality = None
-    result = t.decide_application(app, refs, bundle, scan, face, quality, tuple(extra))
+    result = stage(t.decide_application, app, refs, bundle, scan, face, quality, tuple(extra))
     log.info("application %s: %s %s", app_id, result.decision.value, ",".join(result.reasons))
     return Outcome(
         app_id, "DECIDED", result.decision.value, tuple(result.reasons), scores=dict(result.scores)
     )
 
 
-@task(name="process-application", cache_policy=t.NO_CACHE, persist_result=False)
-def process_application_task(landing: str, bundle: LandingBundle) -> Outcome:
+@task(
+    name="process-application",
+    cache_policy=t.NO_CACHE,
+    persist_result=False,
+    # Backstop only: each stage has its own limits (DB statement timeout, S3 timeouts).
+    timeout_seconds=4 * t.TASK_OPTIONS["timeout_seconds"],
+)
+def process_application_task(landing: str, bundle: LandingBundle, inline: bool = False) -> Outcome:
     """One application as a task, so the batch flow can run many concurrently.
 
     (Prefect subflows run one at a time and cost ~0.4 s each on this machine;
-    nested tasks run in the flow's thread pool.) Any unexpected error after the
-    stage tasks' own retries becomes a dead letter here, so one application can
-    never crash the batch.
+    tasks run in the flow's thread pool.) Any unexpected error after the stages'
+    own retries becomes a dead letter here, so one application can never crash
+    the batch.
+
+    Args:
+        landing: landing URI.
+        bundle: the application's objects.
+        inline: run the stages in this task run (the batch flow) rather than as
+            nested task runs (the per-application flow).
     """
     started = time.perf_counter()
     try:
-        outcome = run_application(landing, bundle)
+        outcome = run_application(landing, bundle, inline=inline)
         return replace(outcome, elapsed_s=time.perf_counter() - started)
     except Exception as exc:
         _logger().exception("application %s: processing failed", bundle.application_id)

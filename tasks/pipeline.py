@@ -10,6 +10,7 @@ engines return findings for it and ``ApplicationInvalid`` is excluded from retri
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,28 @@ TASK_OPTIONS: dict[str, Any] = {
     "cache_policy": NO_CACHE,
     "persist_result": False,
 }
+
+
+def call_inline(stage: Any, *args: Any) -> Any:
+    """Run a stage task's function in the calling task run, with the same retry policy.
+
+    The batch flow uses this: one task run per application instead of eight. Each
+    task run costs Prefect's API server ~19 ms of CPU (measured by
+    ``make bench --breakdown``), which next to ~0.18 s of engine work per
+    application would dominate a 2-core machine. The per-application flow still
+    runs every stage as its own task run, for visibility in the UI.
+    """
+    delays = list(TASK_OPTIONS["retry_delay_seconds"])
+    for attempt in range(int(TASK_OPTIONS["retries"]) + 1):
+        try:
+            return stage.fn(*args)
+        except (ApplicationInvalid, ValueError):
+            raise  # bad input fails the same way every time
+        except Exception:
+            if attempt >= int(TASK_OPTIONS["retries"]):
+                raise
+            time.sleep(delays[min(attempt, len(delays) - 1)])
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 @dataclass(frozen=True, slots=True)

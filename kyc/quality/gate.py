@@ -5,8 +5,9 @@ The gate builds a one-row DataFrame from a DocumentScan (plus derived columns su
 as the holder's age) and validates it before every decision. A failed expectation
 becomes ``DATA_QUALITY_FAILED`` naming the expectation and its column.
 
-GX contexts are not documented as thread-safe, and validating one row takes ~20 ms,
-so validations are serialised with a lock rather than building a context per call.
+GX contexts are not documented as thread-safe, so validations run one at a time;
+concurrent callers are coalesced into one validation of several rows (see
+``QualityGate.validate``), which keeps the gate cheap under load.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import logging
 import os
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +74,8 @@ class QualityGate:
 
         self._gx = gx
         self._lock = threading.Lock()
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Request] = []
         self._context = gx.get_context(mode="ephemeral")
         # Progress bars on stderr for every one-row validation would drown the logs.
         self._context.variables.progress_bars = ProgressBarsConfig(globally=False)
@@ -98,7 +102,13 @@ class QualityGate:
     def validate(
         self, scan: DocumentScan, *, document_type: DocumentType, today: dt.date
     ) -> QualityResult:
-        """Validate one scan.
+        """Validate one scan (coalesced with concurrent callers into one GX run).
+
+        A GX validation costs ~70 ms whether it checks one row or fifty, and runs one
+        at a time under a lock. So a caller queues its row, and whichever caller next
+        holds the lock validates every queued row in one DataFrame; the others find
+        their result ready. With N applications in flight that divides the cost by
+        up to N, and a lone caller is not delayed at all.
 
         Args:
             scan: parsed document fields.
@@ -107,24 +117,88 @@ class QualityGate:
 
         Returns:
             Success flag and the failing expectations as ``type(column)``.
+
+        Raises:
+            QualityGateError: GX itself failed on the batch this row was in.
         """
+        request = _Request(document_frame_row(scan, today=today), document_type)
+        with self._queue_lock:
+            self._queue.append(request)
+        with self._lock:
+            if not request.done.is_set():
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                self._run(batch)
+        if request.error is not None:
+            raise QualityGateError(f"validation failed: {request.error}") from request.error
+        if request.result is None:  # pragma: no cover - _run always sets one of the two
+            raise QualityGateError("validation produced no result")
+        return request.result
+
+    def _run(self, batch: list[_Request]) -> None:
+        """Validate queued rows, one GX run per document type; never leaves one waiting."""
         import pandas as pd
 
-        suite = self._suites[document_type]
-        frame = pd.DataFrame([document_frame_row(scan, today=today)])
-        with self._lock:
-            result = self._batch_definition.get_batch(
-                batch_parameters={"dataframe": frame}
-            ).validate(suite)
-        failed = []
-        for r in result.results:
-            if not r.success:
-                kw = r.expectation_config.kwargs
-                column = kw.get("column") or f"{kw.get('column_A')},{kw.get('column_B')}"
-                failed.append(f"{r.expectation_config.type}({column})")
-        return QualityResult(
-            success=bool(result.success),
-            suite=str(suite.name),
-            failed_expectations=tuple(failed),
-            evaluated=len(result.results),
-        )
+        try:
+            for doc_type in {r.document_type for r in batch}:
+                group = [r for r in batch if r.document_type is doc_type]
+                suite = self._suites[doc_type]
+                frame = pd.DataFrame([{"ROW_ID": i, **r.row} for i, r in enumerate(group)])
+                batch_data = self._batch_definition.get_batch(batch_parameters={"dataframe": frame})
+                # One row: pass/fail per expectation is all we need, and BOOLEAN_ONLY
+                # costs half of COMPLETE (35 vs 66 ms CPU measured); several rows need
+                # the failing row ids that only COMPLETE returns.
+                result = batch_data.validate(
+                    suite,
+                    result_format=(
+                        {"result_format": "BOOLEAN_ONLY"}
+                        if len(group) == 1
+                        else {
+                            "result_format": "COMPLETE",
+                            "unexpected_index_column_names": ["ROW_ID"],
+                            "return_unexpected_index_query": False,
+                        }
+                    ),
+                )
+                failed: list[list[str]] = [[] for _ in group]
+                for r in result.results:
+                    if r.success:
+                        continue
+                    kw = r.expectation_config.kwargs
+                    column = kw.get("column") or f"{kw.get('column_A')},{kw.get('column_B')}"
+                    name = f"{r.expectation_config.type}({column})"
+                    indexes = (r.result or {}).get("unexpected_index_list")
+                    # A lone row, or no row indexes (an exception inside GX): every row
+                    # in the group fails it.
+                    rows = (
+                        range(len(group))
+                        if indexes is None
+                        else {int(i["ROW_ID"]) for i in indexes}
+                    )
+                    for i in rows:
+                        failed[i].append(name)
+                for request, failures in zip(group, failed, strict=True):
+                    request.result = QualityResult(
+                        success=not failures,
+                        suite=str(suite.name),
+                        failed_expectations=tuple(failures),
+                        evaluated=len(result.results),
+                    )
+        except Exception as exc:  # handed to every waiting caller
+            for request in batch:
+                if request.result is None:
+                    request.error = exc
+        finally:
+            for request in batch:
+                request.done.set()
+
+
+@dataclass(eq=False)
+class _Request:
+    """One queued row awaiting validation."""
+
+    row: dict[str, Any]
+    document_type: DocumentType
+    result: QualityResult | None = None
+    error: BaseException | None = None
+    done: threading.Event = field(default_factory=threading.Event)

@@ -76,3 +76,24 @@ def test_missing_or_broken_suite_fails_at_start_up(tmp_path: Path) -> None:
     (tmp_path / "passport.json").write_text(json.dumps({"expectations": []}))
     with pytest.raises(QualityGateError, match="passport"):
         QualityGate(tmp_path)
+
+
+def test_concurrent_callers_each_get_their_own_rows_result(gate: QualityGate) -> None:
+    """Rows validated together in one GX run must not leak failures to each other."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    cases = [
+        ({}, DocumentType.DRIVING_LICENCE, None),
+        ({"DATE_OF_BIRTH": "1990-02-30"}, DocumentType.DRIVING_LICENCE, "expect_column_values_to_match_strftime_format(DATE_OF_BIRTH)"),
+        ({"LAST_NAME": None}, DocumentType.PASSPORT, "expect_column_values_to_not_be_null(LAST_NAME)"),
+        ({}, DocumentType.PASSPORT, None),
+        ({"FIRST_NAME": "0LIVIA"}, DocumentType.ID_CARD, "expect_column_values_to_match_regex(FIRST_NAME)"),
+    ] * 8
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda c: gate.validate(scan(**c[0]), document_type=c[1], today=TODAY), cases))
+    for (over, doc_type, failing), result in zip(cases, results, strict=True):
+        assert result.suite == f"kyc_{doc_type.value}"
+        if failing is None:
+            assert result.success, (over, result.failed_expectations)
+        else:
+            assert result.failed_expectations == (failing,), (over, result.failed_expectations)
