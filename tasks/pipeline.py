@@ -145,12 +145,7 @@ def scan_document(
     )
     with repo_session() as s:
         repo.record_doc_scan(s, id_document_id=refs.id_document_id, scan=scan)
-        repo.set_document_status(
-            s,
-            id_document_id=refs.id_document_id,
-            status="OCR_DONE",
-            application_id=refs.application_id,
-        )
+        _advance(s, refs, "OCR_DONE")
     return scan
 
 
@@ -174,12 +169,7 @@ def match_face(landing: str, bundle: LandingBundle, refs: repo.ApplicationRefs) 
             result=result,
             matched=matched,
         )
-        repo.set_document_status(
-            s,
-            id_document_id=refs.id_document_id,
-            status="FACE_DONE",
-            application_id=refs.application_id,
-        )
+        _advance(s, refs, "FACE_DONE")
     return result
 
 
@@ -192,12 +182,7 @@ def check_data_quality(
     result = gate.validate(scan, document_type=app.document.type, today=dt.date.today())
     with repo_session() as s:
         repo.record_quality(s, application_id=refs.application_id, result=result)
-        repo.set_document_status(
-            s,
-            id_document_id=refs.id_document_id,
-            status="QUALITY_DONE",
-            application_id=refs.application_id,
-        )
+        _advance(s, refs, "QUALITY_DONE")
     return result
 
 
@@ -273,6 +258,16 @@ def dead_letter(
             detail=detail,
             payload=payload,
         )
+
+
+def _advance(session: Any, refs: repo.ApplicationRefs, status: str) -> None:
+    """Move the application's id_document to the next status (audited)."""
+    repo.set_document_status(
+        session,
+        id_document_id=refs.id_document_id,
+        status=status,
+        application_id=refs.application_id,
+    )
 
 
 def repo_session() -> Any:
