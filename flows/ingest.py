@@ -40,6 +40,7 @@ def ingest_landing(landing: str | None = None) -> list[Outcome]:
     settings = get_settings()
     landing = landing or settings.landing
     log = _logger()
+    log.info("database: PostgreSQL %s", t.check_database())
     found = t.discover_applications(landing)
     log.info(
         "landing %s: %d complete, %d incomplete",

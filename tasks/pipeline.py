@@ -80,6 +80,29 @@ class Discovery:
     incomplete: list[IncompleteApplication]
 
 
+class DatabaseUnavailable(RuntimeError):
+    """The pipeline's database cannot be reached: nothing can be decided or recorded."""
+
+
+@task(name="check-database", **TASK_OPTIONS)
+def check_database() -> str:
+    """Connect (starting the embedded server if configured) and migrate; fail clearly.
+
+    Run once before a batch, so that a dead database stops the run with one clear
+    error instead of every application waiting out its retries.
+
+    Returns:
+        The server version string.
+    """
+    import sqlalchemy as sa
+
+    try:
+        with runtime.database().connect() as conn:
+            return str(conn.execute(sa.text("show server_version")).scalar_one())
+    except Exception as exc:
+        raise DatabaseUnavailable(f"database unavailable: {type(exc).__name__}: {exc}") from exc
+
+
 @task(name="discover-applications", **TASK_OPTIONS)
 def discover_applications(landing: str, application_id: str | None = None) -> Discovery:
     """List the landing prefix (or one application's folder) and group its objects."""

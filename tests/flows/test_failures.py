@@ -81,3 +81,21 @@ def test_unexpected_failure_is_a_dead_letter_not_a_crash(
     with session_scope(runtime.database()) as s:
         dead = [d for d in list_dead_letters(s) if d["application_id"] == victim]
     assert dead and dead[0]["error_code"] == "PROCESSING_FAILED"
+
+
+def test_dead_database_stops_the_batch_with_one_clear_error(
+    prefect_api: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a loopback port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("KYC_DATABASE_URL", f"postgresql+psycopg2://postgres@127.0.0.1:{port}/kyc")
+    monkeypatch.setenv("KYC_LANDING", str(tmp_path))
+    runtime.reset()
+    try:
+        with pytest.raises(task_module.DatabaseUnavailable, match="database unavailable"):
+            ingest_landing(str(tmp_path))
+    finally:
+        runtime.reset()
