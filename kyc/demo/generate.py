@@ -101,14 +101,16 @@ class DemoCase:
     why: str
 
 
-def _faces(shared: Path, folder: str) -> list[Path]:
+def face_photos(shared: Path, folder: str) -> list[Path]:
+    """The photos of one identity folder (at least two: card portrait, selfie)."""
     paths = sorted((shared / "faces" / folder).glob("*.jpg"))
     if len(paths) < 2:
         raise FileNotFoundError(f"need two photos in {shared / 'faces' / folder}")
     return paths
 
 
-def _card(rng: random.Random, today: dt.date, idx: int) -> CardData:
+def card_data(rng: random.Random, today: dt.date, idx: int) -> CardData:
+    """Invented licence data (valid today) for the ``idx``-th synthetic applicant."""
     state, iin, city, zipc = STATES[idx % len(STATES)]
     dob = dt.date(rng.randint(1955, 2003), rng.randint(1, 12), rng.randint(1, 28))
     issue = today - dt.timedelta(days=rng.randint(200, 1500))
@@ -131,7 +133,7 @@ def _card(rng: random.Random, today: dt.date, idx: int) -> CardData:
     )
 
 
-def _form(
+def application_form(
     app_id: str,
     card: CardData,
     *,
@@ -142,6 +144,18 @@ def _form(
     registration: tuple[str, str | None] = ("NONE", None),
     expiry: dt.date | None = None,
 ) -> dict[str, object]:
+    """``application.json`` for a card, typed as on the card unless a field is overridden.
+
+    Args:
+        app_id: the application id.
+        card: the document the applicant holds.
+        first: first name typed on the form instead of the card's.
+        middle: middle name typed on the form (the card's is not copied).
+        last: last name typed on the form instead of the card's.
+        dob: date of birth typed on the form instead of the card's.
+        registration: professional register type and number.
+        expiry: document expiry typed on the form instead of the card's.
+    """
     return {
         "application_id": app_id,
         "email": f"{app_id}@example.org",
@@ -187,7 +201,7 @@ def generate_demo(
     today = today or dt.date.today()
     rng = random.Random(seed)
     cases: list[DemoCase] = []
-    faces = {f: _faces(shared_data_dir, f) for f in GENUINE_IDENTITIES}
+    faces = {f: face_photos(shared_data_dir, f) for f in GENUINE_IDENTITIES}
 
     def put(
         app_id: str,
@@ -225,24 +239,30 @@ def generate_demo(
     # 1. Genuine applicants, data typed exactly as on the document -> PASS.
     for n in range(8):
         app_id = next_id("genuine")
-        card = _card(rng, today, n)
+        card = card_data(rng, today, n)
         front, back, selfie = card_images(card, GENUINE_IDENTITIES[n], n)
-        put(app_id, _form(app_id, card), front, back, selfie)
+        put(app_id, application_form(app_id, card), front, back, selfie)
         cases.append(DemoCase(app_id, "genuine", "PASS", (), "form, document and selfie agree"))
 
     # 2. Name variants that are the same person -> PASS (variant kept as a warning).
-    card = replace(_card(rng, today, 8), first_name="José", last_name="García-López")
+    card = replace(card_data(rng, today, 8), first_name="José", last_name="García-López")
     front, back, selfie = card_images(card, GENUINE_IDENTITIES[8], 8)
     app_id = next_id("accents")
-    put(app_id, _form(app_id, card, first="jose", last="Garcia Lopez"), front, back, selfie)
+    put(
+        app_id,
+        application_form(app_id, card, first="jose", last="Garcia Lopez"),
+        front,
+        back,
+        selfie,
+    )
     cases.append(
         DemoCase(app_id, "accents", "PASS", (), "accents, case and hyphen typed differently")
     )
 
-    card = replace(_card(rng, today, 9), middle_name="Elizabeth")
+    card = replace(card_data(rng, today, 9), middle_name="Elizabeth")
     front, back, selfie = card_images(card, GENUINE_IDENTITIES[9], 9)
     app_id = next_id("no-middle-name")
-    put(app_id, _form(app_id, card), front, back, selfie)
+    put(app_id, application_form(app_id, card), front, back, selfie)
     cases.append(
         DemoCase(
             app_id, "no-middle-name", "PASS", ("NAME_VARIANT",), "middle name left off the form"
@@ -250,19 +270,19 @@ def generate_demo(
     )
 
     # A licence photographed on the front only (no barcode side): read by OCR -> PASS.
-    card = _card(rng, today, 15)
+    card = card_data(rng, today, 15)
     front, _, selfie = card_images(card, GENUINE_IDENTITIES[15], 15)
     app_id = next_id("front-only")
-    put(app_id, _form(app_id, card), front, None, selfie)
+    put(app_id, application_form(app_id, card), front, None, selfie)
     cases.append(DemoCase(app_id, "front-only", "PASS", (), "printed fields read by OCR"))
 
     # 3. Impostors: the selfie is somebody else -> FAIL.
     for n in range(3):
         app_id = next_id("impostor")
-        card = _card(rng, today, 10 + n)
+        card = card_data(rng, today, 10 + n)
         front, back, _ = card_images(card, GENUINE_IDENTITIES[10 + n], 10 + n)
         other = faces[GENUINE_IDENTITIES[(n + 3) % 8]][1].read_bytes()
-        put(app_id, _form(app_id, card), front, back, other)
+        put(app_id, application_form(app_id, card), front, back, other)
         cases.append(
             DemoCase(app_id, "impostor", "FAIL", ("FACE_MISMATCH",), "selfie of another person")
         )
@@ -270,23 +290,23 @@ def generate_demo(
     # 4. Expired documents -> FAIL.
     for n in range(2):
         app_id = next_id("expired")
-        card = _card(rng, today, 13 + n)
+        card = card_data(rng, today, 13 + n)
         card = replace(
             card,
             issue_date=today - dt.timedelta(days=3000),
             expiry_date=today - dt.timedelta(days=30 + 200 * n),
         )
         front, back, selfie = card_images(card, GENUINE_IDENTITIES[13 + n], 13 + n)
-        put(app_id, _form(app_id, card), front, back, selfie)
+        put(app_id, application_form(app_id, card), front, back, selfie)
         cases.append(DemoCase(app_id, "expired", "FAIL", ("DOCUMENT_EXPIRED",), "licence expired"))
 
     # 5. Date of birth on the form differs from the document -> MANUAL_REVIEW.
     for n in range(2):
         app_id = next_id("dob-mismatch")
-        card = _card(rng, today, n)
+        card = card_data(rng, today, n)
         front, back, selfie = card_images(card, GENUINE_IDENTITIES[n], 20 + n)
         wrong = card.date_of_birth.replace(year=card.date_of_birth.year + 1 + n)
-        put(app_id, _form(app_id, card, dob=wrong), front, back, selfie)
+        put(app_id, application_form(app_id, card, dob=wrong), front, back, selfie)
         cases.append(
             DemoCase(
                 app_id,
@@ -299,9 +319,9 @@ def generate_demo(
 
     # 6. A different first name on the form -> MANUAL_REVIEW.
     app_id = next_id("name-mismatch")
-    card = _card(rng, today, 2)
+    card = card_data(rng, today, 2)
     front, back, selfie = card_images(card, GENUINE_IDENTITIES[2], 22)
-    put(app_id, _form(app_id, card, first="Samantha"), front, back, selfie)
+    put(app_id, application_form(app_id, card, first="Samantha"), front, back, selfie)
     cases.append(
         DemoCase(
             app_id, "name-mismatch", "MANUAL_REVIEW", ("NAME_MISMATCH",), "different first name"
@@ -310,11 +330,11 @@ def generate_demo(
 
     # 7. Unreadable document: heavily blurred front, barcode side blurred too.
     app_id = next_id("unreadable")
-    card = _card(rng, today, 3)
+    card = card_data(rng, today, 3)
     front, back, selfie = card_images(card, GENUINE_IDENTITIES[3], 23)
     put(
         app_id,
-        _form(app_id, card),
+        application_form(app_id, card),
         degrade(front, blur=12, jpeg_quality=20),
         degrade(back, blur=12, jpeg_quality=20),
         selfie,
@@ -331,9 +351,11 @@ def generate_demo(
 
     # 8. A GMC doctor: the register check is not built yet, so a human must check.
     app_id = next_id("gmc-doctor")
-    card = _card(rng, today, 4)
+    card = card_data(rng, today, 4)
     front, back, selfie = card_images(card, GENUINE_IDENTITIES[4], 24)
-    put(app_id, _form(app_id, card, registration=("GMC", "7123456")), front, back, selfie)
+    put(
+        app_id, application_form(app_id, card, registration=("GMC", "7123456")), front, back, selfie
+    )
     cases.append(
         DemoCase(
             app_id,
@@ -346,9 +368,9 @@ def generate_demo(
 
     # 9. Corrupt selfie upload (truncated JPEG) -> MANUAL_REVIEW with the reason.
     app_id = next_id("corrupt-selfie")
-    card = _card(rng, today, 5)
+    card = card_data(rng, today, 5)
     front, back, selfie = card_images(card, GENUINE_IDENTITIES[5], 25)
-    put(app_id, _form(app_id, card), front, back, selfie[: len(selfie) // 3])
+    put(app_id, application_form(app_id, card), front, back, selfie[: len(selfie) // 3])
     cases.append(
         DemoCase(
             app_id,
@@ -361,7 +383,7 @@ def generate_demo(
 
     # 10. Malformed application.json -> dead letter, the batch goes on.
     app_id = next_id("malformed-json")
-    card = _card(rng, today, 6)
+    card = card_data(rng, today, 6)
     front, back, selfie = card_images(card, GENUINE_IDENTITIES[6], 26)
     put(app_id, b'{"application_id": "' + app_id.encode() + b'", "email": ', front, back, selfie)
     cases.append(
@@ -376,9 +398,9 @@ def generate_demo(
 
     # 11. Still uploading: no selfie yet -> waits, reported as incomplete.
     app_id = next_id("incomplete")
-    card = _card(rng, today, 7)
+    card = card_data(rng, today, 7)
     front, back, _ = card_images(card, GENUINE_IDENTITIES[7], 27)
-    put(app_id, _form(app_id, card), front, back, None)
+    put(app_id, application_form(app_id, card), front, back, None)
     cases.append(DemoCase(app_id, "incomplete", "INCOMPLETE", (), "selfie not landed yet"))
 
     store.put(
