@@ -76,6 +76,8 @@ def build_engines(settings: Settings) -> Engines:
             _cache[key] = Engines(
                 document_reader=build_document_reader(settings),
                 face_matcher=build_face_matcher(settings),
-                quality_gate=QualityGate(settings.expectations_dir),
+                quality_gate=QualityGate(
+                    settings.expectations_dir, worker_process=settings.quality_gate_process
+                ),
             )
         return _cache[key]

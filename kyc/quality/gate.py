@@ -15,8 +15,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import multiprocessing
 import os
 import threading
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,27 +57,18 @@ def document_frame_row(scan: DocumentScan, *, today: dt.date) -> dict[str, Any]:
     return row
 
 
-class QualityGate:
-    """Validates document scans against the suites in an ``expectations/`` folder."""
+class _GxValidator:
+    """All Great Expectations state: one ephemeral context and a suite per document type.
+
+    Lives in the process that validates: the caller's, or the gate's worker process.
+    """
 
     def __init__(self, expectations_dir: Path) -> None:
-        """Load every suite now, so a broken suite fails at start-up, not mid-batch.
-
-        Args:
-            expectations_dir: folder holding ``<document_type>.json`` suites.
-
-        Raises:
-            QualityGateError: a suite for a document type is missing or invalid.
-        """
         # GX reads these at import time; set before importing it.
         os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
-        self._gx = gx
-        self._lock = threading.Lock()
-        self._queue_lock = threading.Lock()
-        self._queue: list[_Request] = []
         self._context = gx.get_context(mode="ephemeral")
         # Progress bars on stderr for every one-row validation would drown the logs.
         self._context.variables.progress_bars = ProgressBarsConfig(globally=False)
@@ -83,7 +76,7 @@ class QualityGate:
         self._batch_definition = source.add_dataframe_asset(
             "document_fields"
         ).add_batch_definition_whole_dataframe("one_document")
-        self._suites: dict[DocumentType, Any] = {}
+        self.suites: dict[DocumentType, Any] = {}
         for doc_type in DocumentType:
             path = expectations_dir / f"{doc_type.value}.json"
             try:
@@ -91,24 +84,149 @@ class QualityGate:
                 suite = gx.ExpectationSuite(
                     name=data["name"], expectations=data["expectations"], meta=data.get("meta")
                 )
-                self._suites[doc_type] = self._context.suites.add(suite)
+                self.suites[doc_type] = self._context.suites.add(suite)
             except (OSError, KeyError, ValueError, TypeError) as exc:
                 raise QualityGateError(f"expectation suite {path} unusable: {exc}") from exc
 
+    def suite_names(self) -> dict[DocumentType, str]:
+        """Suite name per document type."""
+        return {t: str(s.name) for t, s in self.suites.items()}
+
+    def run(self, document_type: DocumentType, rows: list[dict[str, Any]]) -> list[QualityResult]:
+        """Validate rows of one document type in one GX run; one result per row."""
+        import pandas as pd
+
+        suite = self.suites[document_type]
+        frame = pd.DataFrame([{"ROW_ID": i, **row} for i, row in enumerate(rows)])
+        batch_data = self._batch_definition.get_batch(batch_parameters={"dataframe": frame})
+        # One row: pass/fail per expectation is all we need, and BOOLEAN_ONLY costs
+        # half of COMPLETE (35 vs 66 ms CPU measured); several rows need the failing
+        # row ids that only COMPLETE returns.
+        result = batch_data.validate(
+            suite,
+            result_format=(
+                {"result_format": "BOOLEAN_ONLY"}
+                if len(rows) == 1
+                else {
+                    "result_format": "COMPLETE",
+                    "unexpected_index_column_names": ["ROW_ID"],
+                    "return_unexpected_index_query": False,
+                }
+            ),
+        )
+        failed: list[list[str]] = [[] for _ in rows]
+        for r in result.results:
+            if r.success:
+                continue
+            kw = r.expectation_config.kwargs
+            column = kw.get("column") or f"{kw.get('column_A')},{kw.get('column_B')}"
+            name = f"{r.expectation_config.type}({column})"
+            indexes = (r.result or {}).get("unexpected_index_list")
+            # A lone row, or no row indexes (an exception inside GX): every row in
+            # the group fails it.
+            hit = range(len(rows)) if indexes is None else {int(i["ROW_ID"]) for i in indexes}
+            for i in hit:
+                failed[i].append(name)
+        return [
+            QualityResult(
+                success=not failures,
+                suite=str(suite.name),
+                failed_expectations=tuple(failures),
+                evaluated=len(result.results),
+            )
+            for failures in failed
+        ]
+
+
+#: The validator inside the gate's worker process (set by its initializer).
+_WORKER_VALIDATOR: _GxValidator | None = None
+
+
+_WORKER_ERROR: QualityGateError | None = None
+
+
+def _worker_init(expectations_dir: str) -> None:
+    # An exception here would break the pool without its message; keep it for the
+    # first call instead, which hands it back to the parent.
+    global _WORKER_VALIDATOR, _WORKER_ERROR  # one validator per worker process
+    try:
+        _WORKER_VALIDATOR = _GxValidator(Path(expectations_dir))
+    except QualityGateError as exc:
+        _WORKER_ERROR = exc
+
+
+def _worker_suite_names() -> dict[DocumentType, str]:
+    if _WORKER_ERROR is not None:
+        raise _WORKER_ERROR
+    assert _WORKER_VALIDATOR is not None
+    return _WORKER_VALIDATOR.suite_names()
+
+
+def _worker_run(document_type: DocumentType, rows: list[dict[str, Any]]) -> list[QualityResult]:
+    assert _WORKER_VALIDATOR is not None
+    return _WORKER_VALIDATOR.run(document_type, rows)
+
+
+class QualityGate:
+    """Validates document scans against the suites in an ``expectations/`` folder."""
+
+    def __init__(self, expectations_dir: Path, *, worker_process: bool = False) -> None:
+        """Load every suite now, so a broken suite fails at start-up, not mid-batch.
+
+        Args:
+            expectations_dir: folder holding ``<document_type>.json`` suites.
+            worker_process: run GX in one worker process instead of this one. The
+                engines keep this process's GIL busy (dlib holds it ~63 ms per face),
+                so GX's ~35-70 ms of pure Python per run is cheaper on the other core.
+
+        Raises:
+            QualityGateError: a suite for a document type is missing or invalid, or
+                the worker process could not start.
+        """
+        self._lock = threading.Lock()
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Request] = []
+        self._pool: ProcessPoolExecutor | None = None
+        self._local: _GxValidator | None = None
+        if worker_process:
+            # spawn, not fork: this process runs threads (Prefect, engines).
+            self._pool = ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_worker_init,
+                initargs=(str(expectations_dir),),
+            )
+            try:
+                self._suite_names = self._pool.submit(_worker_suite_names).result()
+            except QualityGateError:
+                self._pool.shutdown(cancel_futures=True)
+                raise
+            except Exception as exc:
+                self._pool.shutdown(cancel_futures=True)
+                raise QualityGateError(f"quality gate worker did not start: {exc}") from exc
+        else:
+            self._local = _GxValidator(expectations_dir)
+            self._suite_names = self._local.suite_names()
+
     def suite_name(self, document_type: DocumentType) -> str:
         """Name of the suite used for a document type."""
-        return str(self._suites[document_type].name)
+        return self._suite_names[document_type]
+
+    def close(self) -> None:
+        """Stop the worker process, if any."""
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
 
     def validate(
         self, scan: DocumentScan, *, document_type: DocumentType, today: dt.date
     ) -> QualityResult:
         """Validate one scan (coalesced with concurrent callers into one GX run).
 
-        A GX validation costs ~70 ms whether it checks one row or fifty, and runs one
-        at a time under a lock. So a caller queues its row, and whichever caller next
-        holds the lock validates every queued row in one DataFrame; the others find
-        their result ready. With N applications in flight that divides the cost by
-        up to N, and a lone caller is not delayed at all.
+        A GX validation costs ~35-70 ms whether it checks one row or fifty, and runs
+        one at a time. So a caller queues its row, and whichever caller next holds
+        the lock validates every queued row in one DataFrame; the others find their
+        result ready. With N applications in flight that divides the cost by up to
+        N, and a lone caller is not delayed at all.
 
         Args:
             scan: parsed document fields.
@@ -119,7 +237,7 @@ class QualityGate:
             Success flag and the failing expectations as ``type(column)``.
 
         Raises:
-            QualityGateError: GX itself failed on the batch this row was in.
+            QualityGateError: GX (or its worker process) failed on this row's batch.
         """
         request = _Request(document_frame_row(scan, today=today), document_type)
         with self._queue_lock:
@@ -137,53 +255,17 @@ class QualityGate:
 
     def _run(self, batch: list[_Request]) -> None:
         """Validate queued rows, one GX run per document type; never leaves one waiting."""
-        import pandas as pd
-
         try:
             for doc_type in {r.document_type for r in batch}:
                 group = [r for r in batch if r.document_type is doc_type]
-                suite = self._suites[doc_type]
-                frame = pd.DataFrame([{"ROW_ID": i, **r.row} for i, r in enumerate(group)])
-                batch_data = self._batch_definition.get_batch(batch_parameters={"dataframe": frame})
-                # One row: pass/fail per expectation is all we need, and BOOLEAN_ONLY
-                # costs half of COMPLETE (35 vs 66 ms CPU measured); several rows need
-                # the failing row ids that only COMPLETE returns.
-                result = batch_data.validate(
-                    suite,
-                    result_format=(
-                        {"result_format": "BOOLEAN_ONLY"}
-                        if len(group) == 1
-                        else {
-                            "result_format": "COMPLETE",
-                            "unexpected_index_column_names": ["ROW_ID"],
-                            "return_unexpected_index_query": False,
-                        }
-                    ),
-                )
-                failed: list[list[str]] = [[] for _ in group]
-                for r in result.results:
-                    if r.success:
-                        continue
-                    kw = r.expectation_config.kwargs
-                    column = kw.get("column") or f"{kw.get('column_A')},{kw.get('column_B')}"
-                    name = f"{r.expectation_config.type}({column})"
-                    indexes = (r.result or {}).get("unexpected_index_list")
-                    # A lone row, or no row indexes (an exception inside GX): every row
-                    # in the group fails it.
-                    rows = (
-                        range(len(group))
-                        if indexes is None
-                        else {int(i["ROW_ID"]) for i in indexes}
-                    )
-                    for i in rows:
-                        failed[i].append(name)
-                for request, failures in zip(group, failed, strict=True):
-                    request.result = QualityResult(
-                        success=not failures,
-                        suite=str(suite.name),
-                        failed_expectations=tuple(failures),
-                        evaluated=len(result.results),
-                    )
+                rows = [r.row for r in group]
+                if self._pool is not None:
+                    results = self._pool.submit(_worker_run, doc_type, rows).result()
+                else:
+                    assert self._local is not None
+                    results = self._local.run(doc_type, rows)
+                for request, result in zip(group, results, strict=True):
+                    request.result = result
         except Exception as exc:  # handed to every waiting caller
             for request in batch:
                 if request.result is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from types import MappingProxyType
 
@@ -18,9 +19,12 @@ from kyc.settings import get_settings
 TODAY = dt.date(2026, 11, 23)
 
 
-@pytest.fixture(scope="module")
-def gate() -> QualityGate:
-    return QualityGate(get_settings().expectations_dir)
+@pytest.fixture(scope="module", params=["in-process", "worker-process"])
+def gate(request: pytest.FixtureRequest) -> Iterator[QualityGate]:
+    """Both ways the gate runs GX: in this process, or in its spawned worker."""
+    g = QualityGate(get_settings().expectations_dir, worker_process=request.param == "worker-process")
+    yield g
+    g.close()
 
 
 def scan(**over: str | None) -> DocumentScan:
@@ -73,6 +77,8 @@ def test_missing_or_broken_suite_fails_at_start_up(tmp_path: Path) -> None:
     (tmp_path / "passport.json").unlink()
     with pytest.raises(QualityGateError, match="passport"):
         QualityGate(tmp_path)
+    with pytest.raises(QualityGateError, match="passport"):
+        QualityGate(tmp_path, worker_process=True)
     (tmp_path / "passport.json").write_text(json.dumps({"expectations": []}))
     with pytest.raises(QualityGateError, match="passport"):
         QualityGate(tmp_path)
