@@ -16,6 +16,8 @@ from tasks import pipeline as t
 
 #: Called with each Outcome as it completes (the CLI's progress bar); in-process only.
 PROGRESS_HOOKS: list[Callable[[Outcome], None]] = []
+#: Called once with the number of application folders found (the bar's total).
+DISCOVERY_HOOKS: list[Callable[[int], None]] = []
 
 
 #: Applications run as nested tasks on this pool (KYC_CONCURRENCY at a time).
@@ -42,6 +44,8 @@ def ingest_landing(landing: str | None = None) -> list[Outcome]:
     log = _logger()
     log.info("database: PostgreSQL %s", t.check_database())
     found = t.discover_applications(landing)
+    for discovered in DISCOVERY_HOOKS:
+        discovered(len(found.complete) + len(found.incomplete))
     log.info(
         "landing %s: %d complete, %d incomplete",
         landing,

@@ -58,16 +58,16 @@ def _run_ingest(landing: str, verbose: bool) -> list[Any]:
         def hook(outcome: Any) -> None:
             progress.update(bar, advance=1, description=outcome.application_id)
 
-        from kyc.domain.landing import group_landing
-        from kyc.storage.factory import open_store
+        def total(count: int) -> None:
+            progress.update(bar, total=count)
 
-        complete, incomplete = group_landing(open_store(landing).list("incoming/"))
-        progress.update(bar, total=len(complete) + len(incomplete))
         ingest_mod.PROGRESS_HOOKS.append(hook)
+        ingest_mod.DISCOVERY_HOOKS.append(total)
         try:
             return ingest_mod.ingest_landing(landing)
         finally:
             ingest_mod.PROGRESS_HOOKS.remove(hook)
+            ingest_mod.DISCOVERY_HOOKS.remove(total)
             _quiet_ephemeral_shutdown()
 
 

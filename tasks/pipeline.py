@@ -29,11 +29,15 @@ from kyc.wiring import build_engines
 _S = get_settings()
 
 
+#: Bad input fails the same way every time: never retried.
+BAD_INPUT: tuple[type[Exception], ...] = (ApplicationInvalid, ValueError)
+
+
 def _retry_unless_bad_input(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry transient failures only; invalid input fails the same way every time."""
+    """Retry transient failures only (Prefect's retry condition for every stage task)."""
     try:
         state.result()
-    except (ApplicationInvalid, ValueError):
+    except BAD_INPUT:
         return False
     except Exception:
         return True
@@ -63,8 +67,8 @@ def call_inline(stage: Any, *args: Any) -> Any:
     for attempt in range(int(TASK_OPTIONS["retries"]) + 1):
         try:
             return stage.fn(*args)
-        except (ApplicationInvalid, ValueError):
-            raise  # bad input fails the same way every time
+        except BAD_INPUT:
+            raise
         except Exception:
             if attempt >= int(TASK_OPTIONS["retries"]):
                 raise
