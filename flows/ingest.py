@@ -10,7 +10,7 @@ from typing import Any
 from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.pipeline import Outcome, _logger, process_application_task
+from flows.pipeline import Outcome, _already_decided, _logger, process_application_task
 from kyc.settings import get_settings
 from tasks import pipeline as t
 
@@ -75,9 +75,19 @@ def ingest_landing(landing: str | None = None) -> list[Outcome]:
             )
         outcomes.append(outcome)
         _notify(outcome)
-    futures = [
-        process_application_task.submit(landing, bundle, inline=True) for bundle in found.complete
-    ]
+    # One query for the whole batch instead of one transaction per application.
+    decided = t.decided_applications(found.complete) if found.complete else {}
+    futures = []
+    for bundle in found.complete:
+        previous = decided.get(bundle.application_id)
+        if previous is not None:
+            outcome = _already_decided(bundle.application_id, previous)
+            outcomes.append(outcome)
+            _notify(outcome)
+        else:
+            futures.append(
+                process_application_task.submit(landing, bundle, inline=True, checked=True)
+            )
     for fut in futures:
         outcome = fut.result()
         outcomes.append(outcome)

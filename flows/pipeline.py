@@ -69,7 +69,19 @@ def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
         return logging.getLogger(__name__)
 
 
-def run_application(landing: str, bundle: LandingBundle, *, inline: bool = False) -> Outcome:
+def _already_decided(app_id: str, previous: Any) -> Outcome:
+    return Outcome(
+        app_id,
+        "ALREADY_DECIDED",
+        previous.decision,
+        tuple(previous.reasons),
+        detail=f"decision version {previous.version} stands",
+    )
+
+
+def run_application(
+    landing: str, bundle: LandingBundle, *, inline: bool = False, checked: bool = False
+) -> Outcome:
     """Process one complete application: form → document → face → gate → decision.
 
     Args:
@@ -77,6 +89,9 @@ def run_application(landing: str, bundle: LandingBundle, *, inline: bool = False
         bundle: the application's objects.
         inline: run the stages inside the current task run (batch mode) instead of
             as task runs of their own; same functions, same retry policy.
+        checked: the caller already found these objects undecided (the batch flow
+            asks for the whole batch at once); a concurrent decision is still caught
+            when recording.
 
     Returns:
         The outcome; never raises for bad input or a failed engine.
@@ -87,16 +102,10 @@ def run_application(landing: str, bundle: LandingBundle, *, inline: bool = False
 
     log = _logger()
     app_id = bundle.application_id
-    previous = stage(t.already_decided, bundle)
+    previous = None if checked else stage(t.already_decided, bundle)
     if previous is not None:
         log.info("application %s: these objects were already decided; skipping", app_id)
-        return Outcome(
-            app_id,
-            "ALREADY_DECIDED",
-            previous.decision,
-            tuple(previous.reasons),
-            detail=f"decision version {previous.version} stands",
-        )
+        return _already_decided(app_id, previous)
     try:
         app = stage(t.load_form, landing, bundle)
     except ObjectNotFound as exc:
@@ -143,7 +152,14 @@ def run_application(landing: str, bundle: LandingBundle, *, inline: bool = False
     except Exception as exc:
         log.error("application %s: data-quality gate failed: %s", app_id, type(exc).__name__)
         quality = None
-    result = stage(t.decide_application, app, refs, bundle, scan, face, quality, tuple(extra))
+    try:
+        result = stage(t.decide_application, app, refs, bundle, scan, face, quality, tuple(extra))
+    except t.repo.AlreadyDecided as exc:
+        log.info("application %s: decided meanwhile by another run; skipping", app_id)
+        standing = stage(t.already_decided, bundle)
+        if standing is not None:
+            return _already_decided(app_id, standing)
+        return Outcome(app_id, "ALREADY_DECIDED", detail=f"decision version {exc.version} stands")
     log.info("application %s: %s %s", app_id, result.decision.value, ",".join(result.reasons))
     return Outcome(
         app_id, "DECIDED", result.decision.value, tuple(result.reasons), scores=dict(result.scores)
@@ -157,7 +173,9 @@ def run_application(landing: str, bundle: LandingBundle, *, inline: bool = False
     # Backstop only: each stage has its own limits (DB statement timeout, S3 timeouts).
     timeout_seconds=4 * t.TASK_OPTIONS["timeout_seconds"],
 )
-def process_application_task(landing: str, bundle: LandingBundle, inline: bool = False) -> Outcome:
+def process_application_task(
+    landing: str, bundle: LandingBundle, inline: bool = False, checked: bool = False
+) -> Outcome:
     """One application as a task, so the batch flow can run many concurrently.
 
     (Prefect subflows run one at a time and cost ~0.4 s each on this machine;
@@ -170,10 +188,11 @@ def process_application_task(landing: str, bundle: LandingBundle, inline: bool =
         bundle: the application's objects.
         inline: run the stages in this task run (the batch flow) rather than as
             nested task runs (the per-application flow).
+        checked: the caller found these objects undecided (see run_application).
     """
     started = time.perf_counter()
     try:
-        outcome = run_application(landing, bundle, inline=inline)
+        outcome = run_application(landing, bundle, inline=inline, checked=checked)
         return replace(outcome, elapsed_s=time.perf_counter() - started)
     except Exception as exc:
         _logger().exception("application %s: processing failed", bundle.application_id)

@@ -31,13 +31,15 @@ _S = get_settings()
 
 #: Bad input fails the same way every time: never retried.
 BAD_INPUT: tuple[type[Exception], ...] = (ApplicationInvalid, ValueError)
+#: Never retried either: a retry cannot change these outcomes.
+NOT_RETRIED: tuple[type[Exception], ...] = (*BAD_INPUT, repo.AlreadyDecided)
 
 
 def _retry_unless_bad_input(task: Any, task_run: Any, state: Any) -> bool:
     """Retry transient failures only (Prefect's retry condition for every stage task)."""
     try:
         state.result()
-    except BAD_INPUT:
+    except NOT_RETRIED:
         return False
     except Exception:
         return True
@@ -67,7 +69,7 @@ def call_inline(stage: Any, *args: Any) -> Any:
     for attempt in range(int(TASK_OPTIONS["retries"]) + 1):
         try:
             return stage.fn(*args)
-        except BAD_INPUT:
+        except NOT_RETRIED:
             raise
         except Exception:
             if attempt >= int(TASK_OPTIONS["retries"]):
@@ -123,6 +125,18 @@ def already_decided(bundle: LandingBundle) -> repo.DecisionRow | None:
             s, application_id=bundle.application_id, input_fingerprint=bundle.fingerprint
         )
     return rows[0] if rows else None
+
+
+@task(name="decided-applications", **TASK_OPTIONS)
+def decided_applications(bundles: list[LandingBundle]) -> dict[str, repo.DecisionRow]:
+    """Which of these bundles were decided on exactly these objects (one query per batch).
+
+    The batch flow uses this instead of :func:`already_decided` per application; a
+    run that decides the same objects concurrently is still caught when the decision
+    is recorded (:class:`kyc.db.repository.AlreadyDecided`).
+    """
+    with repo_session() as s:
+        return repo.decided_inputs(s, keys=[(b.application_id, b.fingerprint) for b in bundles])
 
 
 @task(name="load-form", **TASK_OPTIONS)
@@ -310,6 +324,7 @@ __all__ = [
     "check_data_quality",
     "dead_letter",
     "decide_application",
+    "decided_applications",
     "discover_applications",
     "load_form",
     "match_face",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -58,6 +59,19 @@ _APPLICATION_LOCK_NAMESPACE = 0x6B7963  # "kyc"
 
 class RecordNotFound(LookupError):
     """A row the caller referred to by id does not exist."""
+
+
+class AlreadyDecided(RuntimeError):
+    """These exact inputs were decided meanwhile (e.g. by a concurrent run).
+
+    Attributes:
+        version: the standing decision's version.
+    """
+
+    def __init__(self, application_id: str, version: int) -> None:
+        super().__init__(f"application {application_id}: these objects are already decided")
+        self.application_id = application_id
+        self.version = version
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +190,32 @@ def decision_exists(session: Session, *, application_id: str, input_fingerprint:
         )
     )
     return bool(session.execute(stmt).scalar())
+
+
+def decided_inputs(session: Session, *, keys: Sequence[tuple[str, str]]) -> dict[str, DecisionRow]:
+    """Decisions already made on exact inputs, for many applications in one query.
+
+    The batch flow asks once per batch instead of once per application.
+
+    Args:
+        session: an open session.
+        keys: ``(application_id, input_fingerprint)`` pairs.
+
+    Returns:
+        application_id → the decision made on that fingerprint (absent: undecided).
+    """
+    d = KycDecision
+    found: dict[str, DecisionRow] = {}
+    for start in range(0, len(keys), 1000):  # bounded IN lists for very large batches
+        chunk = list(keys[start : start + 1000])
+        stmt = (
+            _decision_select()
+            .where(sa.tuple_(d.application_id, d.input_fingerprint).in_(chunk))
+            .order_by(d.application_id, d.version.desc())
+        )
+        for r in session.execute(stmt):
+            found.setdefault(r.application_id, _decision_row(r))
+    return found
 
 
 def register_application(
@@ -546,14 +586,24 @@ def record_decision(
     audit rows for each change.
 
     Raises:
-        sqlalchemy.exc.IntegrityError: these inputs (``input_fingerprint``) were
-            already decided for this application; check :func:`decision_exists`.
+        AlreadyDecided: these inputs (``input_fingerprint``) were already decided
+            for this application.
         ValueError: a score is NaN or infinite.
         RecordNotFound: no such user.
     """
     scores = {key: _finite(f"score {key}", value) for key, value in result.scores.items()}
     decision = Decision(result.decision).value
     _lock_application(session, application_id)
+    # Under the application lock, so concurrent runs on the same objects cannot both
+    # pass this check: the second one learns the standing version.
+    standing = session.execute(
+        sa.select(KycDecision.version).where(
+            KycDecision.application_id == application_id,
+            KycDecision.input_fingerprint == input_fingerprint,
+        )
+    ).scalar()
+    if standing is not None:
+        raise AlreadyDecided(application_id, standing)
     current = session.execute(
         sa.select(sa.func.max(KycDecision.version)).where(
             KycDecision.application_id == application_id
@@ -646,16 +696,7 @@ def list_decisions(
         input_fingerprint: restrict to the decision made on these exact objects.
     """
     d = KycDecision
-    stmt = sa.select(
-        d.application_id,
-        d.version,
-        d.decision,
-        d.reasons,
-        d.findings,
-        d.scores,
-        d.engines,
-        d.decided_at,
-    )
+    stmt = _decision_select()
     if application_id is not None:
         stmt = stmt.where(d.application_id == application_id)
     if input_fingerprint is not None:
@@ -665,19 +706,34 @@ def list_decisions(
         stmt = stmt.distinct(d.application_id).order_by(d.application_id, d.version.desc())
     else:
         stmt = stmt.order_by(d.application_id, d.version)
-    return [
-        DecisionRow(
-            application_id=r.application_id,
-            version=r.version,
-            decision=r.decision,
-            reasons=list(r.reasons),
-            findings=list(r.findings),
-            scores=dict(r.scores),
-            engines=dict(r.engines),
-            decided_at=r.decided_at,
-        )
-        for r in session.execute(stmt)
-    ]
+    return [_decision_row(r) for r in session.execute(stmt)]
+
+
+def _decision_select() -> sa.Select[Any]:
+    d = KycDecision
+    return sa.select(
+        d.application_id,
+        d.version,
+        d.decision,
+        d.reasons,
+        d.findings,
+        d.scores,
+        d.engines,
+        d.decided_at,
+    )
+
+
+def _decision_row(r: Any) -> DecisionRow:
+    return DecisionRow(
+        application_id=r.application_id,
+        version=r.version,
+        decision=r.decision,
+        reasons=list(r.reasons),
+        findings=list(r.findings),
+        scores=dict(r.scores),
+        engines=dict(r.engines),
+        decided_at=r.decided_at,
+    )
 
 
 # --------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from kyc.db.models import (
     DocScan,
     FaceCheck,
     IdDocument,
+    KycDecision,
     QualityCheck,
     RegCheck,
     Selfie,
@@ -378,7 +379,7 @@ def test_decision_is_idempotent_on_fingerprint(db_engine: sa.Engine) -> None:
         assert not repo.decision_exists(s, application_id=new_app_id(), input_fingerprint="fp-1")
 
     with (
-        pytest.raises(IntegrityError, match="uq_kyc_decisions_application_id_input_fingerprint"),
+        pytest.raises(repo.AlreadyDecided) as caught,
         session_scope(db_engine) as s,
     ):
         repo.record_decision(
@@ -389,6 +390,34 @@ def test_decision_is_idempotent_on_fingerprint(db_engine: sa.Engine) -> None:
             engines=ENGINES,
             input_fingerprint="fp-1",
         )
+    assert caught.value.version == 1
+    # The unique constraint still backs the check up for writers that bypass it.
+    with (
+        pytest.raises(IntegrityError, match="uq_kyc_decisions_application_id_input_fingerprint"),
+        session_scope(db_engine) as s,
+    ):
+        s.add(
+            KycDecision(
+                decision_id=uuid.uuid4(),
+                application_id=app_id,
+                user_id=refs.user_id,
+                version=2,
+                decision="FAIL",
+                reasons=[],
+                findings=[],
+                scores={},
+                engines={},
+                input_fingerprint="fp-1",
+                decided_at=dt.datetime.now(dt.UTC),
+            )
+        )
+    with session_scope(db_engine) as s:
+        decided = repo.decided_inputs(
+            s, keys=[(app_id, "fp-1"), (app_id + "x", "fp-1"), ("nobody", "fp-9")]
+        )
+        assert set(decided) == {app_id}
+        assert decided[app_id].version == 1
+        assert repo.decided_inputs(s, keys=[(app_id, "fp-2")]) == {}
     with session_scope(db_engine) as s:
         rows = repo.list_decisions(s, latest_only=False, application_id=app_id)
         user = s.get_one(User, refs.user_id)

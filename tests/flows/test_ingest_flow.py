@@ -13,12 +13,14 @@ import pytest
 import sqlalchemy as sa
 
 from flows.ingest import ingest_landing
+from flows.pipeline import process_application_task
 from flows.process_application import process_application
 from kyc import runtime
 from kyc.db.engine import session_scope
 from kyc.db.repository import list_dead_letters, list_decisions
 from kyc.demo.generate import generate_demo
 from kyc.storage.local import LocalStore
+from tasks.pipeline import discover_applications
 
 pytestmark = pytest.mark.slow
 
@@ -82,6 +84,14 @@ def test_demo_set_end_to_end(pipeline_env: Path, shared_data: Path) -> None:
     statuses = Counter(o.status for o in again)
     assert statuses["ALREADY_DECIDED"] == len(decided)
     _check(again, expected)
+
+    # A run that was told the objects were undecided (the batch asks once, up front)
+    # but loses the race to another run learns it when recording: no second decision.
+    some = decided[0].application_id
+    bundle = discover_applications.fn(str(pipeline_env), some).complete[0]
+    raced = process_application_task.fn(str(pipeline_env), bundle, inline=True, checked=True)
+    assert raced.status == "ALREADY_DECIDED" and raced.decision == decided[0].decision
+    assert _count("select count(*) from kyc_decisions") == len(decided)
 
     # A changed object is a new submission: a new decision version, the old one kept.
     genuine = next(c.application_id for c in cases if c.expected == "PASS")
