@@ -17,6 +17,7 @@ import importlib.util
 import io
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -375,3 +376,71 @@ def degrade(jpeg: bytes, *, blur: float, jpeg_quality: int, tilt_deg: float = 0)
     if blur > 0:
         img = img.filter(ImageFilter.GaussianBlur(radius=blur))
     return _jpeg(img, quality=max(1, min(95, jpeg_quality)))
+
+
+def photograph(
+    image: bytes,
+    *,
+    tilt_deg: float,
+    perspective: float = 0.0,
+    blur: float = 0.0,
+    jpeg_quality: int = 90,
+    seed: int = 0,
+) -> bytes:
+    """A phone photo of a rendered document: on a desk, tilted, in perspective.
+
+    Unlike :func:`degrade` (rotation on white), the document lies on a darker,
+    textured background with a margin around it, as users photograph their cards, so
+    a reader must find and flatten it.
+
+    Args:
+        image: the rendered document (any format Pillow reads).
+        tilt_deg: in-plane rotation in degrees.
+        perspective: 0-0.2, how much nearer one edge is than the other (keystone).
+        blur: Gaussian blur radius in pixels after the warp.
+        jpeg_quality: JPEG quality of the output.
+        seed: varies the background and which edge is nearer.
+
+    Returns:
+        JPEG bytes of the photo (about 1.4 x the document's size).
+    """
+    import numpy as np  # local: cards.py is imported by code that never photographs
+
+    rng = random.Random(seed)
+    doc = Image.open(io.BytesIO(image)).convert("RGB")
+    w, h = doc.size
+    margin_x, margin_y = int(w * 0.22), int(h * 0.3)
+    size = (w + 2 * margin_x, h + 2 * margin_y)
+    shade = rng.randint(60, 110)
+    noise = np.random.default_rng(seed).normal(0, 9, (size[1], size[0], 1))
+    desk = np.clip(np.full((size[1], size[0], 3), (shade, shade - 8, shade - 20)) + noise, 0, 255)
+    canvas = Image.fromarray(desk.astype("uint8"))
+    canvas.paste(doc, (margin_x, margin_y))
+    # Keystone: shrink one edge towards its centre, then rotate about the centre.
+    k = perspective * (w if rng.random() < 0.5 else -w) / 2
+    x0, y0, x1, y1 = margin_x, margin_y, margin_x + w, margin_y + h
+    src = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
+    dst = [(x0 + max(k, 0), y0), (x1 - max(k, 0), y0), (x1 + min(k, 0), y1), (x0 - min(k, 0), y1)]
+    coeffs = _perspective_coeffs(dst, src)
+    canvas = canvas.transform(size, Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BICUBIC,
+                             fillcolor=(shade, shade - 8, shade - 20))  # fmt: skip
+    canvas = canvas.rotate(tilt_deg, resample=Image.Resampling.BICUBIC,
+                           fillcolor=(shade, shade - 8, shade - 20))  # fmt: skip
+    if blur > 0:
+        canvas = canvas.filter(ImageFilter.GaussianBlur(radius=blur))
+    return _jpeg(canvas, quality=max(1, min(95, jpeg_quality)))
+
+
+def _perspective_coeffs(
+    dst: Sequence[tuple[float, float]], src: Sequence[tuple[float, float]]
+) -> tuple[float, ...]:
+    """Pillow PERSPECTIVE coefficients mapping output points ``dst`` to input ``src``."""
+    import numpy as np
+
+    rows = []
+    for (x, y), (u, v) in zip(dst, src, strict=True):
+        rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
+        rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
+    a = np.array(rows, dtype=float)
+    b = np.array([c for p in src for c in p], dtype=float)
+    return tuple(float(c) for c in np.linalg.solve(a, b))

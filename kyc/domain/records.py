@@ -146,6 +146,11 @@ class DocumentScan:
         engine: engine name, e.g. ``local-pdf417+tesseract`` or ``textract``.
         engine_version: version string of the engine (library versions).
         timings_ms: stage name to milliseconds.
+        portrait: the face photo cropped from the document (JPEG bytes) for the face
+            matcher, None when the reader found none or does not crop. Not in
+            :meth:`as_dict` (image bytes are PII); its box is.
+        portrait_box: (left, top, right, bottom) of the crop in the flattened
+            document image.
     """
 
     fields: MappingProxyType[str, DocumentField]
@@ -153,6 +158,8 @@ class DocumentScan:
     engine: str = ""
     engine_version: str = ""
     timings_ms: MappingProxyType[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    portrait: bytes | None = field(default=None, repr=False)
+    portrait_box: tuple[int, int, int, int] | None = None
 
     def value(self, key: str) -> str | None:
         """Normalised value of a field, or None when it was not read."""
@@ -172,6 +179,7 @@ class DocumentScan:
             "engine": self.engine,
             "engine_version": self.engine_version,
             "timings_ms": dict(self.timings_ms),
+            "portrait_box": list(self.portrait_box) if self.portrait_box else None,
         }
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.metadata
+import io
 import logging
 import re
 import sys
@@ -34,14 +35,20 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType, TracebackType
+from typing import Any
 
+import numpy as np
 from PIL import Image, ImageFilter, ImageOps, ImageStat
 
 from kyc.domain.aamva import AamvaError, parse_aamva
 from kyc.domain.application import DocumentType
+from kyc.domain.crosscheck import cross_check
+from kyc.domain.mrz import MrzResult
 from kyc.domain.records import DocumentField, DocumentScan, Finding, Reason
 from kyc.engines.base import EngineUnavailable
+from kyc.engines.capture import flatten, rejection
 from kyc.engines.imaging import ImageUnreadable, load_image
+from kyc.engines.mrz_ocr import MRZ_WHITELIST, read_mrz
 
 logger = logging.getLogger(__name__)
 
@@ -417,6 +424,16 @@ def _version(dist: str) -> str:
         return "unknown"
 
 
+def _face_detector() -> Callable[..., Any] | None:
+    """The dlib HOG frontal-face detector (no model file), or None without dlib."""
+    try:
+        import dlib
+    except ImportError:  # pragma: no cover - dlib-bin is a pinned dependency
+        return None
+    detector: Callable[..., Any] = dlib.get_frontal_face_detector()
+    return detector
+
+
 class LocalDocumentReader:
     """DocumentReader on this machine: zxing-cpp for PDF417, Tesseract for the front.
 
@@ -451,6 +468,15 @@ class LocalDocumentReader:
         # Inverted-text detection doubles the work per line and our fields are dark
         # on light; the header band (light on dark) carries nothing we extract.
         self._api.SetVariable("tessedit_do_invert", "0")
+        # A second handle, restricted to the MRZ alphabet, reads one line at a time;
+        # dictionaries off: MRZ lines are not words.
+        self._mrz_api = tesserocr.PyTessBaseAPI(
+            path=str(tessdata), lang=lang, psm=tesserocr.PSM.SINGLE_LINE
+        )
+        self._mrz_api.SetVariable("tessedit_char_whitelist", MRZ_WHITELIST)
+        self._mrz_api.SetVariable("load_system_dawg", "0")
+        self._mrz_api.SetVariable("load_freq_dawg", "0")
+        self._faces = _face_detector()
         self._ril_word = tesserocr.RIL.WORD
         self._ril_line = tesserocr.RIL.TEXTLINE
         self._iterate = tesserocr.iterate_level
@@ -461,6 +487,7 @@ class LocalDocumentReader:
         """Free the Tesseract handle."""
         with self._lock:
             self._api.End()
+            self._mrz_api.End()
 
     def __enter__(self) -> LocalDocumentReader:
         return self
@@ -491,8 +518,9 @@ class LocalDocumentReader:
         """
         timings: dict[str, float] = {}
         start = time.perf_counter()
+        portrait: tuple[bytes, tuple[int, int, int, int]] | None = None
         try:
-            fields, findings = self._read(front, back, document_type, timings)
+            fields, findings, portrait = self._read(front, back, document_type, timings)
         except Exception as exc:  # the port promises no exceptions; log, don't crash
             # Type and location only: messages and locals may hold document text (PII).
             where = traceback.extract_tb(exc.__traceback__)[-1]
@@ -510,6 +538,8 @@ class LocalDocumentReader:
             engine=self.name,
             engine_version=self.version,
             timings_ms=MappingProxyType(timings),
+            portrait=portrait[0] if portrait else None,
+            portrait_box=portrait[1] if portrait else None,
         )
 
     # -- internals ----------------------------------------------------------------------
@@ -520,26 +550,33 @@ class LocalDocumentReader:
         back: bytes | None,
         document_type: DocumentType | None,
         timings: dict[str, float],
-    ) -> tuple[dict[str, DocumentField], list[Finding]]:
+    ) -> tuple[
+        dict[str, DocumentField], list[Finding], tuple[bytes, tuple[int, int, int, int]] | None
+    ]:
         findings: list[Finding] = []
         fields: dict[str, DocumentField] = {}
 
         # The front is always decoded: even when the barcode suffices, a front that
-        # is not an image (or is blank) is a problem the reviewer must see.
+        # is not an image (or is blank, blurred, tiny) is a problem the reviewer must see.
         t0 = time.perf_counter()
-        front_img: Image.Image | None = None
+        flat: Image.Image | None = None
         front_problem: str | None = None
         try:
-            front_img = load_image(front, mode="L")
+            photo = load_image(front, mode="RGB")
         except ImageUnreadable as exc:
             front_problem = str(exc)
         else:
-            if ImageStat.Stat(front_img).stddev[0] < BLANK_STDDEV:
+            if ImageStat.Stat(photo.convert("L")).stddev[0] < BLANK_STDDEV:
                 front_problem = "blank image"
+            else:
+                flat = flatten(photo).image
+                front_problem = rejection(flat)
         if front_problem is not None:
-            findings.append(Finding(Reason.DOCUMENT_UNREADABLE, f"front: {front_problem}"))
+            flat = None
+        front_rejected = front_problem
         timings["decode_front"] = (time.perf_counter() - t0) * 1000
 
+        barcode: dict[str, DocumentField] = {}
         back_problem: str | None = None
         if back is not None:
             t0 = time.perf_counter()
@@ -553,24 +590,64 @@ class LocalDocumentReader:
             else:
                 t0 = time.perf_counter()
                 try:
-                    fields.update(parse_aamva(payload).fields)
+                    barcode = dict(parse_aamva(payload).fields)
                 except AamvaError as exc:
                     back_problem = "barcode payload incomplete"
                     findings.append(
                         Finding(Reason.DOCUMENT_UNREADABLE, f"barcode payload incomplete: {exc}")
                     )
                 timings["parse_barcode"] = (time.perf_counter() - t0) * 1000
+        fields.update(barcode)
 
-        wants_ocr = not fields or document_type in (DocumentType.PASSPORT, DocumentType.ID_CARD)
-        if wants_ocr and front_img is not None and front_problem is None:
+        printed: dict[str, DocumentField] = {}
+        unverified: dict[str, DocumentField] = {}
+        mrz: MrzResult | None = None
+        portrait = None
+        if flat is not None:
+            gray = flat.convert("L")
+            # The front is OCR'd even when the barcode decoded: the printed fields
+            # are what the cross-check compares the barcode with.
             t0 = time.perf_counter()
-            ocr = self._ocr_front(front_img, document_type)
+            ocr = self._ocr_front(gray, document_type)
             timings["ocr_front"] = (time.perf_counter() - t0) * 1000
             if isinstance(ocr, str):
                 front_problem = ocr
             else:
-                for key, value in ocr.items():
-                    fields.setdefault(key, value)  # barcode fields win
+                printed = ocr
+            if document_type is not DocumentType.DRIVING_LICENCE and not barcode:
+                t0 = time.perf_counter()
+                mrz = read_mrz(gray, self._read_mrz_line)
+                timings["mrz"] = (time.perf_counter() - t0) * 1000
+            t0 = time.perf_counter()
+            portrait = self._portrait(flat)
+            timings["portrait"] = (time.perf_counter() - t0) * 1000
+
+        if mrz is not None:
+            if mrz.valid:
+                # A valid MRZ outranks OCR of the printed page.
+                fields.update(mrz.fields)
+                check = cross_check(mrz.fields, printed, zone="MRZ")
+                if check is not None:
+                    findings.append(check)
+            else:
+                # Shown, not trusted: printed fields win, the MRZ only fills gaps.
+                unverified = dict(mrz.fields)
+                findings.append(
+                    Finding(
+                        Reason.DOCUMENT_LOW_CONFIDENCE,
+                        f"MRZ ({mrz.type.value}) check digit(s) invalid: "
+                        + ", ".join(mrz.failed_checks),
+                    )
+                )
+        if barcode and printed:
+            check = cross_check(barcode, printed, zone="barcode")
+            if check is not None:
+                findings.append(check)
+        # On a licence whose barcode decoded, the printed front only serves the
+        # cross-check; passports and ID cards keep their printed extras.
+        if not barcode or document_type in (DocumentType.PASSPORT, DocumentType.ID_CARD):
+            for key, value in (*printed.items(), *unverified.items()):
+                fields.setdefault(key, value)  # barcode and valid-MRZ fields win
 
         if not USABLE_KEYS & fields.keys() and not any(
             f.reason is Reason.DOCUMENT_UNREADABLE for f in findings
@@ -579,7 +656,42 @@ class LocalDocumentReader:
             if back is not None:
                 parts.append(f"back: {back_problem or 'no identity fields'}")
             findings.append(Finding(Reason.DOCUMENT_UNREADABLE, "; ".join(parts)))
-        return fields, findings
+        elif front_rejected is not None:
+            # The barcode carried the fields, but a front that is not a readable
+            # image is still something the reviewer must see.
+            findings.insert(0, Finding(Reason.DOCUMENT_UNREADABLE, f"front: {front_rejected}"))
+        return fields, findings, portrait
+
+    def _read_mrz_line(self, img: Image.Image) -> str:
+        with self._lock:
+            self._mrz_api.SetImage(img)
+            text: str = self._mrz_api.GetUTF8Text()
+            self._mrz_api.Clear()
+        return text
+
+    def _portrait(self, img: Image.Image) -> tuple[bytes, tuple[int, int, int, int]] | None:
+        """The largest face on the document, with margin, as JPEG bytes + box."""
+        if self._faces is None:
+            return None
+        rgb = np.asarray(img.convert("RGB"))
+        # No upsampling: on a flattened 1012 px document the portrait is 150-300 px
+        # high, well above the HOG detector's 80 px window (upsampling costs 4x).
+        rects = self._faces(rgb, 0)
+        if not rects:
+            return None
+        r = max(rects, key=lambda r: r.width() * r.height())
+        # The detector boxes the inner face; the document photo shows head and
+        # shoulders, and the face matcher wants some context around the face.
+        mx, my = int(r.width() * 0.45), int(r.height() * 0.6)
+        box = (
+            max(0, r.left() - mx),
+            max(0, r.top() - my),
+            min(img.width, r.right() + mx),
+            min(img.height, r.bottom() + my),
+        )
+        buf = io.BytesIO()
+        img.convert("RGB").crop(box).save(buf, format="JPEG", quality=92)
+        return buf.getvalue(), box
 
     def _decode_back(self, data: bytes) -> str | ImageUnreadable | None:
         """The back's PDF417 text, why the file is unusable, or None (no barcode)."""
@@ -589,6 +701,16 @@ class LocalDocumentReader:
             return exc
         if ImageStat.Stat(img.convert("L")).stddev[0] < BLANK_STDDEV:
             return ImageUnreadable("blank image")
+        # Flatten first: zxing's PDF417 reader fails on tilted photos; the photo as
+        # captured is the fallback when no outline is found or the warp hurt.
+        capture = flatten(img)
+        for candidate in [capture.image, img] if capture.flattened else [img]:
+            text = self._find_pdf417(candidate)
+            if text is not None:
+                return text
+        return None
+
+    def _find_pdf417(self, img: Image.Image) -> str | None:
         zx = self._zxing
         if max(img.size) > 2400:  # huge photos: zxing binarises a smaller copy better
             scale = 1600 / max(img.size)

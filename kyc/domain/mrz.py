@@ -1,0 +1,482 @@
+"""Machine-readable zones (ICAO 9303): layout, OCR repair, check digits, fields.
+
+Pure logic, no I/O. :func:`parse_mrz` takes the lines an OCR engine read from the
+MRZ of a passport (TD3), ID card (TD1, TD2) or visa (MRV-A, MRV-B), repairs the
+character confusions OCR makes *by field type* and validates every check digit with
+the ``mrz`` package's ICAO 7-3-1 rule.
+
+Repair rules (why they are safe): the MRZ alphabet is ``A-Z 0-9 <`` in OCR-B, where
+``O``/``0``, ``I``/``1``, ``S``/``5``, ``B``/``8``, ``Z``/``2``, ``G``/``6``
+and ``D``/``0`` are the usual confusions. Dates, sex and check digits have a known
+type (digits, ``M/F/X/<``) so the wrong class is mapped to the right one without
+guessing. Country codes and names are letters only. Document numbers and optional
+data are alphanumeric: there a confusion is only repaired when it makes the field's
+check digit valid, so a repair never invents an unverifiable character. Fillers
+``<`` read as ``K``, ``C`` or ``E`` at the end of a name are turned back into ``<``.
+
+An invalid check digit is never hidden: :attr:`MrzResult.checks` reports each one and
+:attr:`MrzResult.valid` is False; the fields are still returned with a lower
+confidence so the reviewer can see what was read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+
+from mrz.base.functions import hash_string
+
+from kyc.domain.records import DocumentField
+
+#: Confidence of fields from an MRZ whose check digits all validate: the check digits
+#: vouch for the digits, and the names come from the same OCR-B line.
+VALID_MRZ_CONFIDENCE = 99.0
+#: Confidence of fields from an MRZ with a failed check digit (shown, not trusted).
+INVALID_MRZ_CONFIDENCE = 40.0
+
+_ALPHABET = re.compile(r"^[A-Z0-9<]+$")
+_TO_DIGIT = str.maketrans(
+    {"O": "0", "Q": "0", "D": "0", "U": "0", "I": "1", "L": "1", "T": "1", "Z": "2",
+     "S": "5", "G": "6", "B": "8", "<": "0"}
+)  # fmt: skip
+_TO_ALPHA = str.maketrans({"0": "O", "1": "I", "2": "Z", "5": "S", "6": "G", "8": "B"})
+#: Alphanumeric confusion pairs tried when a check digit fails.
+_SWAPS: Mapping[str, str] = MappingProxyType(
+    {"O": "0", "0": "O", "I": "1", "1": "I", "S": "5", "5": "S", "B": "8", "8": "B",
+     "Z": "2", "2": "Z", "G": "6", "6": "G", "D": "0", "Q": "0"}
+)  # fmt: skip
+#: At most this many ambiguous characters are tried when repairing (<= 21 variants).
+_MAX_SWAPS = 6
+
+
+class MrzType(StrEnum):
+    """ICAO 9303 MRZ formats."""
+
+    TD1 = "TD1"  # ID-1 cards: 3 x 30
+    TD2 = "TD2"  # ID-2 cards: 2 x 36
+    TD3 = "TD3"  # passports: 2 x 44
+    MRVA = "MRVA"  # visa A (full page): 2 x 44
+    MRVB = "MRVB"  # visa B (ID-2 size): 2 x 36
+
+
+class MrzError(ValueError):
+    """The lines are not a machine-readable zone of a known format."""
+
+
+@dataclass(frozen=True, slots=True)
+class MrzResult:
+    """A parsed MRZ.
+
+    Attributes:
+        type: the format.
+        lines: the repaired lines (what ``MRZ_CODE`` reports, joined by newlines).
+        checks: check-digit name (``document_number``, ``birth_date``,
+            ``expiry_date``, ``personal_number`` (TD3), ``composite``) -> valid.
+        fields: AnalyzeID keys -> fields (``source="mrz"``).
+        raw: the ICAO fields as read (document_code, issuing_state, nationality, sex,
+            optional_data, ...).
+    """
+
+    type: MrzType
+    lines: tuple[str, ...]
+    checks: Mapping[str, bool]
+    fields: Mapping[str, DocumentField]
+    raw: Mapping[str, str]
+
+    @property
+    def valid(self) -> bool:
+        """True when every check digit validates."""
+        return all(self.checks.values())
+
+    @property
+    def failed_checks(self) -> list[str]:
+        """Names of the check digits that failed."""
+        return [name for name, ok in self.checks.items() if not ok]
+
+    @property
+    def code(self) -> str:
+        """The MRZ text, lines joined by newlines (Textract's ``MRZ_CODE``)."""
+        return "\n".join(self.lines)
+
+
+def check_digit(text: str) -> str:
+    """ICAO 9303 check digit (7-3-1 weights, ``<`` = 0) of ``text``."""
+    return hash_string(text)
+
+
+def _digits(text: str) -> str:
+    return text.translate(_TO_DIGIT)
+
+
+def _alpha(text: str) -> str:
+    return text.translate(_TO_ALPHA)
+
+
+def _letters(text: str) -> str:
+    """A letters-only field with digits read for letters mapped back.
+
+    An all-digit field is left alone (some issuers put digits there, e.g. Romanian
+    TD2 cards).
+    """
+    return text if text.strip("<").isdigit() else _alpha(text)
+
+
+def _alnum_spans(kind: MrzType) -> list[tuple[int, int, int]]:
+    """(line, start, end) of the alphanumeric fields whose confusions we may repair."""
+    if kind is MrzType.TD1:
+        return [(0, 5, 30), (1, 18, 29)]
+    if kind in (MrzType.TD2, MrzType.MRVB):
+        return [(1, 0, 9), (1, 28, 35)] if kind is MrzType.TD2 else [(1, 0, 9)]
+    return [(1, 0, 9), (1, 28, 42)] if kind is MrzType.TD3 else [(1, 0, 9)]
+
+
+def _variants(kind: MrzType, lines: list[str]) -> list[list[str]]:
+    """Lines with one or two O/0-style swaps in the alphanumeric fields.
+
+    Visas have no composite check digit to confirm a repair, so they get single
+    swaps in the document number only (a random swap passes one check 1 in 10).
+    """
+    positions = [
+        (li, i)
+        for li, start, end in _alnum_spans(kind)
+        for i in range(start, min(end, len(lines[li])))
+        if lines[li][i] in _SWAPS
+    ][:_MAX_SWAPS]
+    max_n = 1 if kind in (MrzType.MRVA, MrzType.MRVB) else 2
+    out = []
+    for n in range(1, max_n + 1):
+        for combo in itertools.combinations(positions, n):
+            chars = [list(line) for line in lines]
+            for li, i in combo:
+                chars[li][i] = _SWAPS[chars[li][i]]
+            out.append(["".join(c) for c in chars])
+    return out
+
+
+def _check_ok(value: str, digit: str) -> bool:
+    try:
+        return digit.isdigit() and check_digit(value) == digit
+    except ValueError:
+        return False
+
+
+def _sex(c: str) -> str:
+    return {"H": "M", "N": "M", "P": "F", "E": "F", "K": "X"}.get(c, c) if c not in "MFX<" else c
+
+
+def _clean_name_field(text: str) -> str:
+    """Turn filler misreads at the end of a name field back into ``<``.
+
+    OCR reads a long run of ``<`` as ``<<K<<C<``: once the field has a ``<<<`` run,
+    every later character in ``KCEL<`` is filler.
+    """
+    text = _alpha(text)
+    # A lone K/C/X between fillers is a misread filler ("ANNA<K<MARIA" is rare).
+    text = re.sub(r"(?<=<)[KCX](?=<)", "<", text)
+    m = re.search(r"<<<", text)
+    if m is None:
+        return text
+    head, tail = text[: m.start()], text[m.start() :]
+    # Past the first '<<<' only fillers are legal; misread ones become '<' again.
+    tail = re.sub(r"[KCELGSX4]", "<", tail) if re.fullmatch(r"[<A-Z0-9]*", tail) else tail
+    tail = tail if tail.strip("<") else "<" * len(tail)
+    return head + tail
+
+
+def _names(field: str) -> tuple[str, str]:
+    """(surname, given names) from a name field ``SURNAME<<GIVEN<NAMES<<<``."""
+    surname, _, given = field.partition("<<")
+    clean = lambda s: re.sub(r"\s+", " ", s.replace("<", " ")).strip()  # noqa: E731
+    return clean(surname), clean(given)
+
+
+def _date(yymmdd: str, *, kind: str, today: dt.date) -> dt.date | None:
+    """A YYMMDD date: births never in the future, expiries within 50 years back."""
+    if not yymmdd.isdigit():
+        return None
+    yy, mm, dd = int(yymmdd[:2]), int(yymmdd[2:4]), int(yymmdd[4:])
+    century = 2000
+    latest = today.year if kind == "birth" else today.year + 50
+    if 2000 + yy > latest:
+        century = 1900
+    try:
+        return dt.date(century + yy, mm, dd)
+    except ValueError:
+        return None
+
+
+def detect_type(lines: Sequence[str]) -> MrzType:
+    """The MRZ format from the line count, length and document code.
+
+    Raises:
+        MrzError: no known format has these line lengths.
+    """
+    lengths = [len(line) for line in lines]
+    visa = bool(lines) and lines[0][:1] == "V"
+    if lengths == [30, 30, 30]:
+        return MrzType.TD1
+    if lengths == [36, 36]:
+        return MrzType.MRVB if visa else MrzType.TD2
+    if lengths == [44, 44]:
+        return MrzType.MRVA if visa else MrzType.TD3
+    raise MrzError(f"no MRZ format has lines of length {lengths}")
+
+
+def normalise_lines(lines: Sequence[str]) -> list[str]:
+    """Upper-case, strip spaces, and drop characters outside the MRZ alphabet.
+
+    OCR inserts spaces between ``<`` runs and reads ``<`` as ``«`` or ``(``; those
+    are mapped back, anything else outside ``A-Z0-9<`` is removed.
+    """
+    out = []
+    for line in lines:
+        text = line.upper().replace(" ", "")
+        text = re.sub(r"[«‹(\[{]", "<", text)
+        text = re.sub(r"[^A-Z0-9<]", "", text)
+        if text:
+            out.append(text)
+    return out
+
+
+def parse_mrz(lines: Sequence[str], *, today: dt.date | None = None) -> MrzResult:
+    """Parse and validate an MRZ read by OCR.
+
+    Args:
+        lines: the MRZ lines, top to bottom (normalised with :func:`normalise_lines`).
+        today: reference date for two-digit years (default: today).
+
+    Returns:
+        The parsed MRZ with repaired lines, every check digit's result and
+        AnalyzeID fields (``MRZ_CODE``, ``DOCUMENT_NUMBER``, ``LAST_NAME``,
+        ``FIRST_NAME``, ``MIDDLE_NAME``, ``DATE_OF_BIRTH``, ``EXPIRATION_DATE``,
+        ``ID_TYPE``, ``NATIONALITY``, ``ISSUING_COUNTRY``, ``SEX``).
+
+    Raises:
+        MrzError: not a known MRZ format.
+    """
+    today = today or dt.date.today()
+    lines = normalise_lines(lines)
+    kind = detect_type(lines)
+    for line in lines:
+        if not _ALPHABET.match(line):  # pragma: no cover - normalise_lines guarantees it
+            raise MrzError("characters outside the MRZ alphabet")
+    result = _parse(kind, lines, today)
+    if result.valid:
+        return result
+    # Repair alphanumeric fields only when the repair makes every check digit valid
+    # (the composite digit confirms a fix that one field's digit could pass by chance).
+    for variant in _variants(kind, lines):
+        candidate = _parse(kind, variant, today)
+        if candidate.valid:
+            return candidate
+    return result
+
+
+def _parse(kind: MrzType, lines: list[str], today: dt.date) -> MrzResult:
+    if kind is MrzType.TD1:
+        return _parse_td1(lines, today)
+    return _parse_two_line(kind, lines, today)
+
+
+def _parse_td1(lines: list[str], today: dt.date) -> MrzResult:
+    l1, l2, l3 = lines
+    code = l1[0:2]
+    issuing = _letters(l1[2:5])
+    number_raw, number_cd = l1[5:14], _digits(l1[14])
+    optional1 = l1[15:30]
+    # A number longer than 9 characters continues in optional data 1, after a '<'
+    # where the check digit would be (ICAO 9303-5, note j).
+    long_number = l1[14] == "<" and optional1[:1] not in ("<", "")
+    checks: dict[str, bool] = {}
+    if long_number:
+        ext = optional1.partition("<")[0]
+        number = number_raw + ext[:-1]
+        checks["document_number"] = _check_ok(number, _digits(ext[-1:]))
+    else:
+        number = number_raw
+        checks["document_number"] = _check_ok(number_raw, number_cd)
+    dob, dob_cd = _digits(l2[0:6]), _digits(l2[6])
+    sex = _sex(l2[7])
+    exp, exp_cd = _digits(l2[8:14]), _digits(l2[14])
+    nationality = _letters(l2[15:18])
+    optional2 = l2[18:29]
+    composite_cd = _digits(l2[29])
+    checks["birth_date"] = _check_ok(dob, dob_cd)
+    checks["expiry_date"] = _check_ok(exp, exp_cd)
+    line1 = code + issuing + number_raw + (l1[14] if long_number else number_cd) + optional1
+    line2 = dob + dob_cd + sex + exp + exp_cd + nationality + optional2 + composite_cd
+    checks["composite"] = _check_ok(line1[5:30] + line2[0:7] + line2[8:15] + line2[18:29],
+                                    composite_cd)  # fmt: skip
+    name_field = _clean_name_field(l3)
+    return _result(
+        MrzType.TD1,
+        (line1, line2, name_field),
+        checks,
+        code=code,
+        issuing=issuing,
+        number=number.replace("<", ""),
+        dob=dob,
+        exp=exp,
+        sex=sex,
+        nationality=nationality,
+        optional=(optional1 + optional2).strip("<"),
+        name_field=name_field,
+        today=today,
+    )
+
+
+def _parse_two_line(kind: MrzType, lines: list[str], today: dt.date) -> MrzResult:
+    l1, l2 = lines
+    width = len(l1)
+    code = l1[0:2]
+    issuing = _letters(l1[2:5])
+    name_field = _clean_name_field(l1[5:])
+    number, number_cd = l2[0:9], _digits(l2[9])
+    checks: dict[str, bool] = {}
+    checks["document_number"] = _check_ok(number, number_cd)
+    nationality = _letters(l2[10:13])
+    dob, dob_cd = _digits(l2[13:19]), _digits(l2[19])
+    sex = _sex(l2[20])
+    exp, exp_cd = _digits(l2[21:27]), _digits(l2[27])
+    checks["birth_date"] = _check_ok(dob, dob_cd)
+    checks["expiry_date"] = _check_ok(exp, exp_cd)
+    head = number + number_cd + nationality + dob + dob_cd + sex + exp + exp_cd
+    if kind is MrzType.TD3:
+        personal, personal_cd, composite_cd = l2[28:42], l2[42], _digits(l2[43])
+        if personal.strip("<") or personal_cd != "<":
+            personal_cd = _digits(personal_cd)
+            checks["personal_number"] = _check_ok(personal, personal_cd)
+        else:  # no personal number: ICAO allows '<' as its check digit
+            checks["personal_number"] = True
+        line2 = head + personal + personal_cd + composite_cd
+        checks["composite"] = _check_ok(line2[0:10] + line2[13:20] + line2[21:43], composite_cd)
+        optional = personal
+    elif kind is MrzType.TD2:
+        optional, composite_cd = l2[28:35], _digits(l2[35])
+        line2 = head + optional + composite_cd
+        checks["composite"] = _check_ok(line2[0:10] + line2[13:20] + line2[21:35], composite_cd)
+    else:  # visas carry no composite check digit
+        optional = l2[28:width]
+        line2 = head + optional
+    line1 = code + issuing + name_field
+    return _result(
+        kind,
+        (line1, line2),
+        checks,
+        code=code,
+        issuing=issuing,
+        number=number.replace("<", ""),
+        dob=dob,
+        exp=exp,
+        sex=sex,
+        nationality=nationality,
+        optional=optional.strip("<"),
+        name_field=name_field,
+        today=today,
+    )
+
+
+def _result(
+    kind: MrzType,
+    lines: tuple[str, ...],
+    checks: dict[str, bool],
+    *,
+    code: str,
+    issuing: str,
+    number: str,
+    dob: str,
+    exp: str,
+    sex: str,
+    nationality: str,
+    optional: str,
+    name_field: str,
+    today: dt.date,
+) -> MrzResult:
+    valid = all(checks.values())
+    conf = VALID_MRZ_CONFIDENCE if valid else INVALID_MRZ_CONFIDENCE
+
+    def f(text: str, value: str, *, ok: bool = valid) -> DocumentField:
+        return DocumentField(
+            text=text,
+            value=value,
+            confidence=VALID_MRZ_CONFIDENCE if ok else INVALID_MRZ_CONFIDENCE,
+            source="mrz",
+        )
+
+    fields: dict[str, DocumentField] = {"MRZ_CODE": f("\n".join(lines), "\n".join(lines))}
+    surname, given = _names(name_field)
+    if surname:
+        fields["LAST_NAME"] = f(surname, surname)
+    if given:
+        first, _, middle = given.partition(" ")
+        fields["FIRST_NAME"] = f(first, first)
+        if middle:
+            fields["MIDDLE_NAME"] = f(middle, middle)
+    if number:
+        fields["DOCUMENT_NUMBER"] = f(number, number, ok=checks.get("document_number", False))
+    birth = _date(dob, kind="birth", today=today)
+    if birth is not None:
+        fields["DATE_OF_BIRTH"] = f(dob, birth.isoformat(), ok=checks["birth_date"])
+    expiry = _date(exp, kind="expiry", today=today)
+    if expiry is not None:
+        fields["EXPIRATION_DATE"] = f(exp, expiry.isoformat(), ok=checks["expiry_date"])
+    id_type = {"P": "PASSPORT", "V": "VISA"}.get(code[:1], "ID CARD")
+    fields["ID_TYPE"] = DocumentField(id_type, id_type, conf, "mrz")
+    if nationality.strip("<"):
+        fields["NATIONALITY"] = f(nationality, nationality.replace("<", ""))
+    if issuing.strip("<"):
+        fields["ISSUING_COUNTRY"] = f(issuing, issuing.replace("<", ""))
+    if sex in "MFX":
+        fields["SEX"] = f(sex, sex)
+    raw = {
+        "document_code": code,
+        "issuing_state": issuing,
+        "document_number": number,
+        "birth_date": dob,
+        "expiry_date": exp,
+        "sex": sex,
+        "nationality": nationality,
+        "optional_data": optional,
+        "name": name_field,
+    }
+    return MrzResult(
+        type=kind,
+        lines=lines,
+        checks=MappingProxyType(dict(checks)),
+        fields=MappingProxyType(fields),
+        raw=MappingProxyType(raw),
+    )
+
+
+def find_mrz_lines(text_lines: Sequence[str]) -> list[str] | None:
+    """Pick the MRZ out of OCR text lines: the last run of 2-3 MRZ-like lines.
+
+    Lines are normalised, then fitted to the nearest MRZ width (30/36/44) when OCR
+    dropped or added up to two filler characters at the end. Returns None when no
+    run of lines fits a format.
+    """
+    cands = []
+    for line in normalise_lines(text_lines):
+        if len(line) < 26 or ("<" not in line and len(line) < 40):
+            continue
+        width = min((30, 36, 44), key=lambda w: abs(w - len(line)))
+        if abs(width - len(line)) > 3:
+            continue
+        if len(line) > width:
+            # Extra characters are usually doubled fillers: drop '<' from the end run.
+            excess = len(line) - width
+            if line[width:].strip("<"):
+                line = line.replace("<<", "<", excess)
+            line = line[:width]
+        cands.append(line.ljust(width, "<"))
+    for n, width in ((3, 30), (2, 44), (2, 36)):
+        for i in range(len(cands) - n, -1, -1):
+            group = cands[i : i + n]
+            if all(len(g) == width for g in group):
+                return group
+    return None
