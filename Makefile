@@ -57,5 +57,10 @@ test: lint typecheck
 bench: setup
 	$(BIN)/python benchmarks/bench_pipeline.py --n $${N:-200}
 
+# Document reading accuracy/speed (issue 3): MRZ specimens, AAMVA payloads as
+# photographed PDF417, generated licences at clean/mild/hard (~3 minutes).
+bench-documents: setup
+	$(BIN)/python benchmarks/bench_documents.py --cards $${CARDS:-12}
+
 clean:
 	rm -rf var/demo-landing var/bench .pytest_cache .mypy_cache .ruff_cache

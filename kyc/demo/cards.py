@@ -339,14 +339,31 @@ def render_licence_back(card: CardData, *, seed: int = 0) -> bytes:
     Returns:
         JPEG bytes (1012 x 638 px).
     """
+    return render_barcode_back(aamva_payload(card), jurisdiction=card.jurisdiction, seed=seed)
+
+
+def render_barcode_back(payload: str, *, jurisdiction: str = "CA", seed: int = 0) -> bytes:
+    """Render a licence back carrying any AAMVA payload as PDF417, as a JPEG.
+
+    Args:
+        payload: the barcode text (e.g. a sample payload from ``shared/data``).
+        jurisdiction: state code for the printed header.
+        seed: varies the background tint and pattern.
+
+    Returns:
+        JPEG bytes (1012 x 638 px).
+
+    Raises:
+        ValueError: the payload is too long for a card-sized symbol.
+    """
     rng = random.Random(seed + 7919)
     img = _background(rng)
     draw = ImageDraw.Draw(img)
-    barcode = _barcode_image(aamva_payload(card))
+    barcode = _barcode_image(payload)
     bx = (CARD_SIZE[0] - barcode.width) // 2
     by = CARD_SIZE[1] - barcode.height - 24
     img.paste(barcode, (bx, by))
-    state_name = STATE_NAMES.get(card.jurisdiction.upper(), card.jurisdiction.upper())
+    state_name = STATE_NAMES.get(jurisdiction.upper(), jurisdiction.upper())
     draw.text((40, 50), f"{state_name} DEPARTMENT OF MOTOR VEHICLES", font=_font(30),
               fill=(24, 56, 112), anchor="lm")  # fmt: skip
     draw.text((40, 100), "RESTRICTIONS: NONE    ENDORSEMENTS: NONE", font=_font(24),

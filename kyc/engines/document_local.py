@@ -693,6 +693,18 @@ class LocalDocumentReader:
         img.convert("RGB").crop(box).save(buf, format="JPEG", quality=92)
         return buf.getvalue(), box
 
+    def decode_barcode(self, image: bytes) -> str | None:
+        """The PDF417 text on a licence back photo (flattened first), or None.
+
+        Args:
+            image: image bytes of the back.
+
+        Returns:
+            The decoded text; None when the file is unusable or holds no PDF417.
+        """
+        found = self._decode_back(image)
+        return found if isinstance(found, str) else None
+
     def _decode_back(self, data: bytes) -> str | ImageUnreadable | None:
         """The back's PDF417 text, why the file is unusable, or None (no barcode)."""
         try:
