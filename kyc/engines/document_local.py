@@ -48,7 +48,7 @@ from kyc.domain.records import DocumentField, DocumentScan, Finding, Reason
 from kyc.engines.base import EngineUnavailable
 from kyc.engines.capture import flatten, rejection
 from kyc.engines.imaging import ImageUnreadable, load_image
-from kyc.engines.mrz_ocr import MRZ_WHITELIST, read_mrz
+from kyc.engines.mrz_ocr import MRZ_WHITELIST, ocrb_templates, read_mrz
 
 logger = logging.getLogger(__name__)
 
@@ -477,11 +477,17 @@ class LocalDocumentReader:
         self._mrz_api.SetVariable("load_system_dawg", "0")
         self._mrz_api.SetVariable("load_freq_dawg", "0")
         self._faces = _face_detector()
+        # OCR-B templates read the MRZ far better than Tesseract's English model;
+        # without the font the reader falls back to Tesseract (and says so).
+        self._ocrb = ocrb_templates()
         self._ril_word = tesserocr.RIL.WORD
         self._ril_line = tesserocr.RIL.TEXTLINE
         self._iterate = tesserocr.iterate_level
         tess_version = tesserocr.tesseract_version().split()[1]
-        self.version = f"zxing-cpp {_version('zxing-cpp')}; tesseract {tess_version}"
+        mrz_engine = "ocr-b templates" if self._ocrb is not None else "tesseract (no OCR-B font)"
+        self.version = (
+            f"zxing-cpp {_version('zxing-cpp')}; tesseract {tess_version}; MRZ {mrz_engine}"
+        )
 
     def close(self) -> None:
         """Free the Tesseract handle."""
@@ -605,19 +611,21 @@ class LocalDocumentReader:
         portrait = None
         if flat is not None:
             gray = flat.convert("L")
-            # The front is OCR'd even when the barcode decoded: the printed fields
-            # are what the cross-check compares the barcode with.
+            if document_type is not DocumentType.DRIVING_LICENCE and not barcode:
+                t0 = time.perf_counter()
+                mrz = self._read_mrz(photo, flat)
+                timings["mrz"] = (time.perf_counter() - t0) * 1000
+            # The front is OCR'd even when the barcode or a valid MRZ decoded: the
+            # printed fields are what the cross-check compares them with. Then one
+            # pass is enough (the sharpened second pass only rescues missing fields).
             t0 = time.perf_counter()
-            ocr = self._ocr_front(gray, document_type)
+            coded = bool(barcode) or (mrz is not None and mrz.valid)
+            ocr = self._ocr_front(gray, document_type, passes=1 if coded else 2)
             timings["ocr_front"] = (time.perf_counter() - t0) * 1000
             if isinstance(ocr, str):
                 front_problem = ocr
             else:
                 printed = ocr
-            if document_type is not DocumentType.DRIVING_LICENCE and not barcode:
-                t0 = time.perf_counter()
-                mrz = read_mrz(gray, self._read_mrz_line)
-                timings["mrz"] = (time.perf_counter() - t0) * 1000
             t0 = time.perf_counter()
             portrait = self._portrait(flat)
             timings["portrait"] = (time.perf_counter() - t0) * 1000
@@ -661,6 +669,21 @@ class LocalDocumentReader:
             # image is still something the reviewer must see.
             findings.insert(0, Finding(Reason.DOCUMENT_UNREADABLE, f"front: {front_rejected}"))
         return fields, findings, portrait
+
+    def _read_mrz(self, photo: Image.Image, flat: Image.Image) -> MrzResult | None:
+        """The MRZ read from the photo as captured, else from the flattened one.
+
+        Scans of passport pages are already flat; warping them to an outline found
+        inside (the photo, a security band) would cut the MRZ, so the flattened
+        image is only the second try.
+        """
+        first = read_mrz(photo.convert("L"), self._read_mrz_line, self._ocrb)
+        if (first is not None and first.valid) or flat.size == photo.size:
+            return first
+        second = read_mrz(flat.convert("L"), self._read_mrz_line, self._ocrb)
+        if second is not None and (second.valid or first is None):
+            return second
+        return first
 
     def _read_mrz_line(self, img: Image.Image) -> str:
         with self._lock:
@@ -758,7 +781,7 @@ class LocalDocumentReader:
         return None
 
     def _ocr_front(
-        self, img: Image.Image, document_type: DocumentType | None
+        self, img: Image.Image, document_type: DocumentType | None, *, passes: int = 2
     ) -> dict[str, DocumentField] | str:
         """Fields read from the (grayscale) front, or why nothing could be read."""
         if img.width > OCR_WIDTH or img.width < OCR_MIN_WIDTH:
@@ -771,11 +794,11 @@ class LocalDocumentReader:
         recognised = False
         # Pass 1 as captured; pass 2 sharpened, only when pass 1 missed identity
         # fields: unsharp masking rescues soft captures but costs clean ones a little.
-        passes: list[Callable[[], Image.Image]] = [
+        makers: list[Callable[[], Image.Image]] = [
             lambda: img,
             lambda: img.filter(ImageFilter.UnsharpMask(radius=3, percent=200, threshold=0)),
         ]
-        for make in passes:
+        for make in makers[:passes]:
             words = self._recognise(make())
             if not words:
                 continue

@@ -7,22 +7,32 @@ candidates. Each candidate is split into text lines by its row profile and every
 is read by Tesseract in single-line mode restricted to the MRZ alphabet; parsing,
 repair and check digits are in :mod:`kyc.domain.mrz`.
 
-Weakness (measured in ``make bench-documents``): the Tesseract model we ship is the
-general English ``fast`` model, which has no OCR-B training; it misreads the
-``<`` filler (as K, C, X) and confuses O/0, which the field-type repair only partly
-undoes. An OCR-B model would be the next improvement.
+Two recognisers:
+
+* **OCR-B templates** (preferred, when the OCR-B font is installed: Debian's
+  ``fonts-ocr-b``, which ``make system-deps`` installs). The MRZ is printed in
+  OCR-B, monospaced, so each line is cut into equal cells (pitch from the first and
+  last glyph centres) and every cell is scored against every character rendered
+  from the font; :func:`kyc.domain.mrz.decode_scores` then takes the best character
+  *of the class the layout allows there* (digits in dates, letters in names), which
+  removes most O/0, B/8, S/5 confusions.
+* **Tesseract** fallback (the general English ``fast`` model, no OCR-B training):
+  it misreads the ``<`` filler (as K, C, X), drops fillers, and confuses O/0; the
+  field-type repair only partly undoes that (see ``make bench-documents``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from pathlib import Path
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
-from kyc.domain.mrz import MrzError, MrzResult, find_mrz_lines, parse_mrz
+from kyc.domain.mrz import MrzError, MrzResult, decode_scores, find_mrz_lines, parse_mrz
 
 #: Width the locator works at.
 _WORK_WIDTH = 800
@@ -32,6 +42,100 @@ _OCR_WIDTHS = (1100, 1400)
 _MAX_BANDS = 3
 
 MRZ_WHITELIST = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<"
+#: Where Debian's fonts-ocr-b puts the font.
+OCRB_FONT = Path("/usr/share/fonts/opentype/ocr-b/OCRB.otf")
+#: Cell size characters are compared at.
+_CELL = (24, 32)
+#: Pixels of zero padding around a cell, so a template may shift by that much.
+_SHIFT = 3
+
+
+class OcrbTemplates:
+    """Scores MRZ cells against the OCR-B glyphs (see the module doc)."""
+
+    def __init__(self, font_path: Path = OCRB_FONT) -> None:
+        """Render the 37 MRZ characters from the font.
+
+        Raises:
+            OSError: the font file is missing or unreadable.
+        """
+        font = ImageFont.truetype(str(font_path), 100)
+        cap = font.getbbox("H")
+        advance = int(font.getlength("H"))
+        self.templates: dict[str, np.ndarray] = {}
+        for ch in MRZ_WHITELIST:
+            img = Image.new("L", (advance + 20, 160), 255)
+            ImageDraw.Draw(img).text((10, 20), ch, font=font, fill=0)
+            cell = np.asarray(img)[20 + cap[1] : 20 + cap[3], 10 : 10 + advance]
+            self.templates[ch] = cv2.resize(255 - cell, _CELL, interpolation=cv2.INTER_AREA).astype(
+                np.float32
+            )
+
+    def score_row(self, row: NDArray[np.uint8]) -> list[dict[str, float]] | None:
+        """Per-cell character scores of one MRZ text row (grey), or None.
+
+        The row's glyphs are found as connected components; their count picks the
+        line width (30, 36 or 44 characters) and the first and last centres the pitch.
+        """
+        ink = cv2.threshold(row, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)[1]
+        ys = np.where(ink.sum(axis=1) > 0.02 * 255 * row.shape[1])[0]
+        if len(ys) == 0:
+            return None
+        y0, y1 = int(ys[0]), int(ys[-1]) + 1
+        stats = cv2.connectedComponentsWithStats(ink[y0:y1])[2][1:]
+        glyphs = sorted((s for s in stats if s[4] > 0.02 * (y1 - y0) ** 2), key=lambda s: s[0])
+        if not glyphs:
+            return None
+        width = min((30, 36, 44), key=lambda n: abs(n - len(glyphs)))
+        if abs(width - len(glyphs)) > 6:
+            return None
+        first = glyphs[0][0] + glyphs[0][2] / 2
+        last = glyphs[-1][0] + glyphs[-1][2] / 2
+        pitch = (last - first) / (width - 1)
+        if pitch <= 1:
+            return None
+        # Scale the whole row so one cell is exactly one template, then match each
+        # template once along the row (37 calls per row instead of 37 per cell).
+        sx = _CELL[0] / pitch
+        left = max(0, int(first - pitch / 2))
+        right = min(row.shape[1], int(last + pitch / 2) + 1)
+        inverted = 255 - row[y0:y1, left:right].astype(np.float32)
+        scaled_w = max(_CELL[0], round(inverted.shape[1] * sx))
+        small = cv2.resize(inverted, (scaled_w, _CELL[1]), interpolation=cv2.INTER_AREA)
+        pad = cv2.copyMakeBorder(
+            small, _SHIFT, _SHIFT, _SHIFT, _SHIFT + _CELL[0], cv2.BORDER_CONSTANT
+        )
+        start = (first - pitch / 2 - left) * sx
+        responses = {
+            ch: cv2.matchTemplate(pad, t, cv2.TM_CCOEFF_NORMED) for ch, t in self.templates.items()
+        }
+        out = []
+        for i in range(width):
+            # Cell i starts at start + i * CELL in `small`, i.e. + SHIFT in `pad`;
+            # allow +-SHIFT pixels of drift.
+            x = round(start + i * _CELL[0])
+            lo, hi = max(0, x), x + 2 * _SHIFT + 1
+            out.append({ch: float(r[:, lo:hi].max()) for ch, r in responses.items()})
+        return out
+
+
+@lru_cache(maxsize=1)
+def ocrb_templates() -> OcrbTemplates | None:
+    """The OCR-B templates, or None when the font is not installed."""
+    try:
+        return OcrbTemplates()
+    except OSError:
+        return None
+
+
+def _mrz_rows(rows: Sequence[list[dict[str, float]]]) -> list[str] | None:
+    """Decode the last run of rows that has an MRZ's line count and width."""
+    for count, width in ((3, 30), (2, 44), (2, 36)):
+        for i in range(len(rows) - count, -1, -1):
+            group = rows[i : i + count]
+            if all(len(r) == width for r in group):
+                return decode_scores(group)
+    return None
 
 
 def mrz_bands(gray: NDArray[np.uint8]) -> list[tuple[int, int, int, int]]:
@@ -82,12 +186,18 @@ def _text_rows(img: Image.Image) -> list[tuple[int, int]]:
     return [r for r in rows if r[1] - r[0] > 8]
 
 
-def read_mrz(img: Image.Image, read_line: Callable[[Image.Image], str]) -> MrzResult | None:
+def read_mrz(
+    img: Image.Image,
+    read_line: Callable[[Image.Image], str],
+    templates: OcrbTemplates | None = None,
+) -> MrzResult | None:
     """Find and read the MRZ of a document image.
 
     Args:
         img: the document (grey or RGB), upright.
-        read_line: OCR of one text line restricted to :data:`MRZ_WHITELIST`.
+        read_line: OCR of one text line restricted to :data:`MRZ_WHITELIST`
+            (used when ``templates`` is None).
+        templates: the OCR-B template recogniser, preferred when given.
 
     Returns:
         The first MRZ whose check digits all validate; else the first one that
@@ -103,19 +213,25 @@ def read_mrz(img: Image.Image, read_line: Callable[[Image.Image], str]) -> MrzRe
         band = gray_img.crop((x0, y0, x1, y1))
         if band.width < 50 or band.height < 10:
             continue
-        for target in _OCR_WIDTHS:
+        for target in _OCR_WIDTHS[:1] if templates is not None else _OCR_WIDTHS:
             scale = target / band.width
             size = (target, max(1, int(band.height * scale)))
             scaled = band.resize(size, Image.Resampling.LANCZOS)
             lines = []
+            cells = []
             for top, bottom in _text_rows(scaled):
                 pad = max(4, (bottom - top) // 3)
                 box = (0, max(0, top - pad), scaled.width, min(scaled.height, bottom + pad))
                 row = scaled.crop(box)
+                if templates is not None:
+                    scored = templates.score_row(np.asarray(row))
+                    if scored is not None:
+                        cells.append(scored)
+                    continue
                 text = read_line(row).strip()
                 if text:
                     lines.append(text)
-            mrz_lines = find_mrz_lines(lines)
+            mrz_lines = _mrz_rows(cells) if templates is not None else find_mrz_lines(lines)
             if mrz_lines is None:
                 continue
             try:
