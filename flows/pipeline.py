@@ -140,7 +140,7 @@ def run_application(
             ),
         )
     try:
-        face = stage(t.match_face, landing, bundle, refs)
+        face = stage(t.match_face, landing, bundle, refs, scan)
     except Exception as exc:
         log.error(
             "application %s: face engine failed after retries: %s", app_id, type(exc).__name__

@@ -191,13 +191,26 @@ def scan_document(
 
 
 @task(name="match-face", **TASK_OPTIONS)
-def match_face(landing: str, bundle: LandingBundle, refs: repo.ApplicationRefs) -> FaceComparison:
-    """Compare the selfie with the document face and record it (→ FACE_DONE)."""
+def match_face(
+    landing: str,
+    bundle: LandingBundle,
+    refs: repo.ApplicationRefs,
+    scan: DocumentScan | None = None,
+) -> FaceComparison:
+    """Compare the selfie with the document face and record it (→ FACE_DONE).
+
+    The document's portrait crop (``scan.portrait``) is compared when the reader
+    made one; when no face is found in the crop, the whole front is tried.
+    """
     settings = get_settings()
     store = runtime.store(landing)
-    result = build_engines(settings).face_matcher.compare(
-        store.get(bundle.selfie.key), store.get(bundle.front.key)
-    )
+    matcher = build_engines(settings).face_matcher
+    selfie = store.get(bundle.selfie.key)
+    result = None
+    if scan is not None and scan.portrait is not None:
+        result = matcher.compare(selfie, scan.portrait)
+    if result is None or result.similarity is None:
+        result = matcher.compare(selfie, store.get(bundle.front.key))
     matched = (
         None if result.similarity is None else result.similarity >= settings.face_match_threshold
     )

@@ -461,3 +461,116 @@ def _perspective_coeffs(
     a = np.array(rows, dtype=float)
     b = np.array([c for p in src for c in p], dtype=float)
     return tuple(float(c) for c in np.linalg.solve(a, b))
+
+
+# --- passports (TD3) ------------------------------------------------------------------
+
+#: ID-3 passport data page (125 x 88 mm) at 8 px/mm.
+PASSPORT_SIZE = (1000, 704)
+PASSPORT_PORTRAIT_BOX = (40, 130, 300, 460)
+#: Debian's fonts-ocr-b: the typeface ICAO 9303 prescribes for the MRZ.
+_OCRB = Path("/usr/share/fonts/opentype/ocr-b/OCRB.otf")
+
+
+@dataclass(frozen=True, slots=True)
+class PassportData:
+    """What is printed on, and encoded in the MRZ of, one synthetic passport page."""
+
+    surname: str
+    given_names: str
+    nationality: str
+    date_of_birth: dt.date
+    sex: str
+    expiry_date: dt.date
+    issue_date: dt.date
+    document_number: str
+    issuing_state: str = "UTO"
+    place_of_birth: str = "ZENITH"
+
+
+def _mrz_name(text: str) -> str:
+    return re.sub(r"[^A-Z<]", "", barcode_name(text).replace(" ", "<").replace("-", "<"))
+
+
+def passport_mrz(p: PassportData) -> tuple[str, str]:
+    """The two TD3 MRZ lines of a passport, with valid ICAO check digits."""
+    from kyc.domain.mrz import check_digit  # local: keeps the demo import light
+
+    name = f"{_mrz_name(p.surname)}<<{_mrz_name(p.given_names)}"
+    line1 = f"P<{p.issuing_state}{name}"[:44].ljust(44, "<")
+    number = p.document_number.upper().ljust(9, "<")[:9]
+    dob = p.date_of_birth.strftime("%y%m%d")
+    exp = p.expiry_date.strftime("%y%m%d")
+    personal = "<" * 14
+    body = (
+        f"{number}{check_digit(number)}{p.nationality}{dob}{check_digit(dob)}{p.sex[:1]}"
+        f"{exp}{check_digit(exp)}{personal}<"
+    )
+    composite = check_digit(body[0:10] + body[13:20] + body[21:43])
+    return line1, body + composite
+
+
+def _mrz_font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    if _OCRB.is_file():
+        return ImageFont.truetype(str(_OCRB), size)
+    return _font(size)  # pragma: no cover - without the OCR-B font
+
+
+def render_passport_page(
+    p: PassportData,
+    portrait: Image.Image | None,
+    *,
+    seed: int = 0,
+    printed: PassportData | None = None,
+) -> bytes:
+    """Render a passport data page (ID-3) with its TD3 MRZ, as a JPEG.
+
+    Args:
+        p: the data encoded in the MRZ.
+        portrait: the holder's photo (None: grey placeholder).
+        seed: varies the background.
+        printed: what the visual zone shows, when it should differ from the MRZ
+            (a tampered page for cross-check tests); default ``p``.
+
+    Returns:
+        JPEG bytes (1000 x 704 px).
+    """
+    shown = printed or p
+    rng = random.Random(seed + 31)
+    img = _background(rng).resize(PASSPORT_SIZE)
+    draw = ImageDraw.Draw(img)
+    draw.text((40, 50), "PASSPORT", font=_font(40), fill=(24, 56, 112), anchor="lm")
+    draw.text((PASSPORT_SIZE[0] - 40, 50), f"UTOPIA  {shown.issuing_state}", font=_font(30),
+              fill=(24, 56, 112), anchor="rm")  # fmt: skip
+    box_w = PASSPORT_PORTRAIT_BOX[2] - PASSPORT_PORTRAIT_BOX[0]
+    box_h = PASSPORT_PORTRAIT_BOX[3] - PASSPORT_PORTRAIT_BOX[1]
+    if portrait is not None:
+        img.paste(_fit_portrait(portrait, (box_w, box_h)), PASSPORT_PORTRAIT_BOX[:2])
+    else:
+        draw.rectangle(PASSPORT_PORTRAIT_BOX, fill=(200, 200, 200))
+    x = 340
+    label, value = _font(22), _font(32)
+    date = "%d %b %Y"
+    rows = [
+        ("Passport No", shown.document_number.upper()),
+        ("Surname", _printable(shown.surname.upper())),
+        ("Given names", _printable(shown.given_names.upper())),
+        ("Nationality", shown.nationality),
+        ("Date of birth", shown.date_of_birth.strftime(date).upper()),
+        ("Date of expiry", shown.expiry_date.strftime(date).upper()),
+    ]
+    y = 120
+    for name, text in rows:
+        draw.text((x, y), name, font=label, fill=(90, 90, 110), anchor="ls")
+        draw.text((x, y + 38), text, font=value, fill=(10, 10, 10), anchor="ls")
+        y += 78
+    # MRZ: two 44-character OCR-B lines across the bottom, on a white band.
+    draw.rectangle((0, 560, PASSPORT_SIZE[0], PASSPORT_SIZE[1]), fill=(250, 250, 250))
+    lines = passport_mrz(p)
+    size = 34
+    while size > 12 and _mrz_font(size).getlength(lines[0]) > PASSPORT_SIZE[0] - 60:
+        size -= 1
+    font = _mrz_font(size)
+    for i, line in enumerate(lines):
+        draw.text((30, 600 + i * 56), line, font=font, fill=(0, 0, 0), anchor="ls")
+    return _jpeg(img)

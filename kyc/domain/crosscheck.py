@@ -29,16 +29,22 @@ CHECKED_FIELDS = (
 MIN_CONFIDENCE = 70.0
 
 
+#: OCR look-alikes folded together before document numbers are compared: OCR of
+#: the printed front reads ``I9306674`` as ``19306674``; that is a reading
+#: problem, not evidence of tampering.
+_LOOKALIKES = str.maketrans("OQDILSBZG", "000115826")
+
+
 def _same(key: str, a: str, b: str) -> bool:
     if key == "DOCUMENT_NUMBER":
-        return normalise_document_number(a) == normalise_document_number(b)
+        na, nb = normalise_document_number(a), normalise_document_number(b)
+        return na.translate(_LOOKALIKES) == nb.translate(_LOOKALIKES)
     if key in ("LAST_NAME", "FIRST_NAME"):
-        # The barcode/MRZ is ASCII-folded and may be truncated (MRZ: 30-39 chars,
-        # AAMVA: 40); a printed name that starts with the coded one agrees.
+        # The barcode/MRZ (a) is ASCII-folded and may be truncated (MRZ: 30-39
+        # characters, AAMVA: 40); a longer printed name (b) that starts with the
+        # coded one agrees. Never the other way: a short printed name is no excuse.
         ca, cb = fold(a).replace(" ", ""), fold(b).replace(" ", "")
-        if ca == cb:
-            return True
-        return min(len(ca), len(cb)) >= 4 and (ca.startswith(cb) or cb.startswith(ca))
+        return ca == cb or (len(cb) > len(ca) >= 4 and cb.startswith(ca))
     return a == b
 
 

@@ -84,6 +84,7 @@ class OcrbTemplates:
         y0, y1 = int(ys[0]), int(ys[-1]) + 1
         stats = cv2.connectedComponentsWithStats(ink[y0:y1])[2][1:]
         glyphs = sorted((s for s in stats if s[4] > 0.02 * (y1 - y0) ** 2), key=lambda s: s[0])
+        glyphs = _plausible_glyphs(glyphs, row.shape[1])
         if not glyphs:
             return None
         width = min((30, 36, 44), key=lambda n: abs(n - len(glyphs)))
@@ -117,6 +118,32 @@ class OcrbTemplates:
             lo, hi = max(0, x), x + 2 * _SHIFT + 1
             out.append({ch: float(r[:, lo:hi].max()) for ch, r in responses.items()})
         return out
+
+
+def _plausible_glyphs(glyphs: list[NDArray[np.int32]], row_width: int) -> list[NDArray[np.int32]]:
+    """Drop blobs that are not MRZ characters: specks, the document's edge, far outliers.
+
+    A stray blob left or right of the line (the desk at a flattened page's border, a
+    security print) would stretch the pitch estimate and shift every cell.
+    """
+    if len(glyphs) < 5:
+        return glyphs
+    height = float(np.median([g[3] for g in glyphs]))
+    kept = [
+        g
+        for g in glyphs
+        if 0.35 * height <= g[3] <= 1.6 * height and g[0] > 0 and g[0] + g[2] < row_width
+    ]
+    if len(kept) < 5:
+        return kept
+    centres = [g[0] + g[2] / 2 for g in kept]
+    gap = float(np.median(np.diff(centres)))
+    # Trim blobs separated from the line by a gap no run of fillers explains.
+    while len(kept) > 5 and centres[1] - centres[0] > 4 * gap:
+        kept, centres = kept[1:], centres[1:]
+    while len(kept) > 5 and centres[-1] - centres[-2] > 4 * gap:
+        kept, centres = kept[:-1], centres[:-1]
+    return kept
 
 
 @lru_cache(maxsize=1)

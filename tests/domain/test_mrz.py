@@ -1,0 +1,170 @@
+"""MRZ parsing, repair and check digits (pure; ground truth from shared/data/mrz)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import pytest
+from mrz.checker.td3 import TD3CodeChecker
+
+from kyc.domain.mrz import (
+    INVALID_MRZ_CONFIDENCE,
+    VALID_MRZ_CONFIDENCE,
+    MrzError,
+    MrzType,
+    check_digit,
+    decode_scores,
+    find_mrz_lines,
+    layout,
+    parse_mrz,
+)
+from kyc.settings import get_settings
+
+MRZ_DIR = get_settings().shared_data_dir / "mrz"
+TODAY = dt.date(2026, 1, 1)
+ICAO_TD3 = [
+    "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<",
+    "L898902C36UTO7408122F1204159ZE184226B<<<<<10",
+]
+
+
+def _samples() -> list[dict[str, Any]]:
+    path = MRZ_DIR / "expected_mrz.json"
+    if not path.is_file():
+        return []
+    samples = json.loads(path.read_text())["samples"]
+    # FRENCH_ID_1988 is a national pre-ICAO layout; Ñ is outside the MRZ alphabet.
+    return [
+        s
+        for s in samples
+        if s.get("mrz_lines")
+        and s["mrz_type"] != "FRENCH_ID_1988"
+        and all(c.isascii() for line in s["mrz_lines"] for c in line)
+    ]
+
+
+SAMPLES = _samples()
+
+
+def test_check_digit_icao_examples() -> None:
+    assert check_digit("L898902C3") == "6"
+    assert check_digit("740812") == "2"
+    assert check_digit("120415") == "9"
+    assert check_digit("<<<<<") == "0"
+
+
+@pytest.mark.skipif(not SAMPLES, reason="shared/data/mrz not available")
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda s: s["file"].rsplit("/", 1)[-1])
+def test_expected_lines_parse_with_the_labelled_check_digits(sample: dict[str, Any]) -> None:
+    result = parse_mrz(sample["mrz_lines"], today=TODAY)
+    assert result.type.value == sample["mrz_type"]
+    assert list(result.lines) == sample["mrz_lines"]  # no "repair" of correct text
+    for name, valid in sample["check_digits_valid"].items():
+        if valid is not None:
+            assert result.checks[name] is valid, name
+
+
+def test_td3_fields_and_agreement_with_the_mrz_package() -> None:
+    result = parse_mrz(ICAO_TD3, today=TODAY)
+    assert result.type is MrzType.TD3 and result.valid
+    assert bool(TD3CodeChecker("\n".join(ICAO_TD3))) is True
+    values = {k: f.value for k, f in result.fields.items()}
+    assert values["LAST_NAME"] == "ERIKSSON"
+    assert values["FIRST_NAME"] == "ANNA"
+    assert values["MIDDLE_NAME"] == "MARIA"
+    assert values["DOCUMENT_NUMBER"] == "L898902C3"
+    assert values["DATE_OF_BIRTH"] == "1974-08-12"
+    assert values["EXPIRATION_DATE"] == "2012-04-15"
+    assert values["ID_TYPE"] == "PASSPORT"
+    assert values["MRZ_CODE"] == "\n".join(ICAO_TD3)
+    assert all(f.source == "mrz" and f.confidence == VALID_MRZ_CONFIDENCE
+               for f in result.fields.values())  # fmt: skip
+
+
+def test_ocr_confusions_in_typed_fields_are_repaired() -> None:
+    # O for 0 in dates and check digits, 0 for O in the country code, K for fillers.
+    read = [
+        "P<UT0ERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<KK<<<<",
+        "L898902C36UT07408I22F12O4159ZE184226B<<<<<10",
+    ]
+    result = parse_mrz(read, today=TODAY)
+    assert result.valid
+    assert list(result.lines) == ICAO_TD3
+
+
+def test_document_number_repair_needs_every_check_digit() -> None:
+    # 'I' for '1' in the number: one swap fixes the number's and the composite digit.
+    read = ["I<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<", "D23I458907UTO7408122F1204159<<<<<<<6"]
+    result = parse_mrz(read, today=TODAY)
+    assert result.valid and result.raw["document_number"] == "D23145890"
+    # A wrong check digit with no confusable character stays wrong (reported).
+    wrong = parse_mrz([read[0], "D231458908UTO7408122F1204159<<<<<<<6"], today=TODAY)
+    assert wrong.failed_checks == ["document_number", "composite"]
+
+
+def test_invalid_check_digits_are_reported_not_hidden() -> None:
+    tampered = [ICAO_TD3[0], ICAO_TD3[1].replace("7408122", "7508122")]
+    result = parse_mrz(tampered, today=TODAY)
+    assert not result.valid
+    assert "birth_date" in result.failed_checks and "composite" in result.failed_checks
+    assert result.fields["DATE_OF_BIRTH"].value == "1975-08-12"
+    assert result.fields["DATE_OF_BIRTH"].confidence == INVALID_MRZ_CONFIDENCE
+
+
+def test_visas_have_no_composite_and_use_their_own_layout() -> None:
+    mrva = [
+        "V<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<",
+        "L8988901C4XXX4009078F96121096ZE184226B<<<<<<",
+    ]
+    result = parse_mrz(mrva, today=TODAY)
+    assert result.type is MrzType.MRVA and result.valid
+    assert set(result.checks) == {"document_number", "birth_date", "expiry_date"}
+    assert result.fields["ID_TYPE"].value == "VISA"
+
+
+def test_two_digit_years() -> None:
+    result = parse_mrz(ICAO_TD3, today=TODAY)
+    assert result.fields["DATE_OF_BIRTH"].value.startswith("1974")
+    young = parse_mrz(["P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<",
+                       "L898902C36UTO1008128F3004151ZE184226B<<<<<14"], today=TODAY)  # fmt: skip
+    assert young.fields["DATE_OF_BIRTH"].value == "2010-08-12"
+    assert young.fields["EXPIRATION_DATE"].value == "2030-04-15"
+
+
+@pytest.mark.parametrize(
+    "lines", [[], ["P<UTO"], ["A" * 44], ["A" * 44, "B" * 36], ["A" * 30, "B" * 30]]
+)
+def test_not_an_mrz(lines: list[str]) -> None:
+    with pytest.raises(MrzError):
+        parse_mrz(lines)
+
+
+def test_find_mrz_lines_in_ocr_text() -> None:
+    text = ["PASSPORT", "Surname ERIKSSON", ICAO_TD3[0][:-2], " ".join(ICAO_TD3[1])]
+    assert find_mrz_lines(text) == ICAO_TD3
+    assert find_mrz_lines(["no", "mrz here"]) is None
+
+
+def test_decode_scores_uses_the_class_of_each_position() -> None:
+    # Every cell scores the true character best, except where a look-alike of the
+    # wrong class scores a little higher: the layout must pick the right class.
+    def cells(line: str, fakes: dict[int, str]) -> list[dict[str, float]]:
+        out = []
+        for i, ch in enumerate(line):
+            scores = {ch: 0.8}
+            if i in fakes:
+                scores[fakes[i]] = 0.9
+            out.append(scores)
+        return out
+
+    line2 = ICAO_TD3[1]
+    scores = [
+        cells(ICAO_TD3[0], {2: "0", 6: "5"}),  # UTO -> UT0? no: O in a letter field
+        cells(line2, {13: "I", 20: "8"}),  # 7 -> I in a date; F -> 8 in sex
+    ]
+    scores[0][2] = {"U": 0.9, "0": 0.95}  # digit in the issuing state: letters only
+    assert decode_scores(scores) == ICAO_TD3
+    assert len(layout(MrzType.TD1)) == 3 and all(len(x) == 30 for x in layout(MrzType.TD1))
+    assert decode_scores([[{"A": 1.0}] * 10]) is None
