@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 
+from mrz.base.countries_ops import code_list
 from mrz.base.functions import hash_string
 
 from kyc.domain.records import DocumentField
@@ -511,6 +512,21 @@ _LAYOUTS: Mapping[MrzType, tuple[str, ...]] = MappingProxyType(
 )  # fmt: skip
 
 
+#: ICAO 9303 state codes (with ``D`` for Germany and the UTO/XX* specials), padded
+#: to three characters with fillers.
+STATE_CODES = frozenset(c.ljust(3, "<") for c in code_list())
+#: (line, start) of the three-letter state fields: issuing state, nationality.
+_STATE_FIELDS: Mapping[MrzType, tuple[tuple[int, int], ...]] = MappingProxyType(
+    {
+        MrzType.TD1: ((0, 2), (1, 15)),
+        MrzType.TD2: ((0, 2), (1, 10)),
+        MrzType.TD3: ((0, 2), (1, 10)),
+        MrzType.MRVA: ((0, 2), (1, 10)),
+        MrzType.MRVB: ((0, 2), (1, 10)),
+    }
+)
+
+
 def layout(kind: MrzType) -> tuple[str, ...]:
     """Per-line strings of position classes (A/N/X/C/S, see ``_CLASSES``)."""
     return _LAYOUTS[kind]
@@ -558,4 +574,16 @@ def decode_scores(
                 best = "0"
             chars.append(best)
         lines.append("".join(chars))
+    # State fields hold one of a known set of codes: take the best-scoring code
+    # (E/F, O/Q, I/T confusions in low-resolution scans otherwise give "CZF").
+    for li, start in _STATE_FIELDS[kind]:
+        cells = scores[li][start : start + 3]
+        best_code = max(
+            (c for c in STATE_CODES if all(ch in cell for ch, cell in zip(c, cells, strict=True))),
+            key=lambda c: sum(cell[ch] for ch, cell in zip(c, cells, strict=True)),
+            default=None,
+        )
+        if best_code is not None:
+            line = lines[li]
+            lines[li] = line[:start] + best_code + line[start + 3 :]
     return lines
