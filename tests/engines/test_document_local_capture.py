@@ -239,3 +239,18 @@ def test_portrait_is_cropped_from_the_licence(reader: LocalDocumentReader) -> No
 def test_no_face_no_portrait(reader: LocalDocumentReader) -> None:
     scan = reader.read(render_licence_front(CARD, None))
     assert scan.portrait is None and scan.portrait_box is None
+
+
+def test_exif_orientation_is_applied(reader: LocalDocumentReader) -> None:
+    # A phone stores the pixels sideways and says so in EXIF (orientation 6: the
+    # viewer rotates 90 degrees clockwise); the reader must honour it.
+    upright = Image.open(io.BytesIO(render_licence_front(CARD, None)))
+    sideways = upright.rotate(90, expand=True)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buf = io.BytesIO()
+    sideways.save(buf, format="JPEG", quality=92, exif=exif)
+    scan = reader.read(buf.getvalue())
+    assert scan.findings == ()
+    assert scan.value("DOCUMENT_NUMBER") == "Y7654321"
+    assert scan.value("DATE_OF_BIRTH") == "1990-03-07"
