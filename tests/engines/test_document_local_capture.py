@@ -254,3 +254,18 @@ def test_exif_orientation_is_applied(reader: LocalDocumentReader) -> None:
     assert scan.findings == ()
     assert scan.value("DOCUMENT_NUMBER") == "Y7654321"
     assert scan.value("DATE_OF_BIRTH") == "1990-03-07"
+
+
+def test_out_of_focus_front_is_rejected_before_ocr(reader: LocalDocumentReader) -> None:
+    from PIL import ImageFilter
+
+    blurred = Image.open(io.BytesIO(render_licence_front(CARD, None))).filter(
+        ImageFilter.GaussianBlur(4)
+    )
+    buf = io.BytesIO()
+    blurred.save(buf, format="JPEG")
+    scan = reader.read(buf.getvalue(), back=render_licence_back(CARD))
+    # The barcode still carries the fields; the front's problem is reported.
+    assert scan.value("DOCUMENT_NUMBER") == "Y7654321"
+    assert [f.detail.split(" (")[0] for f in scan.findings] == ["front: too blurred to read"]
+    assert "ocr_front" not in scan.timings_ms
