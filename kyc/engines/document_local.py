@@ -15,8 +15,16 @@ the other one does (``31/12/1985`` on a US card), the valid one is taken. Dates
 whose label was not recognised are assigned by order: birth < issue < expiry.
 
 Thread safety: one reader is shared by the pipeline's worker threads; a Tesseract
-handle is not thread-safe, so each reader owns one handle behind a lock (zxing-cpp
-calls are re-entrant and run unlocked).
+handle is not thread-safe, so each reader owns its handles (front OCR, MRZ line)
+behind a lock, and the dlib face detector behind another (zxing-cpp calls, flattening
+and OCR-B template matching are re-entrant and run unlocked).
+
+Pipeline of one read: decode + EXIF (imaging.py) -> find and flatten the document,
+reject too small / too blurred (capture.py) -> PDF417 on the back (flattened first)
+-> MRZ on passports / ID cards (mrz_ocr.py, domain/mrz.py) -> OCR of the printed
+front -> cross-checks barcode/MRZ vs printed (domain/crosscheck.py) -> portrait crop.
+A valid MRZ or a decoded barcode outranks the printed text; an MRZ with a failed
+check digit is reported (DOCUMENT_LOW_CONFIDENCE) and only fills gaps.
 """
 
 from __future__ import annotations
@@ -477,6 +485,8 @@ class LocalDocumentReader:
         self._mrz_api.SetVariable("load_system_dawg", "0")
         self._mrz_api.SetVariable("load_freq_dawg", "0")
         self._faces = _face_detector()
+        # dlib does not document its detector as re-entrant: one caller at a time.
+        self._face_lock = threading.Lock()
         # OCR-B templates read the MRZ far better than Tesseract's English model;
         # without the font the reader falls back to Tesseract (and says so).
         self._ocrb = ocrb_templates()
@@ -701,7 +711,8 @@ class LocalDocumentReader:
         rgb = np.asarray(img.convert("RGB").crop((0, 0, img.width // 2, img.height)))
         # No upsampling: on a flattened 1012 px document the portrait is 150-300 px
         # high, well above the HOG detector's 80 px window (upsampling costs 4x).
-        rects = self._faces(rgb, 0)
+        with self._face_lock:
+            rects = self._faces(rgb, 0)
         if not rects:
             return None
         r = max(rects, key=lambda r: r.width() * r.height())
