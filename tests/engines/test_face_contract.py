@@ -130,3 +130,42 @@ def test_image_without_face_is_face_not_found(matcher: FaceMatcher, faces_dir: P
         check_invariants(result, matcher)
         assert result.similarity is None
         assert [f.reason for f in result.findings] == [Reason.FACE_NOT_FOUND]
+
+
+def _jpeg(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=92)
+    return buf.getvalue()
+
+
+def test_tight_portrait_crop_as_document(matcher: FaceMatcher, faces_dir: Path) -> None:
+    # The document reader may pass only the card's portrait, cropped tight around
+    # the face (brows to chin, little margin) and small: it must still be matched.
+    with Image.open(faces_dir / "facerec_obama/1.jpg") as photo:
+        crop = photo.convert("RGB").crop((262, 96, 446, 290)).resize((110, 116))
+    selfie = (faces_dir / "facerec_obama/2.jpg").read_bytes()
+    result = matcher.compare(selfie, _jpeg(crop))
+    check_invariants(result, matcher)
+    assert result.findings == ()
+    assert result.similarity is not None
+    assert result.similarity >= get_settings().face_match_threshold
+
+
+def test_faces_on_the_document_are_counted(matcher: FaceMatcher, faces_dir: Path) -> None:
+    # Two crisp portraits on one card (e.g. a bystander in the photo of the card):
+    # the engine compares and says how many faces it saw.
+    card = Image.new("RGB", (1012, 638), (222, 222, 222))
+    # Head-and-shoulders crops (fixed boxes), each face ~170 px on the card.
+    placed = (
+        (40, "facerec_obama/1.jpg", (186, 20, 522, 356)),
+        (560, "facerec_biden/2.jpg", (85, 8, 777, 700)),
+    )
+    for x, rel, box in placed:
+        with Image.open(faces_dir / rel) as photo:
+            card.paste(photo.convert("RGB").crop(box).resize((340, 340)), (x, 150))
+    selfie = (faces_dir / "facerec_obama/2.jpg").read_bytes()
+    result = matcher.compare(selfie, _jpeg(card))
+    check_invariants(result, matcher)
+    assert result.similarity is not None
+    assert result.target_face_count == 2
+    assert result.source_face_count == 1
