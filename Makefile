@@ -70,5 +70,10 @@ bench: setup
 bench-documents: setup
 	$(BIN)/python benchmarks/bench_documents.py --cards $${CARDS:-12}
 
+# Face-match calibration (issue 4): error rates, score plot, ms per pair.
+.PHONY: bench-faces
+bench-faces: setup
+	$(BIN)/python benchmarks/bench_faces.py --blur-sweep --json-out var/bench-faces/result.json
+
 clean:
 	rm -rf var/demo-landing var/bench .pytest_cache .mypy_cache .ruff_cache
