@@ -9,12 +9,19 @@ coordinates, so it is unit-tested without dlib.
 150 x 150 face chip without padding (only the face, not hair or background; the same
 geometry the ResNet sees), so it does not depend on the photo's resolution. The
 limit :data:`MIN_SHARPNESS` comes from ``make bench-faces`` (``benchmarks/
-bench_faces.py --blur-sweep``): on the 138 public face photos (sharp, as published)
-the lowest value is 5.8 and the 1st percentile 9.6; after a Gaussian blur of 3 % of
-the face width (genuine pairs then fail the match threshold 20 % of the time) the
-median is 3.2 and the maximum 5.0; at 4 % (60 % fail) median 2.7, maximum 4.2. The
-limit 4.5 rejects nearly all of the blur that breaks matching and none of the
-sharp photos.
+bench_faces.py --blur-sweep``), which blurs every public photo with a Gaussian
+of a given fraction of the face width and matches it against the same person's
+other photos with this gate off:
+
+* as published: sharpness median 76.0, minimum 3.1, 1st percentile 7.1; genuine
+  FNMR at similarity 80: 1.5 %; under the limit 3.0: none;
+* blur 2 % of the face width: median 2.5, max 5.5; FNMR 4.6 %; under 3.0: 67 %;
+* blur 3 %: median 1.8, max 3.2; FNMR 19.5 %; under 3.0: 98 %;
+* blur 4 %: median 1.6, max 2.6; FNMR 61 %; under 3.0: 100 %.
+
+The limit 3.0 stops nearly all of the blur that breaks matching (3 % and more)
+and none of the 138 sharp photos; a face it stops goes to manual review
+(``FACE_QUALITY_LOW``), never to FAIL.
 
 **Pose** comes from dlib's 5-point landmarks (two corners of each eye, the base of
 the nose) which the matcher computes anyway (no 100 MB 68-point model to load).
@@ -27,9 +34,9 @@ distance ``L``, the nose base ``N`` gives two ratios:
   ``d / 2e = 0.33`` (about 2 cm of depth for 6 cm between eye centres) so
   ``yaw = atan(u / 0.33)``. The public set spans ``|u| <= 0.22`` (<= 34 deg).
 * ``pitch index`` ``w = (N - M) . y_hat / L``: how far below the eye line the nose
-  base sits, in eye distances. Frontal photos of the public set: median 0.76,
-  range 0.57-1.12. Tilting the head back or forward moves it outside; so does a
-  strong yaw (the eye distance foreshortens), hence it is divided by ``cos(yaw)``.
+  base sits, in eye distances. A strong yaw foreshortens the eye distance and
+  inflates it, so the index is ``w * cos(yaw)``. Public set (``make bench-faces``):
+  median 0.74, range 0.51-1.01. Tilting the head back or forward moves it outside.
   Five points cannot separate pitch from face shape well, so the limits are wide
   (:data:`PITCH_INDEX_RANGE`): they catch a face seen from far above or below, not
   a slight nod.
@@ -47,8 +54,8 @@ MIN_SHARPNESS = 3.0
 #: Largest yaw (degrees, either way) accepted. Beyond ~45 deg one eye is partly
 #: hidden and dlib's frontal alignment is unreliable.
 MAX_YAW_DEG = 45.0
-#: Accepted range of the (yaw-corrected) pitch index; the public frontal photos span
-#: 0.57-1.12 (median 0.76).
+#: Accepted range of the (yaw-corrected) pitch index; the public photos span
+#: 0.51-1.01 (median 0.74).
 PITCH_INDEX_RANGE = (0.40, 1.30)
 #: Assumed depth of the nose base in front of the eye plane, per eye-centre distance.
 NOSE_DEPTH_RATIO = 0.33
