@@ -47,6 +47,23 @@ class Settings(BaseSettings):
     #: dlib HOG upsampling passes for the (small) document portrait.
     face_upsample: int = Field(default=1, ge=0, le=3)
 
+    # --- AWS engines: Textract AnalyzeID, Rekognition CompareFaces ---------------------
+    # Credentials come from boto3's default chain (environment, profile, instance or
+    # task role), never from these settings; the region is ``aws_region``.
+    #: Textract endpoint override (a VPC endpoint, or a loopback replay server in
+    #: tests); empty: the regional AWS endpoint.
+    textract_endpoint_url: str | None = None
+    #: Rekognition endpoint override, likewise.
+    rekognition_endpoint_url: str | None = None
+    #: Attempts per AWS call, the first included, made by botocore's retry handler
+    #: (throttling, 5xx, dropped connections); after that the task layer retries.
+    aws_max_attempts: int = Field(default=4, ge=1, le=20)
+    #: botocore retry mode: ``standard`` (exponential backoff with jitter) or
+    #: ``adaptive`` (also rate-limits this client after throttling).
+    aws_retry_mode: Literal["standard", "adaptive"] = "standard"
+    #: Connect and read timeout per AWS call attempt.
+    aws_timeout_seconds: float = Field(default=30.0, gt=0)
+
     #: Great Expectations suites, one JSON file per document type.
     expectations_dir: Path = PROJECT_ROOT / "expectations"
     #: Run GX in one worker process: the engines keep this process's GIL busy, so

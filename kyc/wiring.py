@@ -46,10 +46,12 @@ def build_document_reader(settings: Settings) -> DocumentReader:
         from kyc.engines.document_local import LocalDocumentReader
 
         return LocalDocumentReader()
-    raise EngineUnavailable(
-        f"KYC_DOCUMENT_ENGINE={settings.document_engine!r}: the Textract AnalyzeID adapter is not "
-        "built yet (issue 3); use 'local'"
-    )
+    if settings.document_engine == "textract":
+        # Lazy: a local installation never imports boto3's service models.
+        from kyc.engines.document_textract import TextractDocumentReader
+
+        return TextractDocumentReader.from_settings(settings)
+    raise EngineUnavailable(f"KYC_DOCUMENT_ENGINE={settings.document_engine!r} is not an engine")
 
 
 def build_face_matcher(settings: Settings) -> FaceMatcher:
@@ -58,10 +60,11 @@ def build_face_matcher(settings: Settings) -> FaceMatcher:
         from kyc.engines.face_local import DlibFaceMatcher
 
         return DlibFaceMatcher()
-    raise EngineUnavailable(
-        f"KYC_FACE_ENGINE={settings.face_engine!r}: the Rekognition CompareFaces adapter is not "
-        "built yet (issue 4); use 'local'"
-    )
+    if settings.face_engine == "rekognition":
+        from kyc.engines.face_rekognition import RekognitionFaceMatcher
+
+        return RekognitionFaceMatcher.from_settings(settings)
+    raise EngineUnavailable(f"KYC_FACE_ENGINE={settings.face_engine!r} is not an engine")
 
 
 _lock = threading.Lock()

@@ -202,6 +202,10 @@ class FaceComparison:
     distance: float | None = None
     source_confidence: float | None = None
     target_confidence: float | None = None
+    #: Face boxes as CompareFaces gives them: ratios of the image (Left, Top, Width,
+    #: Height), None when the engine does not say.
+    source_bounding_box: tuple[float, float, float, float] | None = None
+    target_bounding_box: tuple[float, float, float, float] | None = None
     findings: tuple[Finding, ...] = ()
     engine: str = ""
     engine_version: str = ""
@@ -218,11 +222,20 @@ class FaceComparison:
             "target_confidence": self.target_confidence,
             "source_face_count": self.source_face_count,
             "target_face_count": self.target_face_count,
+            "source_bounding_box": _box(self.source_bounding_box),
+            "target_bounding_box": _box(self.target_bounding_box),
             "findings": [f.as_dict() for f in self.findings],
             "engine": self.engine,
             "engine_version": self.engine_version,
             "timings_ms": dict(self.timings_ms),
         }
+
+
+def _box(box: tuple[float, float, float, float] | None) -> dict[str, float] | None:
+    """A bounding box in CompareFaces' JSON shape."""
+    if box is None:
+        return None
+    return dict(zip(("Left", "Top", "Width", "Height"), (round(v, 4) for v in box), strict=True))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,12 +1,16 @@
 """Contract every DocumentReader must meet, run over each implementation.
 
-Add an implementation by appending a factory to READERS (the Textract reader will
-come with its saved AnalyzeID responses / stubbed client).
+Add an implementation by appending a factory to READERS. The Textract reader runs
+against the recorded-response replay server (``tests/engines/aws_replay.py``): a
+loopback AWS JSON 1.1 server answering AnalyzeID with saved responses keyed on the
+image bytes. That checks our request, the response mapping and error handling, not
+Textract's reading accuracy (live: ``KYC_LIVE_AWS=1``, ``tests/engines/test_aws_live.py``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import re
 from collections.abc import Callable, Iterator
@@ -18,7 +22,8 @@ from kyc.demo.cards import CardData, render_licence_back, render_licence_front
 from kyc.domain.records import DocumentField, DocumentScan, Reason
 from kyc.engines.base import DocumentReader
 from kyc.engines.document_local import LocalDocumentReader
-from kyc.settings import get_settings
+from kyc.settings import Settings, get_settings
+from tests.engines import aws_replay
 
 #: Textract AnalyzeID normalised field types (driving licences and US passports).
 ANALYZE_ID_KEYS = frozenset(
@@ -48,9 +53,26 @@ ANALYZE_ID_KEYS = frozenset(
 )
 DATE_KEYS = ("DATE_OF_BIRTH", "EXPIRATION_DATE", "DATE_OF_ISSUE")
 
+
+def _textract_replay() -> DocumentReader:
+    """Textract reader on the replay server, primed with this suite's card images."""
+    from kyc.engines.document_textract import TextractDocumentReader
+
+    server = aws_replay.shared_server()
+    images = _card_images()
+    if images is not None:
+        front, back = images
+        target = aws_replay.TEXTRACT_ANALYZE_ID
+        server.add(target, [front, back], aws_replay.saved("analyze_id_licence_front_back"))
+        server.add(target, [front], aws_replay.saved("analyze_id_licence_front"))
+    settings = Settings(textract_endpoint_url=server.endpoint, aws_max_attempts=2)
+    return TextractDocumentReader.from_settings(settings, session=aws_replay.dummy_session())
+
+
 #: One factory per implementation; each returns a ready reader.
 READERS: list[tuple[str, Callable[[], DocumentReader]]] = [
     ("local", LocalDocumentReader),
+    ("textract-replay", _textract_replay),
 ]
 
 CARD = CardData(
@@ -79,15 +101,23 @@ def reader(request: pytest.FixtureRequest) -> Iterator[DocumentReader]:
         close()
 
 
-@pytest.fixture(scope="module")
-def card_images() -> tuple[bytes, bytes]:
+@functools.lru_cache(maxsize=1)
+def _card_images() -> tuple[bytes, bytes] | None:
     faces = get_settings().shared_data_dir / "faces" / "facerec_biden"
     photos = sorted(faces.glob("*.jpg"))
     if not photos:
-        pytest.skip(f"shared face photos not found at {faces}")
+        return None
     with Image.open(photos[0]) as face:
         front = render_licence_front(CARD, face, seed=11)
     return front, render_licence_back(CARD, seed=11)
+
+
+@pytest.fixture(scope="module")
+def card_images() -> tuple[bytes, bytes]:
+    images = _card_images()
+    if images is None:
+        pytest.skip("shared face photos not found (see /work/shared/data/README.md)")
+    return images
 
 
 def _check_shape(scan: DocumentScan, reader: DocumentReader) -> None:

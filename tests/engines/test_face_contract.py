@@ -1,7 +1,11 @@
 """Contract tests every FaceMatcher implementation must pass.
 
-Add an implementation by appending a factory to ``FACE_MATCHERS`` (e.g. the
-Rekognition matcher, marked ``live_aws`` or fed with saved responses).
+Add an implementation by appending a factory to ``FACE_MATCHERS``. The Rekognition
+matcher runs against the recorded-response replay server
+(``tests/engines/aws_replay.py``): a loopback AWS JSON 1.1 server answering
+CompareFaces with saved responses keyed on the image bytes. That checks our request,
+the response mapping and error handling, not Rekognition's accuracy (live:
+``KYC_LIVE_AWS=1``, ``tests/engines/test_aws_live.py``).
 """
 
 from __future__ import annotations
@@ -18,10 +22,44 @@ from PIL import Image
 from kyc.domain.records import FaceComparison, Reason
 from kyc.engines.base import FaceMatcher
 from kyc.engines.face_local import DlibFaceMatcher
-from kyc.settings import get_settings
+from kyc.settings import Settings, get_settings
+from tests.engines import aws_replay
+
+
+def noise_png() -> bytes:
+    """A photo-sized image of random noise: decodes fine, shows no face."""
+    rng = np.random.default_rng(11)
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (360, 480, 3), dtype=np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _rekognition_replay() -> FaceMatcher:
+    """Rekognition matcher on the replay server, primed with this suite's image pairs."""
+    from kyc.engines.face_rekognition import RekognitionFaceMatcher
+
+    server = aws_replay.shared_server()
+    target = aws_replay.REKOGNITION_COMPARE_FACES
+    folder = get_settings().shared_data_dir / "faces"
+    if folder.is_dir():
+        obama1, obama2, biden1 = (
+            (folder / name).read_bytes()
+            for name in ("facerec_obama/1.jpg", "facerec_obama/2.jpg", "facerec_biden/1.jpg")
+        )
+        server.add(target, [obama1, obama1], aws_replay.saved("compare_faces_identical"))
+        server.add(target, [obama2, obama1], aws_replay.saved("compare_faces_same_person"))
+        server.add(target, [obama2, biden1], aws_replay.saved("compare_faces_different_person"))
+        # No face in the source: Rekognition answers InvalidParameterException; no face
+        # in the target: an empty FaceMatches list.
+        server.add(target, [noise_png(), obama1], aws_replay.error("InvalidParameterException"))
+        server.add(target, [obama1, noise_png()], aws_replay.saved("compare_faces_no_document_face"))
+    settings = Settings(rekognition_endpoint_url=server.endpoint, aws_max_attempts=2)
+    return RekognitionFaceMatcher.from_settings(settings, session=aws_replay.dummy_session())
+
 
 FACE_MATCHERS: list[object] = [
     pytest.param(lambda: DlibFaceMatcher(upsample=1), id="local-dlib"),
+    pytest.param(_rekognition_replay, id="rekognition-replay"),
 ]
 
 #: Reasons a FaceMatcher may report.
@@ -120,10 +158,7 @@ def test_bad_bytes_give_findings_not_exceptions(
 
 
 def test_image_without_face_is_face_not_found(matcher: FaceMatcher, faces_dir: Path) -> None:
-    rng = np.random.default_rng(11)
-    buf = io.BytesIO()
-    Image.fromarray(rng.integers(0, 256, (360, 480, 3), dtype=np.uint8)).save(buf, "PNG")
-    noise = buf.getvalue()
+    noise = noise_png()
     good = (faces_dir / "facerec_obama/1.jpg").read_bytes()
     for selfie, document in ((noise, good), (good, noise)):
         result = matcher.compare(selfie, document)
