@@ -151,6 +151,20 @@ def _face_findings(
     return out, scores
 
 
+def face_findings(face: FaceComparison, thresholds: Thresholds) -> list[Finding]:
+    """What the decision rules conclude from one face comparison alone.
+
+    Args:
+        face: the comparison.
+        thresholds: the decision thresholds.
+
+    Returns:
+        The engine's findings, or FACE_MISMATCH / FACE_INCONCLUSIVE from the
+        similarity (none when the faces match). Used by ``kyc compare-faces``.
+    """
+    return _face_findings(face, thresholds)[0]
+
+
 def _severity(finding: Finding, t: Thresholds) -> Severity:
     if finding.reason is Reason.LIVENESS_NOT_ASSESSED and t.liveness_policy == "record":
         return Severity.WARNING
