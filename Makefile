@@ -59,6 +59,12 @@ typecheck: setup
 unit: setup
 	$(BIN)/python -m pytest tests/domain -q
 
+# Textract/Rekognition against AWS itself (billed): needs credentials with
+# textract:AnalyzeID and rekognition:CompareFaces, and KYC_AWS_REGION.
+.PHONY: test-aws-live
+test-aws-live: setup
+	KYC_LIVE_AWS=1 $(BIN)/python -m pytest tests/engines/test_aws_live.py -q
+
 test: lint typecheck
 	$(BIN)/python -m pytest -q --durations=15
 

@@ -99,6 +99,9 @@ def make_client(
         connect_timeout=settings.aws_timeout_seconds,
         read_timeout=settings.aws_timeout_seconds,
         user_agent_extra="kyc-pipeline",
+        # One client is shared by the batch flow's worker threads (boto3 clients are
+        # thread-safe); a smaller pool would make them queue for connections.
+        max_pool_connections=max(10, settings.concurrency),
     )
     return session.client(service, endpoint_url=endpoint_url or None, config=config)
 
@@ -141,6 +144,44 @@ def raise_for_service_error(service: str, exc: Exception) -> NoReturn:
             "the README)"
         ) from exc
     raise AwsEngineError(service, code, message) from exc
+
+
+#: Long side an over-size image is reduced to before upload: AnalyzeID and
+#: CompareFaces gain nothing from more pixels than this on an ID card or a face.
+FIT_MAX_SIDE = 2400
+
+
+def fit_image(data: bytes, *, max_bytes: int) -> bytes:
+    """The image as is when it is within ``max_bytes``, else a smaller JPEG copy.
+
+    Phone photos saved as PNG, or straight from a 50 MP camera, exceed the services'
+    byte limits although they are perfectly readable; refusing them would turn a
+    good application into manual review. Deterministic (same input, same bytes).
+
+    Args:
+        data: image bytes.
+        max_bytes: the service's limit for images passed as bytes.
+
+    Returns:
+        ``data`` unchanged, or a JPEG within the limit (EXIF orientation applied,
+        long side at most FIT_MAX_SIDE); unreadable input is returned unchanged for
+        :func:`image_problem` to explain.
+    """
+    if len(data) <= max_bytes:
+        return data
+    try:
+        image = load_image(data)
+    except ImageUnreadable:
+        return data
+    from io import BytesIO
+
+    image.thumbnail((FIT_MAX_SIDE, FIT_MAX_SIDE))
+    for quality in (90, 80, 70):
+        buf = BytesIO()
+        image.save(buf, format="JPEG", quality=quality)
+        if buf.tell() <= max_bytes:
+            return buf.getvalue()
+    return data  # still too large: image_problem reports the limit
 
 
 def image_problem(data: bytes, *, formats: frozenset[str], max_bytes: int) -> str | None:

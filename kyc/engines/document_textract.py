@@ -7,7 +7,8 @@ two ``DocumentPages``. Each returned ``IdentityDocumentFields`` entry becomes a
 the ISO value, ``ValueDetection.Confidence`` the confidence. ``MRZ_CODE`` is kept as
 read. Requires the IAM permission ``textract:AnalyzeID``.
 
-Input AnalyzeID rejects (``InvalidParameterException``, ``UnsupportedDocumentException``,
+An image over AnalyzeID's 10 MB limit is first reduced to a JPEG that fits. Input
+AnalyzeID rejects (``InvalidParameterException``, ``UnsupportedDocumentException``,
 ``BadDocumentException``, ``DocumentTooLargeException``) is a ``DOCUMENT_UNREADABLE``
 finding; throttling and outages raise :class:`~kyc.engines.aws.AwsEngineError` after
 botocore's bounded retries (see :mod:`kyc.engines.aws`).
@@ -148,6 +149,7 @@ class TextractDocumentReader:
         started = time.perf_counter()
         timings: dict[str, float] = {}
         findings: list[Finding] = []
+        front = aws.fit_image(front, max_bytes=MAX_BYTES)
         problem = aws.image_problem(front, formats=FORMATS, max_bytes=MAX_BYTES)
         if problem is not None:
             findings.append(Finding(Reason.DOCUMENT_UNREADABLE, f"front: {problem}"))
@@ -155,6 +157,7 @@ class TextractDocumentReader:
             return self._scan({}, findings, timings)
         pages = [{"Bytes": front}]
         if back is not None:
+            back = aws.fit_image(back, max_bytes=MAX_BYTES)
             problem = aws.image_problem(back, formats=FORMATS, max_bytes=MAX_BYTES)
             if problem is None:
                 pages.append({"Bytes": back})

@@ -11,7 +11,8 @@ gives the document face box and confidence, ``SourceImageFace`` the selfie's, an
 ``FaceMatches`` + ``UnmatchedFaces`` the number of faces on the document. Rekognition
 has no distance, so ``distance`` is None.
 
-Errors: images are checked locally first (JPEG/PNG, 5 MB as bytes) so a bad selfie
+Errors: an image over 5 MB is first reduced to a JPEG that fits; images are then
+checked locally (JPEG/PNG, 5 MB as bytes) so a bad selfie
 is ``SELFIE_UNREADABLE`` and a bad document ``FACE_NOT_FOUND`` with the side named;
 ``InvalidParameterException`` (Rekognition's answer when it finds no face) is
 ``FACE_NOT_FOUND``; throttling and outages raise
@@ -166,6 +167,8 @@ class RekognitionFaceMatcher:
             EngineUnavailable: credentials or IAM permission missing.
         """
         started = time.perf_counter()
+        selfie = aws.fit_image(selfie, max_bytes=MAX_BYTES)
+        document = aws.fit_image(document, max_bytes=MAX_BYTES)
         problem = aws.image_problem(selfie, formats=FORMATS, max_bytes=MAX_BYTES)
         if problem is not None:
             return self._finding(Reason.SELFIE_UNREADABLE, f"selfie: {problem}", started)

@@ -339,3 +339,22 @@ def test_wiring_without_credentials_says_so(
         build_face_matcher(Settings(face_engine="rekognition"))
     with pytest.raises(EngineUnavailable, match="KYC_AWS_REGION"):
         build_face_matcher(Settings(face_engine="rekognition", aws_region=""))
+
+
+def test_oversize_images_are_reduced_to_fit(server: ReplayServer) -> None:
+    import numpy as np
+
+    from kyc.engines import aws, face_rekognition
+
+    # A 2000 x 1500 PNG of noise: about 9 MB, readable, over CompareFaces' 5 MB.
+    rng = np.random.default_rng(3)
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (1500, 2000, 3), dtype=np.uint8)).save(buf, "PNG")
+    big = buf.getvalue()
+    assert len(big) > face_rekognition.MAX_BYTES
+    fitted = aws.fit_image(big, max_bytes=face_rekognition.MAX_BYTES)
+    assert len(fitted) <= face_rekognition.MAX_BYTES and fitted[:2] == b"\xff\xd8"
+    server.add(REKOGNITION_COMPARE_FACES, [fitted, DOCUMENT], saved("compare_faces_same_person"))
+    result = _matcher(server.endpoint).compare(big, DOCUMENT)
+    assert result.similarity == pytest.approx(98.42)
+    assert aws.fit_image(DOCUMENT, max_bytes=face_rekognition.MAX_BYTES) is DOCUMENT
