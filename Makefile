@@ -65,6 +65,11 @@ unit: setup
 test-aws-live: setup
 	KYC_LIVE_AWS=1 $(BIN)/python -m pytest tests/engines/test_aws_live.py -q
 
+# What the Textract/Rekognition adapters add per call, against the loopback replay server.
+.PHONY: bench-aws
+bench-aws: setup
+	$(BIN)/python benchmarks/bench_aws_adapters.py --n $${N:-200}
+
 test: lint typecheck
 	$(BIN)/python -m pytest -q --durations=15
 

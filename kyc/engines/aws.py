@@ -18,7 +18,7 @@ import logging
 from typing import Any, NoReturn
 
 from kyc.engines.base import EngineUnavailable
-from kyc.engines.imaging import ImageUnreadable, load_image
+from kyc.engines.imaging import MIN_SIDE, ImageUnreadable, load_image
 from kyc.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -188,7 +188,11 @@ def image_problem(data: bytes, *, formats: frozenset[str], max_bytes: int) -> st
     """Why AWS would reject these image bytes, checked locally first; None when fine.
 
     Checking before the call tells *which* image is bad (Rekognition's
-    InvalidImageFormatException does not say) and saves a billed request.
+    InvalidImageFormatException does not say) and saves a billed request. The same
+    guards as the local engines apply (:mod:`kyc.engines.imaging`: decompression-bomb
+    limit, smallest side), but a JPEG is decoded at 1/8 scale: that still reads the
+    whole entropy-coded stream, so truncation is caught, at a fraction of the cost
+    (the service decodes the full image anyway).
 
     Args:
         data: image bytes.
@@ -198,21 +202,31 @@ def image_problem(data: bytes, *, formats: frozenset[str], max_bytes: int) -> st
     Returns:
         A short reason without PII, or None.
     """
+    import io
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
     if len(data) > max_bytes:
         return f"{len(data)} bytes is over the {max_bytes // 1_000_000} MB limit for image bytes"
+    if not data:
+        return "empty file"
     try:
-        image = load_image(data)
-    except ImageUnreadable as exc:
-        return str(exc)
-    fmt = getattr(image, "format", None)
-    if fmt is None:
-        # load_image may return a converted/transposed copy that lost .format.
-        from io import BytesIO
-
-        from PIL import Image
-
-        with Image.open(BytesIO(data)) as opened:
-            fmt = opened.format
-    if fmt not in formats:
-        return f"{fmt} images are not accepted (only {', '.join(sorted(formats))})"
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                fmt, size = image.format, image.size
+                if fmt not in formats:
+                    return f"{fmt} images are not accepted (only {', '.join(sorted(formats))})"
+                if min(size) < MIN_SIDE:
+                    return f"image too small: {size[0]}x{size[1]} px"
+                if fmt == "JPEG":
+                    image.draft(image.mode, (max(1, size[0] // 8), max(1, size[1] // 8)))
+                image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        return f"image too large (decompression bomb guard): {exc}"
+    except UnidentifiedImageError:
+        return "not a recognised image format"
+    except (OSError, SyntaxError, ValueError) as exc:
+        return f"corrupt image: {exc}"
     return None
