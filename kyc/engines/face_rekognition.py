@@ -82,7 +82,8 @@ def comparison_from_compare_faces(
     common: dict[str, Any] = {
         "source_confidence": _confidence(source),
         "source_bounding_box": _box(source),
-        "source_face_count": 1 if source else None,
+        # CompareFaces uses the largest selfie face and does not say how many there were.
+        "source_face_count": None,
         "target_face_count": len(matches) + len(unmatched),
         "engine": engine,
         "engine_version": engine_version,
