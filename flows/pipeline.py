@@ -80,7 +80,12 @@ def _already_decided(app_id: str, previous: Any) -> Outcome:
 
 
 def run_application(
-    landing: str, bundle: LandingBundle, *, inline: bool = False, checked: bool = False
+    landing: str,
+    bundle: LandingBundle,
+    *,
+    inline: bool = False,
+    checked: bool = False,
+    reprocess_of: int | None = None,
 ) -> Outcome:
     """Process one complete application: form → document → face → gate → decision.
 
@@ -92,6 +97,8 @@ def run_application(
         checked: the caller already found these objects undecided (the batch flow
             asks for the whole batch at once); a concurrent decision is still caught
             when recording.
+        reprocess_of: reprocessing: decide again although these objects may have
+            been decided, as a new version re-running ``reprocess_of``.
 
     Returns:
         The outcome; never raises for bad input or a failed engine.
@@ -102,7 +109,8 @@ def run_application(
 
     log = _logger()
     app_id = bundle.application_id
-    previous = None if checked else stage(t.already_decided, bundle)
+    # Reprocessing decides the same objects again on purpose (and says so in the audit log).
+    previous = None if checked or reprocess_of is not None else stage(t.already_decided, bundle)
     if previous is not None:
         log.info("application %s: these objects were already decided; skipping", app_id)
         return _already_decided(app_id, previous)
@@ -153,7 +161,9 @@ def run_application(
         log.error("application %s: data-quality gate failed: %s", app_id, type(exc).__name__)
         quality = None
     try:
-        result = stage(t.decide_application, app, refs, bundle, scan, face, quality, tuple(extra))
+        result = stage(
+            t.decide_application, app, refs, bundle, scan, face, quality, tuple(extra), reprocess_of
+        )
     except t.repo.AlreadyDecided as exc:
         log.info("application %s: decided meanwhile by another run; skipping", app_id)
         standing = stage(t.already_decided, bundle)

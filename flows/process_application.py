@@ -4,24 +4,30 @@ from __future__ import annotations
 
 from prefect import flow
 
-from flows.pipeline import Outcome, process_application_task
+from flows.pipeline import Outcome, _logger, process_application_task
 from kyc.settings import get_settings
 from tasks import pipeline as t
 
 
 @flow(name="process-application", log_prints=False)
-def process_application(application_id: str, landing: str | None = None) -> Outcome:
+def process_application(
+    application_id: str, landing: str | None = None, event_id: str | None = None
+) -> Outcome:
     """Decide one application from its landed objects.
 
     Args:
         application_id: the ``incoming/<application_id>/`` folder.
         landing: folder or ``s3://bucket/prefix``; defaults to ``KYC_LANDING``.
+        event_id: the ``aws.s3.object.created`` event that triggered this run (set by
+            the deployment trigger; logged so a run can be traced to its object).
 
     Returns:
         The outcome. An application that is not complete yet is reported
         INCOMPLETE (it runs again when its last object lands).
     """
     landing = landing or get_settings().landing
+    if event_id:
+        _logger().info("application %s: triggered by event %s", application_id, event_id)
     found = t.discover_applications(landing, application_id)
     for bundle in found.complete:
         if bundle.application_id == application_id:

@@ -277,6 +277,88 @@ def compare_faces(
         raise typer.Exit(1)
 
 
+@app.command()
+def reprocess(
+    application_id: str,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Decide an application again from its stored objects (a new decision version).
+
+    The earlier versions stay (see ``kyc decisions --all-versions``); the audit log
+    records the new one as reprocessed.
+    """
+    _prefect_env(verbose)
+    from flows.reprocess import reprocess_application
+
+    outcome = reprocess_application(application_id)
+    _quiet_ephemeral_shutdown()
+    sys.stdout.write(json.dumps(outcome.as_dict()) + "\n")
+    if outcome.status != "DECIDED":
+        console.print(f"[red]{application_id}: {outcome.status}: {outcome.detail}")
+        raise typer.Exit(1)
+
+
+@app.command()
+def bridge(
+    sqs_queue_url: Annotated[
+        str | None,
+        typer.Option(help="SQS queue receiving the landing bucket's S3 notifications."),
+    ] = None,
+    watch: Annotated[
+        Path | None, typer.Option(help="Landing folder to watch instead (no AWS).")
+    ] = None,
+    landing: Annotated[
+        str | None, typer.Option(help="s3://bucket/prefix of the queue's bucket (KYC_LANDING).")
+    ] = None,
+    dlq_url: Annotated[
+        str | None, typer.Option(help="Move unreadable messages here at once.")
+    ] = None,
+    sqs_endpoint_url: Annotated[
+        str | None, typer.Option(help="SQS endpoint (moto, LocalStack); empty for AWS.")
+    ] = None,
+    interval: Annotated[float, typer.Option(help="Folder scan interval, seconds.")] = 1.0,
+    replay: Annotated[
+        bool, typer.Option(help="Also emit for objects already in the folder at start.")
+    ] = False,
+) -> None:
+    """Turn landed objects into Prefect events (``aws.s3.object.created``).
+
+    Runs until interrupted. Events go to PREFECT_API_URL, where the
+    process-application deployment's trigger starts a run per event.
+    """
+    import logging
+    import signal
+    import threading
+
+    from deployments.bridge import FolderWatcher, PrefectEmitter, SqsBridge
+    from kyc.settings import get_settings
+
+    if (sqs_queue_url is None) == (watch is None):
+        console.print("[red]give exactly one of --sqs-queue-url and --watch")
+        raise typer.Exit(2)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    settings = get_settings()
+    try:
+        if watch is not None:
+            FolderWatcher(watch, PrefectEmitter(), interval=interval, replay=replay).run(stop)
+        else:
+            import boto3
+
+            target = landing or settings.landing
+            if not target.startswith("s3://"):
+                console.print("[red]--landing (or KYC_LANDING) must be s3://bucket/prefix")
+                raise typer.Exit(2)
+            sqs = boto3.client(
+                "sqs", region_name=settings.aws_region, endpoint_url=sqs_endpoint_url
+            )
+            assert sqs_queue_url is not None
+            SqsBridge(sqs, sqs_queue_url, target, PrefectEmitter(), dlq_url=dlq_url).run(stop)
+    except KeyboardInterrupt:
+        pass
+
+
 @app.command("demo-generate")
 def demo_generate(
     landing: Annotated[Path, typer.Argument(help="Folder to write the demo landing prefix into.")],

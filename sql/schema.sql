@@ -222,11 +222,13 @@ CREATE TABLE kyc_decisions (
     engines            jsonb             NOT NULL,
     input_fingerprint  text              NOT NULL,
     decided_at         timestamptz       NOT NULL DEFAULT now(),
+    -- the version a reprocessed decision re-ran (kyc reprocess); NULL: decided on landing
+    reprocess_of       integer,
     CONSTRAINT pk_kyc_decisions PRIMARY KEY (decision_id),
     CONSTRAINT uq_kyc_decisions_application_id_version UNIQUE (application_id, version),
-    CONSTRAINT uq_kyc_decisions_application_id_input_fingerprint
-        UNIQUE (application_id, input_fingerprint),
     CONSTRAINT ck_kyc_decisions_version_positive CHECK (version >= 1),
+    CONSTRAINT ck_kyc_decisions_reprocess_of_earlier
+        CHECK (reprocess_of IS NULL OR (reprocess_of >= 1 AND reprocess_of < version)),
     CONSTRAINT fk_kyc_decisions_application_id_applications FOREIGN KEY (application_id)
         REFERENCES applications (application_id) ON DELETE CASCADE,
     CONSTRAINT fk_kyc_decisions_user_id_users FOREIGN KEY (user_id)
@@ -235,6 +237,10 @@ CREATE TABLE kyc_decisions (
 -- application_id lookups use the unique indexes above (leading column).
 CREATE INDEX ix_kyc_decisions_user_id ON kyc_decisions (user_id);
 CREATE INDEX ix_kyc_decisions_decided_at ON kyc_decisions (decided_at);
+-- Re-landing the same objects is idempotent; reprocessing deliberately repeats them.
+CREATE UNIQUE INDEX uq_kyc_decisions_application_id_input_fingerprint ON kyc_decisions
+    (application_id, input_fingerprint)
+    WHERE reprocess_of IS NULL;
 
 -- ---------------------------------------------------------------------------
 -- Operations: audit trail and dead letters (no foreign keys, no PII)

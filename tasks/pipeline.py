@@ -250,8 +250,13 @@ def decide_application(
     face: FaceComparison | None,
     quality: QualityResult | None,
     extra_findings: tuple[Finding, ...] = (),
+    reprocess_of: int | None = None,
 ) -> DecisionResult:
-    """Apply the decision rules; record the gate result and the decision with its trail."""
+    """Apply the decision rules; record the gate result and the decision with its trail.
+
+    ``reprocess_of`` (reprocessing only) records a new version on objects that may
+    have been decided already; see :func:`kyc.db.repository.record_decision`.
+    """
     settings = get_settings()
     thresholds = Thresholds(
         face_match=settings.face_match_threshold,
@@ -292,8 +297,16 @@ def decide_application(
             result=result,
             engines=engines,
             input_fingerprint=bundle.fingerprint,
+            reprocess_of=reprocess_of,
         )
     return result
+
+
+@task(name="stored-application", **TASK_OPTIONS)
+def stored_application(application_id: str) -> repo.StoredApplication | None:
+    """Where an application was landed and its latest decision version (reprocessing)."""
+    with repo_session() as s:
+        return repo.stored_application(s, application_id=application_id)
 
 
 @task(name="dead-letter", **TASK_OPTIONS)
@@ -347,4 +360,5 @@ __all__ = [
     "match_face",
     "register_application",
     "scan_document",
+    "stored_application",
 ]

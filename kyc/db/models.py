@@ -225,15 +225,27 @@ class QualityCheck(Base):
 class KycDecision(Base):
     """One decision on an application; versions count up per application.
 
-    The unique ``(application_id, input_fingerprint)`` makes re-landing the same
-    objects idempotent: the same inputs can never be decided twice.
+    The unique ``(application_id, input_fingerprint)`` among decisions made on
+    landed objects makes re-landing the same objects idempotent; a reprocessed
+    decision (``reprocess_of`` = the version it re-ran) deliberately repeats a
+    fingerprint.
     """
 
     __tablename__ = "kyc_decisions"
     __table_args__ = (
         sa.UniqueConstraint("application_id", "version"),
-        sa.UniqueConstraint("application_id", "input_fingerprint"),
+        sa.Index(
+            "uq_kyc_decisions_application_id_input_fingerprint",
+            "application_id",
+            "input_fingerprint",
+            unique=True,
+            postgresql_where=sa.text("reprocess_of IS NULL"),
+        ),
         sa.CheckConstraint("version >= 1", name="version_positive"),
+        sa.CheckConstraint(
+            "reprocess_of IS NULL OR (reprocess_of >= 1 AND reprocess_of < version)",
+            name="reprocess_of_earlier",
+        ),
     )
 
     decision_id: Mapped[uuid.UUID] = _uuid_pk()
@@ -248,6 +260,8 @@ class KycDecision(Base):
     engines: Mapped[dict[str, Any]]
     input_fingerprint: Mapped[str]
     decided_at: Mapped[dt.datetime] = mapped_column(server_default=NOW, index=True)
+    #: The version this decision re-ran (``kyc reprocess``); None: decided on landing.
+    reprocess_of: Mapped[int | None]
 
 
 class AuditLog(Base):

@@ -96,6 +96,8 @@ class DecisionRow:
     scores: dict[str, Any]
     engines: dict[str, Any]
     decided_at: dt.datetime
+    #: the version this one re-ran (``kyc reprocess``); None: decided on landing
+    reprocess_of: int | None = None
 
     def as_json(self) -> dict[str, Any]:
         """JSON-ready form (``kyc decisions --json`` prints one per line)."""
@@ -108,6 +110,7 @@ class DecisionRow:
             "scores": dict(self.scores),
             "engines": dict(self.engines),
             "decided_at": _iso_utc(self.decided_at),
+            "reprocess_of": self.reprocess_of,
         }
 
 
@@ -578,6 +581,7 @@ def record_decision(
     result: DecisionResult,
     engines: dict[str, str],
     input_fingerprint: str,
+    reprocess_of: int | None = None,
 ) -> int:
     """Store the next version of the application's decision; returns that version.
 
@@ -585,10 +589,14 @@ def record_decision(
     FAIL -> REJECTED) and moves the application's id_documents to DECIDED, with
     audit rows for each change.
 
+    ``reprocess_of`` is set by reprocessing (the version being re-run): the
+    "already decided" check is then bypassed on purpose and the audit row says so;
+    the earlier versions stay as they are.
+
     Raises:
         AlreadyDecided: these inputs (``input_fingerprint``) were already decided
-            for this application.
-        ValueError: a score is NaN or infinite.
+            for this application (never raised when reprocessing).
+        ValueError: a score is NaN or infinite; ``reprocess_of`` names no version.
         RecordNotFound: no such user.
     """
     scores = {key: _finite(f"score {key}", value) for key, value in result.scores.items()}
@@ -602,13 +610,15 @@ def record_decision(
             KycDecision.input_fingerprint == input_fingerprint,
         )
     ).scalar()
-    if standing is not None:
+    if standing is not None and reprocess_of is None:
         raise AlreadyDecided(application_id, standing)
     current = session.execute(
         sa.select(sa.func.max(KycDecision.version)).where(
             KycDecision.application_id == application_id
         )
     ).scalar()
+    if reprocess_of is not None and not 1 <= reprocess_of <= (current or 0):
+        raise ValueError(f"application {application_id} has no decision version {reprocess_of}")
     version = (current or 0) + 1
     row = KycDecision(
         decision_id=uuid.uuid4(),
@@ -622,6 +632,7 @@ def record_decision(
         engines=dict(engines),
         input_fingerprint=input_fingerprint,
         decided_at=result.decided_at,
+        reprocess_of=reprocess_of,
     )
     session.add(row)
     # Flush now: a duplicate fingerprint must fail here, before any status changes.
@@ -631,13 +642,24 @@ def record_decision(
         application_id=application_id,
         entity="kyc_decision",
         entity_id=row.decision_id,
-        action="decided",
+        action="decided" if reprocess_of is None else "reprocessed",
         to_state=decision,
         detail={
             "version": version,
             "reasons": list(result.reasons),
             "input_fingerprint": input_fingerprint,
-        },
+        }
+        | (
+            {}
+            if reprocess_of is None
+            else {
+                "reprocess_of": reprocess_of,
+                # Said out loud: these objects were decided before (version
+                # ``standing``); the earlier versions stay in kyc_decisions.
+                "idempotency_bypassed": standing is not None,
+                "previously_decided_version": standing,
+            }
+        ),
     )
 
     user = session.get(User, user_id, with_for_update=True)
@@ -720,6 +742,7 @@ def _decision_select() -> sa.Select[Any]:
         d.scores,
         d.engines,
         d.decided_at,
+        d.reprocess_of,
     )
 
 
@@ -733,7 +756,31 @@ def _decision_row(r: Any) -> DecisionRow:
         scores=dict(r.scores),
         engines=dict(r.engines),
         decided_at=r.decided_at,
+        reprocess_of=r.reprocess_of,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredApplication:
+    """Where an application's objects were landed, and its latest decision version."""
+
+    application_id: str
+    landing_uri: str
+    input_fingerprint: str
+    latest_version: int | None
+
+
+def stored_application(session: Session, *, application_id: str) -> StoredApplication | None:
+    """The stored landing location of an application (for reprocessing); None if unknown."""
+    row = session.get(ApplicationRow, application_id)
+    if row is None:
+        return None
+    latest = session.execute(
+        sa.select(sa.func.max(KycDecision.version)).where(
+            KycDecision.application_id == application_id
+        )
+    ).scalar()
+    return StoredApplication(application_id, row.landing_uri, row.input_fingerprint, latest)
 
 
 # --------------------------------------------------------------------------------------
