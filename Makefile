@@ -1,6 +1,8 @@
 # Open KYC pipeline — every entry point a user or CI needs.
 #   make demo    set up, then run the demo on embedded defaults
 #   make test    set up, then lint, type-check and run the whole suite
+#   make up      start the local service (Prefect server + UI, worker, event bridge)
+#   make down    stop exactly what make up started
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -15,7 +17,8 @@ export PREFECT_HOME ?= $(CURDIR)/var/prefect
 export GX_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
 
-.PHONY: setup system-deps demo test lint typecheck unit bench bench-documents clean
+.PHONY: setup system-deps demo test lint typecheck unit bench bench-documents clean \
+	up down bench-latency
 
 $(STAMP):
 	@$(MAKE) --no-print-directory system-deps
@@ -85,6 +88,18 @@ bench-documents: setup
 .PHONY: bench-faces
 bench-faces: setup
 	$(BIN)/python benchmarks/bench_faces.py --blur-sweep --json-out var/bench-faces/result.json
+
+# The pipeline as a local service; logs and pid files under var/run/ (see README).
+PORT ?= 4200
+up: setup
+	$(BIN)/python -m deployments.local up --port $(PORT)
+
+down:
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m deployments.local down; fi
+
+# Latency from the last object landing to the decision row (event-driven path).
+bench-latency: setup
+	$(BIN)/python benchmarks/bench_latency.py --n $${N:-20}
 
 clean:
 	rm -rf var/demo-landing var/bench .pytest_cache .mypy_cache .ruff_cache

@@ -351,10 +351,18 @@ def bridge(
                 console.print("[red]--landing (or KYC_LANDING) must be s3://bucket/prefix")
                 raise typer.Exit(2)
             sqs = boto3.client(
-                "sqs", region_name=settings.aws_region, endpoint_url=sqs_endpoint_url
+                "sqs",
+                region_name=settings.aws_region,
+                endpoint_url=sqs_endpoint_url or settings.sqs_endpoint_url,
             )
             assert sqs_queue_url is not None
-            SqsBridge(sqs, sqs_queue_url, target, PrefectEmitter(), dlq_url=dlq_url).run(stop)
+            SqsBridge(
+                sqs,
+                sqs_queue_url,
+                target,
+                PrefectEmitter(),
+                dlq_url=dlq_url or settings.sqs_dlq_url,
+            ).run(stop)
     except KeyboardInterrupt:
         pass
 

@@ -98,6 +98,23 @@ class Settings(BaseSettings):
     task_retries: int = Field(default=2, ge=0)
     task_timeout_seconds: float = Field(default=120.0, gt=0)
 
+    # --- event-driven operation (make up, kyc bridge) -----------------------------------
+    #: SQS queue that receives the landing bucket's S3 ObjectCreated notifications;
+    #: empty: ``make up`` watches the KYC_LANDING folder instead.
+    sqs_queue_url: str | None = None
+    #: Dead-letter queue for unreadable notifications (the bridge moves them at once).
+    sqs_dlq_url: str | None = None
+    #: SQS endpoint for SQS-compatible services (moto, LocalStack); empty for AWS.
+    sqs_endpoint_url: str | None = None
+    #: PostgreSQL for the Prefect server started by ``make up``; empty: SQLite in var/.
+    prefect_database_url: SecretStr | None = None
+    #: How often ``make up``'s worker asks for scheduled runs (latency vs API load).
+    worker_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    #: ``make up``'s worker: ``warm`` runs flows in one process with the engines
+    #: loaded (deployments/warm_worker.py); ``process`` is Prefect's process worker
+    #: (a fresh process per run: isolated, but seconds slower to start each run).
+    worker: Literal["warm", "process"] = "warm"
+
     # --- notifications (used by later issues) ----------------------------------------
     webhook_secret: SecretStr | None = None
 

@@ -1,0 +1,332 @@
+"""`make up` / `make down`: the whole pipeline as a local service.
+
+``up`` starts, in order, each in its own process group with a pid file and a log
+under ``var/run/``:
+
+1. the embedded PostgreSQL holder (only when KYC_DATABASE_URL is empty): one
+   process that keeps the embedded server up, so flow runs join it instead of
+   starting and stopping it once each;
+2. a Prefect server on 127.0.0.1 (SQLite under ``var/prefect`` by default; the
+   PostgreSQL named by KYC_PREFECT_DATABASE_URL otherwise);
+3. then creates the ``kyc-process`` work pool and runs ``prefect deploy --all``;
+4. a worker for the pool, polling every KYC_WORKER_POLL_SECONDS: the warm
+   in-process worker (deployments/warm_worker.py) or, with KYC_WORKER=process,
+   Prefect's process worker;
+5. the event bridge: ``kyc bridge --sqs-queue-url`` when KYC_SQS_QUEUE_URL is set,
+   else ``kyc bridge --watch`` on the KYC_LANDING folder.
+
+``down`` stops exactly those processes (and their children), newest first, checking
+each pid still belongs to the process that was started (pid reuse).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from kyc.settings import PROJECT_ROOT, Settings, get_settings
+
+BIN = Path(sys.executable).parent
+RUN_DIR = PROJECT_ROOT / "var" / "run"
+#: Start order; ``down`` stops in the reverse order.
+SERVICES = ("database", "server", "worker", "bridge")
+POOL = "kyc-process"
+
+
+class UpError(RuntimeError):
+    """A service did not start; what was started is stopped again."""
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """A pid file's content."""
+
+    name: str
+    pid: int
+    started_at: float  # the process's create time, to detect pid reuse
+    command: list[str]
+
+
+def _pid_file(run_dir: Path, name: str) -> Path:
+    return run_dir / f"{name}.pid"
+
+
+def read_started(run_dir: Path, name: str) -> Started | None:
+    """The recorded process of a service, if a pid file exists."""
+    path = _pid_file(run_dir, name)
+    try:
+        data = json.loads(path.read_text())
+        return Started(name, int(data["pid"]), float(data["started_at"]), list(data["command"]))
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def is_running(started: Started) -> bool:
+    """True when the recorded pid is alive and is still the process we started."""
+    import psutil
+
+    try:
+        proc = psutil.Process(started.pid)
+        return abs(proc.create_time() - started.started_at) < 1.0 and proc.status() not in (
+            psutil.STATUS_ZOMBIE,
+            psutil.STATUS_DEAD,
+        )
+    except psutil.Error:
+        return False
+
+
+def stack_env(settings: Settings, port: int) -> dict[str, str]:
+    """The environment every service of the stack runs with."""
+    env = dict(os.environ)
+    env.update(
+        PREFECT_HOME=env.get("PREFECT_HOME", str(PROJECT_ROOT / "var" / "prefect")),
+        PREFECT_API_URL=f"http://127.0.0.1:{port}/api",
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        DO_NOT_TRACK="1",
+        GX_ANALYTICS_ENABLED="false",
+        KYC_PROJECT_DIR=str(PROJECT_ROOT),
+        PREFECT_WORKER_QUERY_SECONDS=str(settings.worker_poll_seconds),
+        PREFECT_RUNNER_POLL_FREQUENCY=str(max(1, int(settings.worker_poll_seconds))),
+    )
+    if settings.prefect_database_url is not None:
+        from kyc.db.engine import normalise_url
+
+        url = normalise_url(settings.prefect_database_url.get_secret_value())
+        # Prefect's server talks asyncpg; ours psycopg2 (same server, other driver).
+        env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = url.replace(
+            "postgresql+psycopg2://", "postgresql+asyncpg://", 1
+        )
+    return env
+
+
+def _start(run_dir: Path, name: str, command: list[str], env: dict[str, str]) -> Started:
+    import psutil
+
+    log = (run_dir / f"{name}.log").open("ab")
+    proc = subprocess.Popen(
+        command,
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        # Its own process group: `down` stops the service and whatever it spawned
+        # (flow-run processes of the worker, the server's workers) and nothing else.
+        start_new_session=True,
+    )
+    log.close()
+    started = Started(name, proc.pid, psutil.Process(proc.pid).create_time(), command)
+    _pid_file(run_dir, name).write_text(
+        json.dumps(
+            {"pid": started.pid, "started_at": started.started_at, "command": started.command}
+        )
+    )
+    return started
+
+
+def _wait_http(url: str, started: Started, run_dir: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as reply:
+                if reply.status == 200:
+                    return
+        except OSError:
+            pass
+        if not is_running(started):
+            break
+        time.sleep(0.5)
+    tail = (run_dir / f"{started.name}.log").read_text(errors="replace")[-2000:]
+    raise UpError(f"{started.name} did not come up ({url}); its log ends with:\n{tail}")
+
+
+def _run(command: list[str], env: dict[str, str], what: str) -> None:
+    done = subprocess.run(
+        command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
+    if done.returncode != 0:
+        raise UpError(f"{what} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        # As the server will (uvicorn sets it): a port left in TIME_WAIT is free.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def up(port: int = 4200, run_dir: Path = RUN_DIR, log: bool = True) -> str:
+    """Start the stack; returns the UI address. Stops what it started on failure.
+
+    Raises:
+        UpError: already running, the port is taken, or a service failed to start.
+    """
+    settings = get_settings()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    running = [n for n in SERVICES if (s := read_started(run_dir, n)) and is_running(s)]
+    if running:
+        raise UpError(f"already running: {', '.join(running)} (make down first)")
+    if not _port_free(port):
+        raise UpError(f"port {port} on 127.0.0.1 is in use (PORT=... make up)")
+    env = stack_env(settings, port)
+    kyc = str(BIN / "kyc")
+    prefect = str(BIN / "prefect")
+
+    def say(msg: str) -> None:
+        if log:
+            sys.stderr.write(msg + "\n")
+
+    try:
+        if settings.database_url is None:
+            say("starting the embedded PostgreSQL ...")
+            db = _start(
+                run_dir,
+                "database",
+                [sys.executable, "-m", "deployments.local", "hold", "--run-dir", str(run_dir)],
+                env,
+            )
+            _wait_file(run_dir / "database.ready", db, run_dir, timeout=180)
+        say(f"starting the Prefect server on 127.0.0.1:{port} ...")
+        server = _start(
+            run_dir,
+            "server",
+            [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            env,
+        )
+        _wait_http(f"http://127.0.0.1:{port}/api/health", server, run_dir, timeout=180)
+        say(f"work pool {POOL} and deployments (prefect.yaml) ...")
+        _run(
+            [prefect, "work-pool", "create", POOL, "--type", "process", "--overwrite"],
+            env,
+            "work pool",
+        )
+        _run([prefect, "--no-prompt", "deploy", "--all"], env, "prefect deploy --all")
+        say("starting the worker and the event bridge ...")
+        if settings.worker == "warm":
+            worker = [sys.executable, "-m", "deployments.warm_worker", "--pool", POOL]
+        else:
+            worker = [prefect, "worker", "start", "--pool", POOL]
+        _start(run_dir, "worker", worker, env)
+        if settings.sqs_queue_url:
+            bridge = [kyc, "bridge", "--sqs-queue-url", settings.sqs_queue_url]
+            if settings.sqs_dlq_url:
+                bridge += ["--dlq-url", settings.sqs_dlq_url]
+            if settings.sqs_endpoint_url:
+                bridge += ["--sqs-endpoint-url", settings.sqs_endpoint_url]
+        else:
+            Path(settings.landing).mkdir(parents=True, exist_ok=True)
+            bridge = [kyc, "bridge", "--watch", settings.landing]
+        _start(run_dir, "bridge", bridge, env)
+    except BaseException:
+        down(run_dir, log=False)
+        raise
+    return f"http://127.0.0.1:{port}"
+
+
+def _wait_file(path: Path, started: Started, run_dir: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if not is_running(started) or time.monotonic() > deadline:
+            tail = (run_dir / f"{started.name}.log").read_text(errors="replace")[-2000:]
+            raise UpError(f"{started.name} did not come up; its log ends with:\n{tail}")
+        time.sleep(0.3)
+
+
+def down(run_dir: Path = RUN_DIR, log: bool = True, grace: float = 20.0) -> list[str]:
+    """Stop what ``up`` started, newest first; returns the names stopped."""
+    stopped: list[str] = []
+    for name in reversed(SERVICES):
+        started = read_started(run_dir, name)
+        if started is None:
+            continue
+        if is_running(started):
+            _stop_group(started, grace)
+            stopped.append(name)
+            if log:
+                sys.stderr.write(f"stopped {name} (pid {started.pid})\n")
+        _pid_file(run_dir, name).unlink(missing_ok=True)
+    (run_dir / "database.ready").unlink(missing_ok=True)
+    return stopped
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> bool:
+    """Signal a process group; False when no process of it is left."""
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _stop_group(started: Started, grace: float) -> None:
+    if not _signal_group(started.pid, signal.SIGTERM):
+        return
+    deadline = time.monotonic() + grace
+    while is_running(started) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    # Whatever of the group is left (a leader ignoring SIGTERM, or children that
+    # outlived it, e.g. a flow run mid-way) gets a short grace, then SIGKILL.
+    if _signal_group(started.pid, signal.SIGTERM):
+        time.sleep(min(grace, 2.0))
+        _signal_group(started.pid, signal.SIGKILL)
+
+
+def hold_database(run_dir: Path = RUN_DIR) -> None:
+    """Keep the embedded PostgreSQL up until SIGTERM (the ``database`` service)."""
+    from kyc import runtime
+
+    def _exit(*_: object) -> None:
+        # Raise instead of dying: the embedded server stops from an atexit hook.
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, _exit)
+    runtime.database()
+    (run_dir / "database.ready").write_text(str(os.getpid()))
+    while True:
+        time.sleep(3600)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m deployments.local up|down|hold [--port N]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m deployments.local")
+    parser.add_argument("action", choices=["up", "down", "hold"])
+    parser.add_argument("--port", type=int, default=4200)
+    parser.add_argument("--run-dir", type=Path, default=RUN_DIR)
+    args = parser.parse_args(argv)
+    if args.action == "hold":
+        hold_database(args.run_dir)
+        return 0
+    if args.action == "down":
+        names = down()
+        sys.stderr.write("nothing was running\n" if not names else "")
+        return 0
+    try:
+        url = up(args.port)
+    except UpError as exc:
+        sys.stderr.write(f"make up failed: {exc}\n")
+        return 1
+    sys.stdout.write(
+        f"KYC pipeline is up. Prefect UI: {url}\n"
+        f"logs and pid files: {RUN_DIR}\n"
+        "stop it with: make down\n"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
