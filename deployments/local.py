@@ -155,6 +155,25 @@ def _run(command: list[str], env: dict[str, str], what: str) -> None:
         raise UpError(f"{what} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
 
 
+def _ensure_pool(api: str) -> None:
+    """Create the process work pool unless it exists (one request, not a CLI start)."""
+    import urllib.error
+
+    request = urllib.request.Request(
+        f"{api}/work_pools/",
+        data=json.dumps({"name": POOL, "type": "process"}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30):
+            pass
+    except urllib.error.HTTPError as exc:
+        if exc.code != 409:  # 409: it exists already (an earlier `make up`)
+            detail = exc.read()[:500]
+            raise UpError(f"creating work pool {POOL}: HTTP {exc.code} {detail!r}") from None
+
+
 def _port_free(port: int) -> bool:
     import socket
 
@@ -206,20 +225,20 @@ def up(port: int = 4200, run_dir: Path = RUN_DIR, log: bool = True) -> str:
             [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
             env,
         )
+        if settings.worker == "warm":
+            # Loads the engines while the server starts (both take seconds); it only
+            # polls the pool once it is ready, and retries until the pool exists.
+            worker = [sys.executable, "-m", "deployments.warm_worker", "--pool", POOL]
+            _start(run_dir, "worker", worker, env)
         _wait_http(f"http://127.0.0.1:{port}/api/health", server, run_dir, timeout=180)
         say(f"work pool {POOL} and deployments (prefect.yaml) ...")
-        _run(
-            [prefect, "work-pool", "create", POOL, "--type", "process", "--overwrite"],
-            env,
-            "work pool",
-        )
+        _ensure_pool(env["PREFECT_API_URL"])
         _run([prefect, "--no-prompt", "deploy", "--all"], env, "prefect deploy --all")
         say("starting the worker and the event bridge ...")
-        if settings.worker == "warm":
-            worker = [sys.executable, "-m", "deployments.warm_worker", "--pool", POOL]
-        else:
-            worker = [prefect, "worker", "start", "--pool", POOL]
-        _start(run_dir, "worker", worker, env)
+        if settings.worker == "process":
+            _start(run_dir, "worker", [prefect, "worker", "start", "--pool", POOL], env)
+        # The bridge starts last: an event emitted before the deployment's trigger
+        # exists would start nothing.
         if settings.sqs_queue_url:
             bridge = [kyc, "bridge", "--sqs-queue-url", settings.sqs_queue_url]
             if settings.sqs_dlq_url:

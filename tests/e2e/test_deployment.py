@@ -44,6 +44,8 @@ def prefect_server(tmp_path: Path) -> Iterator[dict[str, str]]:
         PREFECT_UI_ENABLED="false",
         PREFECT_API_URL=f"http://127.0.0.1:{port}/api",
         PREFECT_LOGGING_LEVEL="WARNING",
+        # prefect.yaml schedules a sweep; no scheduled runs may interfere here.
+        PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="false",
     )
     log = (tmp_path / "server.log").open("w")
     server = subprocess.Popen(

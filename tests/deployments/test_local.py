@@ -1,0 +1,73 @@
+"""make up / make down bookkeeping: pid files, process groups, pid reuse."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from deployments import local
+
+
+def test_down_stops_what_was_started_and_its_children(tmp_path: Path) -> None:
+    # A "service" that spawns a child, like the worker spawning flow-run processes.
+    script = (
+        "import subprocess, sys, time;"
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']);"
+        "time.sleep(60)"
+    )
+    started = local._start(tmp_path, "worker", [sys.executable, "-c", script], {})
+    assert local.read_started(tmp_path, "worker") == started
+    time.sleep(0.5)
+    children = subprocess.run(
+        ["pgrep", "-g", str(started.pid)], capture_output=True, text=True
+    ).stdout.split()
+    assert len(children) == 2
+    assert local.down(tmp_path, log=False, grace=5) == ["worker"]
+    assert not local.is_running(started)
+    time.sleep(0.3)
+    assert subprocess.run(["pgrep", "-g", str(started.pid)], capture_output=True).returncode == 1
+    assert not (tmp_path / "worker.pid").exists()
+
+
+def test_down_leaves_a_reused_pid_alone(tmp_path: Path) -> None:
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        # A stale pid file whose pid now belongs to an unrelated process.
+        (tmp_path / "bridge.pid").write_text(
+            json.dumps({"pid": other.pid, "started_at": 1.0, "command": ["kyc", "bridge"]})
+        )
+        assert local.down(tmp_path, log=False) == []
+        assert other.poll() is None
+        assert not (tmp_path / "bridge.pid").exists()
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_stack_env_points_prefect_at_the_local_server_and_postgres(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from kyc.settings import Settings
+
+    monkeypatch.delenv("PREFECT_HOME", raising=False)
+    env = local.stack_env(Settings(prefect_database_url="postgresql://u:p@db:5432/prefect"), 4300)
+    assert env["PREFECT_API_URL"] == "http://127.0.0.1:4300/api"
+    assert env["PREFECT_SERVER_DATABASE_CONNECTION_URL"].startswith("postgresql+asyncpg://u:p@db")
+    assert env["PREFECT_HOME"].endswith("var/prefect")
+    monkeypatch.delenv("PREFECT_SERVER_DATABASE_CONNECTION_URL", raising=False)
+    assert "PREFECT_SERVER_DATABASE_CONNECTION_URL" not in local.stack_env(Settings(), 4300)
+
+
+def test_warm_worker_runs_only_this_projects_flows() -> None:
+    from deployments.warm_worker import flow_for_entrypoint
+    from flows.reprocess import reprocess_application
+
+    assert flow_for_entrypoint("flows/reprocess.py:reprocess_application") is reprocess_application
+    for foreign in ("other/x.py:f", "flows/x.py:not an identifier", "/abs/flows/x.py:f", "flows"):
+        with pytest.raises(ValueError):
+            flow_for_entrypoint(foreign)
