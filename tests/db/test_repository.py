@@ -247,6 +247,7 @@ def test_full_round_trip(db_engine: sa.Engine) -> None:
         "scores": {"face_similarity": 93.457, "name_similarity": 1.0, "liveness": None},
         "engines": ENGINES,
         "decided_at": "2025-03-14T09:26:53.589000+00:00",
+        "reprocess_of": None,
     }
     assert json.loads(json.dumps(row.as_json())) == row.as_json()
 
