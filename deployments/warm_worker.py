@@ -25,13 +25,17 @@ import asyncio
 import datetime as dt
 import importlib
 import logging
+import os
 import signal
+import socket
 import threading
+import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 log = logging.getLogger(__name__)
+_HEARTBEAT_SECONDS = 30.0
 
 
 def flow_for_entrypoint(entrypoint: str) -> Any:
@@ -154,9 +158,17 @@ class WarmWorker:
         """Poll until ``stop`` is set, then wait for the runs in progress."""
         from prefect.client.orchestration import get_client
 
+        name = f"kyc-warm-{socket.gethostname()}-{os.getpid()}"
+        last_beat = 0.0
         async with get_client() as client:
             while not stop.is_set():
                 try:
+                    if time.monotonic() - last_beat >= _HEARTBEAT_SECONDS:
+                        # Lists the worker in the UI and marks the pool READY.
+                        await client.send_worker_heartbeat(
+                            self.pool, name, heartbeat_interval_seconds=_HEARTBEAT_SECONDS
+                        )
+                        last_beat = time.monotonic()
                     await self.poll_once(client)
                 except Exception as exc:
                     log.error(

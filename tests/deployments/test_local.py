@@ -71,3 +71,18 @@ def test_warm_worker_runs_only_this_projects_flows() -> None:
     for foreign in ("other/x.py:f", "flows/x.py:not an identifier", "/abs/flows/x.py:f", "flows"):
         with pytest.raises(ValueError):
             flow_for_entrypoint(foreign)
+
+
+def test_kyc_bridge_needs_exactly_one_source() -> None:
+    from typer.testing import CliRunner
+
+    from kyc.cli import app
+
+    runner = CliRunner()
+    assert runner.invoke(app, ["bridge"]).exit_code == 2
+    both = runner.invoke(app, ["bridge", "--sqs-queue-url", "http://q", "--watch", "/tmp"])
+    assert both.exit_code == 2
+    not_s3 = runner.invoke(
+        app, ["bridge", "--sqs-queue-url", "http://q", "--landing", "/some/folder"]
+    )
+    assert not_s3.exit_code == 2
