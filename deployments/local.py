@@ -194,6 +194,11 @@ def up(port: int = 4200, run_dir: Path = RUN_DIR, log: bool = True) -> str:
         UpError: already running, the port is taken, or a service failed to start.
     """
     settings = get_settings()
+    if settings.landing.startswith("s3://") and not settings.sqs_queue_url:
+        raise UpError(
+            "KYC_LANDING is an S3 prefix: set KYC_SQS_QUEUE_URL to the queue that receives"
+            " its notifications (README: S3 → SQS), or use a local landing folder"
+        )
     run_dir.mkdir(parents=True, exist_ok=True)
     running = [n for n in SERVICES if (s := read_started(run_dir, n)) and is_running(s)]
     if running:

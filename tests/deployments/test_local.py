@@ -86,3 +86,20 @@ def test_kyc_bridge_needs_exactly_one_source() -> None:
         app, ["bridge", "--sqs-queue-url", "http://q", "--landing", "/some/folder"]
     )
     assert not_s3.exit_code == 2
+
+
+def test_up_refuses_an_s3_landing_without_a_queue(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kyc.settings import get_settings
+
+    monkeypatch.setenv("KYC_LANDING", "s3://bucket/prefix")
+    monkeypatch.delenv("KYC_SQS_QUEUE_URL", raising=False)
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(local.UpError, match="KYC_SQS_QUEUE_URL"):
+            local.up(port=1, run_dir=tmp_path, log=False)
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert list(tmp_path.iterdir()) == []
