@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 #: Project root when running from a checkout; used for project-local defaults.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+DecisionLabel = Literal["PASS", "MANUAL_REVIEW", "FAIL"]
+_ALL_DECISIONS: tuple[DecisionLabel, ...] = ("PASS", "MANUAL_REVIEW", "FAIL")
 
 
 class Settings(BaseSettings):
@@ -115,12 +118,58 @@ class Settings(BaseSettings):
     #: (a fresh process per run: isolated, but seconds slower to start each run).
     worker: Literal["warm", "process"] = "warm"
 
-    # --- notifications (used by later issues) ----------------------------------------
+    # --- notifications (issue 6; kyc/notify) ----------------------------------------------
+    #: Decisions sent to the webhook and SNS. All three by default so that downstream
+    #: systems see every outcome, not only the happy path.
+    notify_decisions: Annotated[list[DecisionLabel], NoDecode] = Field(
+        default_factory=lambda: list(_ALL_DECISIONS)
+    )
+    #: Receiver of signed decision webhooks (Standard Webhooks). Empty: no webhook.
+    webhook_url: str | None = None
+    #: Signing secret ``whsec_<base64>`` (Standard Webhooks format).
     webhook_secret: SecretStr | None = None
+    #: The previous secret during a rotation: deliveries carry both signatures.
+    webhook_previous_secret: SecretStr | None = None
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: Attempts per notification (webhook, SNS, email) before it is logged FAILED.
+    notify_max_attempts: int = Field(default=4, ge=1, le=20)
+    #: First retry delay; doubles per attempt (with jitter), capped by the maximum.
+    notify_backoff_seconds: float = Field(default=1.0, ge=0)
+    #: Longest wait between attempts, also the cap on a receiver's Retry-After.
+    notify_max_delay_seconds: float = Field(default=30.0, ge=0)
+    #: SNS topic for decisions and expiry reminders. Empty: no SNS.
+    sns_topic_arn: str | None = None
+    #: SNS endpoint for compatible services or tests (moto); empty for AWS itself.
+    sns_endpoint_url: str | None = None
+    #: SMTP server for review and reminder emails. Empty: no email.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, gt=0, lt=65536)
+    #: ``starttls`` (submission, 587), ``ssl`` (implicit TLS, 465) or ``none`` (loopback only).
+    smtp_tls: Literal["starttls", "ssl", "none"] = "starttls"
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    #: CA bundle for a private SMTP server certificate; system CAs when empty.
+    smtp_ca_file: Path | None = None
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    smtp_from: str = "kyc-pipeline@localhost"
+    #: Customer-service addresses told about every MANUAL_REVIEW (comma-separated).
+    review_email_to: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    #: Days before a document's expiry at which its holder is reminded.
+    expiry_reminder_days: Annotated[list[int], NoDecode] = Field(
+        default_factory=lambda: [90, 30, 7]
+    )
 
     # --- demo -------------------------------------------------------------------------------
     #: Public face photos used by the demo generator (../shared/data beside a clone).
     shared_data_dir: Path = PROJECT_ROOT.parent / "shared" / "data"
+
+    @field_validator("notify_decisions", "review_email_to", "expiry_reminder_days", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        """Lists come from the environment as ``A,B,C`` (no JSON needed)."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
@@ -129,6 +178,8 @@ class Settings(BaseSettings):
             value = self.webhook_secret.get_secret_value()
             if value in {"", "changeme", "change-me", "secret"} or len(value) < 16:
                 raise ValueError("KYC_WEBHOOK_SECRET is a placeholder; set a real secret")
+        if any(days <= 0 for days in self.expiry_reminder_days):
+            raise ValueError("KYC_EXPIRY_REMINDER_DAYS must be positive numbers of days")
         if self.face_reject_threshold > self.face_match_threshold:
             raise ValueError("face_reject_threshold must not exceed face_match_threshold")
         return self

@@ -284,4 +284,57 @@ CREATE UNIQUE INDEX uq_dead_letters_open_landing ON dead_letters
     (landing_uri, stage, error_code)
     WHERE resolved_at IS NULL AND application_id IS NULL;
 
+-- ---------------------------------------------------------------------------
+-- Notifications (issue 6): every delivery attempt, and expiry reminders sent
+-- ---------------------------------------------------------------------------
+
+-- One row per attempt (webhook, SNS, email): a message that failed for good ends
+-- with a FAILED row. Ids and codes only; the target has no credentials or query.
+CREATE TABLE notification_deliveries (
+    delivery_id     bigint           GENERATED ALWAYS AS IDENTITY,
+    message_id      text             NOT NULL,
+    channel         text             NOT NULL,
+    event           text             NOT NULL,
+    application_id  text,
+    target          text             NOT NULL,
+    attempt         integer          NOT NULL,
+    status          text             NOT NULL,
+    status_code     integer,
+    latency_ms      double precision NOT NULL,
+    error           text,
+    created_at      timestamptz      NOT NULL DEFAULT now(),
+    CONSTRAINT pk_notification_deliveries PRIMARY KEY (delivery_id),
+    CONSTRAINT ck_notification_deliveries_attempt_positive CHECK (attempt >= 1),
+    CONSTRAINT ck_notification_deliveries_status_known
+        CHECK (status IN ('DELIVERED', 'RETRYING', 'FAILED')),
+    CONSTRAINT ck_notification_deliveries_channel_known
+        CHECK (channel IN ('webhook', 'sns', 'email'))
+);
+CREATE INDEX ix_notification_deliveries_message_id ON notification_deliveries (message_id);
+CREATE INDEX ix_notification_deliveries_application_id
+    ON notification_deliveries (application_id);
+CREATE INDEX ix_notification_deliveries_created_at ON notification_deliveries (created_at);
+
+-- One row per (user, document, threshold) reminded: a re-run sends nothing twice.
+CREATE TABLE reminders_sent (
+    reminder_id     bigint      GENERATED ALWAYS AS IDENTITY,
+    user_id         uuid        NOT NULL,
+    id_document_id  uuid        NOT NULL,
+    threshold_days  integer     NOT NULL,
+    expiry_date     date        NOT NULL,
+    days_left       integer     NOT NULL,
+    channels        text[]      NOT NULL,
+    message_id      text        NOT NULL,
+    sent_at         timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT pk_reminders_sent PRIMARY KEY (reminder_id),
+    CONSTRAINT uq_reminders_sent_user_id_id_document_id_threshold_days
+        UNIQUE (user_id, id_document_id, threshold_days),
+    CONSTRAINT ck_reminders_sent_threshold_positive CHECK (threshold_days > 0),
+    CONSTRAINT fk_reminders_sent_user_id_users FOREIGN KEY (user_id)
+        REFERENCES users (user_id) ON DELETE CASCADE,
+    CONSTRAINT fk_reminders_sent_id_document_id_id_documents FOREIGN KEY (id_document_id)
+        REFERENCES id_documents (id_document_id) ON DELETE CASCADE
+);
+CREATE INDEX ix_reminders_sent_id_document_id ON reminders_sent (id_document_id);
+
 COMMIT;

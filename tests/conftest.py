@@ -14,4 +14,4 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
-pytest_plugins = ["tests.fixtures.db", "tests.fixtures.s3"]
+pytest_plugins = ["tests.fixtures.db", "tests.fixtures.s3", "tests.fixtures.notify"]

@@ -321,6 +321,62 @@ class DeadLetter(Base):
     resolved_at: Mapped[dt.datetime | None]
 
 
+# --- notifications (issue 6) --------------------------------------------------------------
+
+
+class NotificationDelivery(Base):
+    """One delivery attempt of a notification (webhook, SNS, email).
+
+    Ids, codes and the redacted target only: never a payload, address or secret.
+    """
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (
+        sa.CheckConstraint("attempt >= 1", name="attempt_positive"),
+        sa.CheckConstraint("status IN ('DELIVERED', 'RETRYING', 'FAILED')", name="status_known"),
+        sa.CheckConstraint("channel IN ('webhook', 'sns', 'email')", name="channel_known"),
+    )
+
+    delivery_id: Mapped[int] = mapped_column(
+        sa.BigInteger, sa.Identity(always=True), primary_key=True
+    )
+    message_id: Mapped[str] = mapped_column(index=True)
+    channel: Mapped[str]
+    event: Mapped[str]
+    application_id: Mapped[str | None] = mapped_column(index=True)
+    target: Mapped[str]
+    attempt: Mapped[int]
+    status: Mapped[str]
+    status_code: Mapped[int | None]
+    latency_ms: Mapped[float] = mapped_column(sa.Double())
+    error: Mapped[str | None]
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=NOW, index=True)
+
+
+class ReminderSent(Base):
+    """An expiry reminder sent for one document at one threshold (never sent twice)."""
+
+    __tablename__ = "reminders_sent"
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "id_document_id", "threshold_days"),
+        sa.CheckConstraint("threshold_days > 0", name="threshold_positive"),
+    )
+
+    reminder_id: Mapped[int] = mapped_column(
+        sa.BigInteger, sa.Identity(always=True), primary_key=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(_fk("users.user_id"))
+    id_document_id: Mapped[uuid.UUID] = mapped_column(
+        _fk("id_documents.id_document_id"), index=True
+    )
+    threshold_days: Mapped[int]
+    expiry_date: Mapped[dt.date]
+    days_left: Mapped[int]
+    channels: Mapped[list[str]]
+    message_id: Mapped[str]
+    sent_at: Mapped[dt.datetime] = mapped_column(server_default=NOW)
+
+
 __all__ = [
     "ID_DOC_STATUSES",
     "ID_DOC_TYPES",
@@ -335,8 +391,10 @@ __all__ = [
     "FaceCheck",
     "IdDocument",
     "KycDecision",
+    "NotificationDelivery",
     "QualityCheck",
     "RegCheck",
+    "ReminderSent",
     "Selfie",
     "User",
 ]

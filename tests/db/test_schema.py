@@ -21,12 +21,14 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from pydantic import SecretStr
 
 from kyc.db.engine import (
     MIGRATION_LOCK_KEY,
     DatabaseConfigError,
     EmbeddedPostgresError,
+    alembic_config,
     downgrade,
     embedded_database_url,
     normalise_url,
@@ -53,6 +55,8 @@ EXPECTED_TABLES = {
     "kyc_decisions",
     "audit_log",
     "dead_letters",
+    "notification_deliveries",
+    "reminders_sent",
 }
 EXPECTED_ENUMS = {
     "reg_type_enum": ["GMC", "GDC", "NMC", "GPHC", "NONE"],
