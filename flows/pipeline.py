@@ -20,6 +20,7 @@ from kyc.domain.landing import LandingBundle
 from kyc.domain.records import DocumentScan, Finding, Reason
 from kyc.storage.base import ObjectNotFound
 from tasks import pipeline as t
+from tasks.notify import notify_after_decision
 
 
 class _ThreadTimeoutNotice(logging.Filter):
@@ -171,6 +172,8 @@ def run_application(
             return _already_decided(app_id, standing)
         return Outcome(app_id, "ALREADY_DECIDED", detail=f"decision version {exc.version} stands")
     log.info("application %s: %s %s", app_id, result.decision.value, ",".join(result.reasons))
+    # After the decision is committed; never raises (issue 6: notifications).
+    notify_after_decision(app_id, bundle.fingerprint, inline=inline)
     return Outcome(
         app_id, "DECIDED", result.decision.value, tuple(result.reasons), scores=dict(result.scores)
     )

@@ -476,6 +476,93 @@ def dead_letters(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
         sys.stdout.write(json.dumps(r, default=str) + "\n") if as_json else console.print(r)
 
 
+@app.command()
+def notifications(
+    failed: Annotated[
+        bool, typer.Option("--failed", help="Only notifications that failed after retries.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    application_id: Annotated[str | None, typer.Option("--application")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 200,
+) -> None:
+    """Print the notification delivery log (every attempt, newest first)."""
+    from kyc import runtime
+    from kyc.db.engine import session_scope
+    from kyc.db.notifications import list_deliveries
+
+    with session_scope(runtime.database()) as s:
+        rows = list_deliveries(s, failed_only=failed, application_id=application_id, limit=limit)
+    if as_json:
+        for r in rows:
+            sys.stdout.write(json.dumps(r) + "\n")
+        return
+    table = Table(title="Notification deliveries" + (" (failed)" if failed else ""))
+    for col in (
+        "at",
+        "channel",
+        "event",
+        "application",
+        "attempt",
+        "status",
+        "code",
+        "ms",
+        "error",
+    ):
+        table.add_column(col)
+    colour = {"DELIVERED": "green", "RETRYING": "yellow", "FAILED": "red"}
+    for r in rows:
+        table.add_row(
+            r["created_at"],
+            r["channel"],
+            r["event"],
+            r["application_id"] or "",
+            str(r["attempt"]),
+            f"[{colour[r['status']]}]{r['status']}[/]",
+            "" if r["status_code"] is None else str(r["status_code"]),
+            f"{r['latency_ms']:.0f}",
+            r["error"] or "",
+        )
+    _wide_console().print(table)
+
+
+@app.command("expiry-reminders")
+def expiry_reminders(
+    today: Annotated[
+        str | None, typer.Option(help="Run as of this date (YYYY-MM-DD); default today (UTC).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The run summary as JSON.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Send the expiry reminders due now (the weekly flow, run once by hand)."""
+    import datetime as dt
+
+    if today is not None:
+        try:
+            dt.date.fromisoformat(today)
+        except ValueError:
+            raise typer.BadParameter("--today must be YYYY-MM-DD") from None
+    _prefect_env(verbose)
+    from flows.expiry import expiry_reminders as flow
+
+    try:
+        run = flow(today)
+    finally:
+        _quiet_ephemeral_shutdown()
+    if as_json:
+        sys.stdout.write(json.dumps(run.as_dict()) + "\n")
+    elif not run.configured:
+        console.print(
+            "[yellow]no reminder channel configured[/] (set KYC_SMTP_HOST or KYC_SNS_TOPIC_ARN)"
+        )
+    else:
+        console.print(
+            f"expiry reminders as of {run.today}: {run.due} due, {run.sent} sent, "
+            f"{run.already_sent} already sent, {run.failed} failed"
+        )
+    if run.failed:
+        raise typer.Exit(1)
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the Alembic migrations to KYC_DATABASE_URL (or the embedded database)."""
