@@ -220,3 +220,36 @@ def test_nothing_configured_sends_nothing(pipeline_env: Path) -> None:
     run = expiry_reminders(MONDAY.isoformat())
     assert not run.configured and run.sent == 0
     assert _sent_rows() == []
+
+
+def test_prefect_yaml_schedules_the_flow_weekly_monday_8am_london() -> None:
+    """The deployment entry: Prefect's own schedule model gives Mondays 08:00 London,
+    across the clock change (07:00 UTC in summer, 08:00 UTC in winter)."""
+    import asyncio
+    import importlib
+    from zoneinfo import ZoneInfo
+
+    import yaml
+    from prefect.server.schemas.schedules import CronSchedule
+
+    from kyc.settings import PROJECT_ROOT
+
+    spec = yaml.safe_load((PROJECT_ROOT / "prefect.yaml").read_text())
+    (entry,) = [d for d in spec["deployments"] if d["name"] == "expiry-reminders"]
+    module, _, name = entry["entrypoint"].partition(":")
+    flow_obj = getattr(importlib.import_module(module.removesuffix(".py").replace("/", ".")), name)
+    assert flow_obj.name == "expiry-reminders"
+    (sched,) = entry["schedules"]
+    assert sched["active"] is True
+    dates = asyncio.run(
+        CronSchedule(cron=sched["cron"], timezone=sched["timezone"]).get_dates(
+            n=3, start=dt.datetime(2026, 3, 20, tzinfo=ZoneInfo("UTC"))
+        )
+    )
+    utc = [d.astimezone(ZoneInfo("UTC")) for d in dates]
+    assert [(d.date().isoformat(), d.hour) for d in utc] == [
+        ("2026-03-23", 8),  # GMT
+        ("2026-03-30", 7),  # BST from 29 March
+        ("2026-04-06", 7),
+    ]
+    assert all(d.weekday() == 0 for d in utc)
