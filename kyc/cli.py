@@ -484,11 +484,24 @@ def notifications(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
     application_id: Annotated[str | None, typer.Option("--application")] = None,
     limit: Annotated[int, typer.Option(min=1)] = 200,
+    resend_failed: Annotated[
+        bool,
+        typer.Option(
+            "--resend-failed",
+            help="Send failed decision notifications again (same message id), then list.",
+        ),
+    ] = False,
 ) -> None:
     """Print the notification delivery log (every attempt, newest first)."""
     from kyc import runtime
     from kyc.db.engine import session_scope
     from kyc.db.notifications import list_deliveries
+
+    if resend_failed:
+        from tasks.notify import resend_failed_decisions
+
+        for line in resend_failed_decisions():
+            console.print(line)
 
     with session_scope(runtime.database()) as s:
         rows = list_deliveries(s, failed_only=failed, application_id=application_id, limit=limit)

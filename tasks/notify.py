@@ -113,6 +113,59 @@ def notify_after_decision(application_id: str, input_fingerprint: str, *, inline
         _log.exception("application %s: notifications not sent", application_id)
 
 
+def resend_failed_decisions() -> list[str]:
+    """Send again every decision notification whose last attempt FAILED.
+
+    Only to the channel that failed, with the original message id (receivers
+    de-duplicate on ``webhook-id``), and only while that decision is still the
+    application's latest version: a superseded decision is not news any more.
+
+    Returns:
+        ``application_id channel DELIVERED|FAILED|SUPERSEDED`` per message.
+    """
+    from kyc.notify.base import message_id
+    from kyc.notify.dispatch import DECISION_EVENT, decision_notification, decision_targets
+
+    settings = get_settings()
+    chans = channels(settings)
+    with session_scope(runtime.database()) as s:
+        failed = notes.failed_messages(s, event=DECISION_EVENT)
+        latest = {
+            app_id: rows[0]
+            for app_id in {a for _, _, a in failed}
+            if (rows := repo.list_decisions(s, application_id=app_id))
+        }
+    report: list[str] = []
+    for msg_id, channel_name, app_id in failed:
+        row = latest.get(app_id)
+        if row is None or message_id(DECISION_EVENT, app_id, row.version) != msg_id:
+            report.append(f"{app_id} {channel_name} SUPERSEDED")
+            continue
+        event = DecisionEvent(
+            application_id=row.application_id,
+            version=row.version,
+            decision=row.decision,
+            reasons=tuple(row.reasons),
+            decided_at=row.decided_at,
+        )
+        targets = [
+            c
+            for c in decision_targets(row.decision, chans, decisions=settings.notify_decisions)
+            if c.name == channel_name
+        ]
+        if not targets:
+            report.append(f"{app_id} {channel_name} NOT_CONFIGURED")
+            continue
+        result = deliver(
+            targets[0],
+            decision_notification(event),
+            policy=policy_of(settings),
+            record=record_attempt,
+        )
+        report.append(f"{app_id} {channel_name} {'DELIVERED' if result.delivered else 'FAILED'}")
+    return report
+
+
 # --------------------------------------------------------------------------------------
 # expiry reminders
 # --------------------------------------------------------------------------------------
@@ -215,5 +268,6 @@ __all__ = [
     "notify_after_decision",
     "notify_decision_task",
     "record_attempt",
+    "resend_failed_decisions",
     "send_reminder",
 ]

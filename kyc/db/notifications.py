@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from kyc.db.models import IdDocument, NotificationDelivery, ReminderSent, User
 from kyc.db.repository import _audit, _iso_utc
@@ -68,14 +68,25 @@ def list_deliveries(
 
     Args:
         session: an open session.
-        failed_only: only final attempts of notifications that failed for good.
+        failed_only: only notifications that failed for good (their final attempt),
+            not those resent successfully since.
         application_id: restrict to one application.
         limit: at most this many rows.
     """
     d = NotificationDelivery
     stmt = sa.select(d).order_by(d.created_at.desc(), d.delivery_id.desc()).limit(limit)
     if failed_only:
-        stmt = stmt.where(d.status == "FAILED")
+        # The final attempt of a message that failed for good and was not resent
+        # successfully since (no newer attempt on the same channel).
+        newer = aliased(NotificationDelivery)
+        stmt = stmt.where(
+            d.status == "FAILED",
+            ~sa.exists().where(
+                newer.message_id == d.message_id,
+                newer.channel == d.channel,
+                newer.delivery_id > d.delivery_id,
+            ),
+        )
     if application_id is not None:
         stmt = stmt.where(d.application_id == application_id)
     return [
@@ -95,6 +106,27 @@ def list_deliveries(
         }
         for r in session.execute(stmt).scalars()
     ]
+
+
+def failed_messages(session: Session, *, event: str) -> list[tuple[str, str, str]]:
+    """``(message_id, channel, application_id)`` whose latest attempt is FAILED.
+
+    A message resent successfully later has a newer DELIVERED row and is not listed.
+    """
+    d = NotificationDelivery
+    latest = (
+        sa.select(d.message_id, d.channel, d.application_id, d.status)
+        .where(d.event == event, d.application_id.is_not(None))
+        .distinct(d.message_id, d.channel)
+        .order_by(d.message_id, d.channel, d.delivery_id.desc())
+        .subquery()
+    )
+    rows = session.execute(
+        sa.select(latest.c.message_id, latest.c.channel, latest.c.application_id)
+        .where(latest.c.status == "FAILED")
+        .order_by(latest.c.application_id, latest.c.channel)
+    )
+    return [(r.message_id, r.channel, r.application_id) for r in rows]
 
 
 def reminder_candidates(
@@ -213,6 +245,7 @@ __all__ = [
     "REMINDED_USER_STATUSES",
     "ReminderCandidate",
     "claim_reminder",
+    "failed_messages",
     "list_deliveries",
     "record_delivery_attempt",
     "reminder_candidates",

@@ -224,12 +224,20 @@ def notify_decision(
         record: the delivery log writer, called per attempt.
     """
     notification = decision_notification(event)
-    targets: list[Channel] = []
-    if event.decision in decisions:
-        targets += [c for c in (channels.webhook, channels.sns) if c is not None]
-    if event.decision == "MANUAL_REVIEW" and channels.review_email is not None:
-        targets.append(channels.review_email)
+    targets = decision_targets(event.decision, channels, decisions=decisions)
     return [deliver(c, notification, policy=policy, record=record) for c in targets]
+
+
+def decision_targets(
+    decision: str, channels: Channels, *, decisions: Sequence[str]
+) -> list[Channel]:
+    """The channels that hear about a decision of this kind."""
+    targets: list[Channel] = []
+    if decision in decisions:
+        targets += [c for c in (channels.webhook, channels.sns) if c is not None]
+    if decision == "MANUAL_REVIEW" and channels.review_email is not None:
+        targets.append(channels.review_email)
+    return targets
 
 
 __all__ = [
@@ -241,6 +249,7 @@ __all__ = [
     "build_channels",
     "decision_notification",
     "decision_notifications_configured",
+    "decision_targets",
     "notify_decision",
     "policy_of",
     "reminder_notification",

@@ -149,3 +149,30 @@ def test_every_decision_is_notified_and_failures_are_visible(
     # 3 webhook attempts for FAIL + 1 each for the other two, 3 SNS, 1 email.
     assert len(everything) == 3 + 2 + 3 + 1
     assert all("token=" not in line for line in everything)
+
+    # The receiver recovers: resending delivers the same message (same webhook-id)
+    # to the channel that failed only, and nothing is listed as failed any more.
+    webhook_receiver.responder = None
+    before = len(webhook_receiver.requests)
+    result = CliRunner().invoke(cli_app, ["notifications", "--resend-failed", "--failed", "--json"])
+    assert result.exit_code == 0, result.output
+    assert f"{failing_app} webhook DELIVERED" in result.stderr
+    assert result.stdout.strip() == ""
+    (resent,) = webhook_receiver.requests[before:]
+    assert resent.headers["webhook-id"] in ids
+    assert _verify_independently(resent, current)["data"]["decision"] == "FAIL"
+    assert sns_to_sqs.messages(1, wait_s=1.0) == [], "SNS had delivered: not resent"
+
+    # The per-application flow (each stage its own task run) notifies too: a
+    # re-landed form makes decision version 2, and receivers hear about it.
+    from flows.process_application import process_application
+
+    review_form = f"incoming/{review_app}/application.json"
+    store = LocalStore(pipeline_env)
+    store.put(review_form, store.get(review_form) + b"\n")
+    before = len(webhook_receiver.requests)
+    outcome = process_application(review_app, str(pipeline_env))
+    assert outcome.status == "DECIDED"
+    (latest,) = webhook_receiver.requests[before:]
+    assert _verify_independently(latest, current)["data"]["version"] == 2
+    assert len(smtp_server.messages) == 2
