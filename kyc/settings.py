@@ -178,6 +178,15 @@ class Settings(BaseSettings):
             value = self.webhook_secret.get_secret_value()
             if value in {"", "changeme", "change-me", "secret"} or len(value) < 16:
                 raise ValueError("KYC_WEBHOOK_SECRET is a placeholder; set a real secret")
+        if self.webhook_url:
+            # Fail at start-up, not on every decision: an unsigned webhook is refused.
+            from kyc.notify.webhook import decode_secret
+
+            if self.webhook_secret is None:
+                raise ValueError("KYC_WEBHOOK_URL is set but KYC_WEBHOOK_SECRET is not")
+            for secret in (self.webhook_secret, self.webhook_previous_secret):
+                if secret is not None:
+                    decode_secret(secret.get_secret_value())
         if any(days <= 0 for days in self.expiry_reminder_days):
             raise ValueError("KYC_EXPIRY_REMINDER_DAYS must be positive numbers of days")
         if self.face_reject_threshold > self.face_match_threshold:
