@@ -249,7 +249,9 @@ def send_reminder(reminder: ExpiryReminder) -> ReminderOutcome:
                 "no reminder channel configured (set KYC_SMTP_HOST or KYC_SNS_TOPIC_ARN)"
             )
         primary, *others = targets
-        first = deliver(primary, notification, policy=policy, record=record_attempt)
+        first = deliver(
+            primary, notification, policy=policy, record=record_attempt, breaker=chans.breaker
+        )
         if not first.delivered:
             # Roll the claim back: nobody was told, so the next run must try again.
             s.rollback()
@@ -257,7 +259,9 @@ def send_reminder(reminder: ExpiryReminder) -> ReminderOutcome:
         for channel in others:
             # A secondary channel failing is logged (FAILED in the delivery log);
             # the holder has their email, so the reminder counts as sent.
-            deliver(channel, notification, policy=policy, record=record_attempt)
+            deliver(
+                channel, notification, policy=policy, record=record_attempt, breaker=chans.breaker
+            )
     return ReminderOutcome(reminder.id_document_id, reminder.threshold_days, "SENT")
 
 

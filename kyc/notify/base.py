@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -147,6 +148,56 @@ class DeliveryResult:
         return self.attempts[-1].error if self.attempts else None
 
 
+class CircuitBreaker:
+    """Stops waiting on a receiver that keeps failing, for a cool-down period.
+
+    Deliveries run inside each application's task: without this, a receiver that
+    times out would hold every application for the whole retry budget. After
+    ``threshold`` notifications in a row failed for good on one target, further
+    ones fail at once (one FAILED row each, resendable with
+    ``kyc notifications --resend-failed``) until ``cooldown_seconds`` have passed;
+    then one delivery is tried again, and a success closes the circuit.
+    """
+
+    def __init__(
+        self,
+        threshold: int = 3,
+        cooldown_seconds: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Args: threshold, failures in a row that open it; cooldown_seconds; clock."""
+        self.threshold = threshold
+        self.cooldown_seconds = cooldown_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._failures: dict[str, int] = {}
+        self._opened_at: dict[str, float] = {}
+
+    def allow(self, target: str) -> bool:
+        """True when a delivery to ``target`` may be tried now."""
+        with self._lock:
+            opened = self._opened_at.get(target)
+            if opened is None:
+                return True
+            if self._clock() - opened >= self.cooldown_seconds:
+                # Half-open: let this one through; its outcome decides.
+                del self._opened_at[target]
+                self._failures[target] = self.threshold - 1
+                return True
+            return False
+
+    def record(self, target: str, delivered: bool) -> None:
+        """Count the final outcome of one notification on ``target``."""
+        with self._lock:
+            if delivered:
+                self._failures.pop(target, None)
+                self._opened_at.pop(target, None)
+                return
+            self._failures[target] = self._failures.get(target, 0) + 1
+            if self._failures[target] >= self.threshold:
+                self._opened_at[target] = self._clock()
+
+
 def deliver(
     channel: Channel,
     notification: Notification,
@@ -154,6 +205,7 @@ def deliver(
     policy: RetryPolicy,
     record: Callable[[Attempt], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    breaker: CircuitBreaker | None = None,
 ) -> DeliveryResult:
     """Send ``notification`` through ``channel``, retrying transient failures.
 
@@ -167,7 +219,46 @@ def deliver(
         policy: attempts and backoff.
         record: called with every attempt (the delivery log).
         sleep: the wait between attempts (tests pass a recorder).
+        breaker: skip (one FAILED attempt, no wait) while this target's circuit is open.
     """
+    if breaker is not None and not breaker.allow(channel.target):
+        skipped = Attempt(
+            channel=channel.name,
+            target=channel.target,
+            message_id=notification.message_id,
+            event=notification.event,
+            application_id=notification.application_id,
+            attempt=1,
+            status="FAILED",
+            status_code=None,
+            latency_ms=0.0,
+            error="not attempted: receiver failing, circuit open",
+        )
+        _safe_record(record, skipped)
+        return DeliveryResult(channel.name, False, (skipped,))
+    result = _deliver(channel, notification, policy=policy, record=record, sleep=sleep)
+    if breaker is not None:
+        breaker.record(channel.target, result.delivered)
+    return result
+
+
+def _safe_record(record: Callable[[Attempt], None] | None, attempt: Attempt) -> None:
+    if record is None:
+        return
+    try:
+        record(attempt)
+    except Exception:
+        _log.exception("could not record %s attempt %d", attempt.channel, attempt.attempt)
+
+
+def _deliver(
+    channel: Channel,
+    notification: Notification,
+    *,
+    policy: RetryPolicy,
+    record: Callable[[Attempt], None] | None,
+    sleep: Callable[[float], None],
+) -> DeliveryResult:
     attempts: list[Attempt] = []
     for number in range(1, policy.max_attempts + 1):
         started = time.perf_counter()
@@ -199,11 +290,7 @@ def deliver(
             error=None if error is None else error[:1000],
         )
         attempts.append(attempt)
-        if record is not None:
-            try:
-                record(attempt)
-            except Exception:
-                _log.exception("could not record %s attempt %d", channel.name, number)
+        _safe_record(record, attempt)
         if error is None:
             return DeliveryResult(channel.name, True, tuple(attempts))
         _log.warning(
@@ -224,6 +311,7 @@ def deliver(
 __all__ = [
     "Attempt",
     "Channel",
+    "CircuitBreaker",
     "DeliveryFailed",
     "DeliveryResult",
     "Notification",

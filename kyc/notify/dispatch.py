@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kyc.notify.base import (
     Attempt,
     Channel,
+    CircuitBreaker,
     DeliveryResult,
     Notification,
     RetryPolicy,
@@ -63,6 +64,8 @@ class Channels:
     sns: Channel | None = None
     review_email: Channel | None = None
     reminder_email: Channel | None = None
+    #: Shared by every delivery through these channels (per target).
+    breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
 
     @property
     def any(self) -> bool:
@@ -225,7 +228,10 @@ def notify_decision(
     """
     notification = decision_notification(event)
     targets = decision_targets(event.decision, channels, decisions=decisions)
-    return [deliver(c, notification, policy=policy, record=record) for c in targets]
+    return [
+        deliver(c, notification, policy=policy, record=record, breaker=channels.breaker)
+        for c in targets
+    ]
 
 
 def decision_targets(

@@ -9,7 +9,14 @@ import pytest
 from kyc import runtime
 from kyc.db.engine import session_scope
 from kyc.db.notifications import list_deliveries
-from kyc.notify.base import Attempt, DeliveryFailed, Notification, RetryPolicy, deliver
+from kyc.notify.base import (
+    Attempt,
+    CircuitBreaker,
+    DeliveryFailed,
+    Notification,
+    RetryPolicy,
+    deliver,
+)
 from kyc.notify.dispatch import Channels as ChannelSet
 from kyc.notify.dispatch import DecisionEvent, notify_decision
 from kyc.notify.webhook import WebhookChannel, generate_secret, verify
@@ -176,3 +183,28 @@ def test_delivery_log_keeps_every_attempt(
     ]
     assert [r["message_id"] for r in failed] == ["msg_deliver"]
     assert all("token" not in r["target"] for r in everything)
+
+
+def test_circuit_breaker_stops_waiting_on_a_dead_receiver() -> None:
+    now = [0.0]
+    breaker = CircuitBreaker(threshold=2, cooldown_seconds=60, clock=lambda: now[0])
+    dead = _Recorder("webhook", fail=True)
+    attempts: list[Attempt] = []
+
+    def send() -> bool:
+        return deliver(
+            dead, N, policy=RetryPolicy(max_attempts=1), record=attempts.append, breaker=breaker
+        ).delivered
+
+    assert not send() and not send()  # two real failures open the circuit
+    assert len(dead.sent) == 2
+    assert not send()  # skipped at once, still logged as FAILED
+    assert len(dead.sent) == 2
+    assert attempts[-1].status == "FAILED" and "circuit open" in (attempts[-1].error or "")
+    now[0] = 61.0
+    dead.fail = False
+    assert send()  # after the cool-down one delivery is tried; success closes it
+    assert send() and len(dead.sent) == 4
+    # Another target is unaffected by this one's circuit.
+    other = _Recorder("sns")
+    assert deliver(other, N, policy=RetryPolicy(), breaker=breaker).delivered
