@@ -18,7 +18,7 @@ export GX_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
 
 .PHONY: setup system-deps demo test lint typecheck unit bench bench-documents clean \
-	up down bench-latency
+	up down bench-latency bench-notify
 
 $(STAMP):
 	@$(MAKE) --no-print-directory system-deps
@@ -100,6 +100,10 @@ down:
 # Latency from the last object landing to the decision row (event-driven path).
 bench-latency: setup
 	$(BIN)/python benchmarks/bench_latency.py --n $${N:-20}
+
+# What each notification channel adds per decision (real receivers on loopback).
+bench-notify: setup
+	$(BIN)/python benchmarks/bench_notify.py --n $${N:-200}
 
 clean:
 	rm -rf var/demo-landing var/bench .pytest_cache .mypy_cache .ruff_cache

@@ -188,7 +188,14 @@ class ReminderOutcome:
         }
 
 
-@task(name="find-due-reminders", retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
+# persist_result=False: the reminders carry email addresses, never written to disk.
+@task(
+    name="find-due-reminders",
+    retries=1,
+    retry_delay_seconds=5,
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
 def find_due_reminders(today: dt.date) -> list[ExpiryReminder]:
     """Documents with a reminder due on ``today`` (see kyc.domain.reminders)."""
     thresholds = get_settings().expiry_reminder_days

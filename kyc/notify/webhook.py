@@ -21,12 +21,16 @@ import email.utils
 import hashlib
 import hmac
 import json
+import threading
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from kyc.notify.base import DeliveryFailed, Notification
+
+if TYPE_CHECKING:
+    import httpx
 
 SECRET_PREFIX = "whsec_"
 #: Receivers reject messages whose timestamp is further than this from their clock.
@@ -232,6 +236,27 @@ class WebhookChannel:
         self.secrets = tuple(secrets)
         self.timeout_seconds = timeout_seconds
         self.target = redact_url(url)
+        self._lock = threading.Lock()
+        self._client: httpx.Client | None = None
+
+    def _http(self) -> httpx.Client:
+        """One client per channel, made on first use and shared by threads.
+
+        Building a client costs ~0.1 s (it loads the CA bundle), more than the
+        delivery itself; httpx clients are thread-safe. No keep-alive: decisions
+        are seconds apart, and a pooled connection the receiver has closed
+        meanwhile would turn into a spurious failed attempt.
+        """
+        import httpx
+
+        with self._lock:
+            if self._client is None:
+                self._client = httpx.Client(
+                    timeout=self.timeout_seconds,
+                    follow_redirects=False,
+                    limits=httpx.Limits(max_keepalive_connections=0),
+                )
+            return self._client
 
     def send(self, notification: Notification) -> int | None:
         """POST one attempt; a fresh timestamp and signature every time."""
@@ -240,10 +265,7 @@ class WebhookChannel:
         body = body_for(notification)
         headers = signed_headers(notification.message_id, body, self.secrets)
         try:
-            # One client per attempt: attempts are seconds apart, and a fresh
-            # connection avoids reusing one the receiver has half-closed.
-            with httpx.Client(timeout=self.timeout_seconds, follow_redirects=False) as client:
-                response = client.post(self.url, content=body, headers=headers)
+            response = self._http().post(self.url, content=body, headers=headers)
         except httpx.HTTPError as exc:
             raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from exc
         if 200 <= response.status_code < 300:
