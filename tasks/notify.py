@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -230,8 +231,6 @@ def send_reminder(reminder: ExpiryReminder) -> ReminderOutcome:
     key and then finds it taken. Only a crash between a successful send and the
     commit can repeat a reminder, never a normal re-run.
     """
-    import uuid
-
     settings = get_settings()
     chans = channels(settings)
     notification = reminder_notification(reminder)
