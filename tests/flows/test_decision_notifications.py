@@ -22,6 +22,7 @@ from kyc.db.repository import list_decisions
 from kyc.demo.generate import generate_demo
 from kyc.notify.webhook import generate_secret
 from kyc.storage.local import LocalStore
+from tests.fixtures.db import DatabaseFactory
 from tests.fixtures.notify import Received, SmtpServer, SnsToSqs, WebhookReceiver
 
 pytestmark = pytest.mark.slow
@@ -58,7 +59,16 @@ def _landing_with(landing: Path, shared: Path, kinds: list[str]) -> dict[str, st
     return chosen
 
 
+@pytest.fixture
+def embedded_only(pg_server: DatabaseFactory) -> None:
+    # The SQL this touches (delivery log) runs on every server in tests/notify and
+    # the expiry-flow tests; the engines and receivers here need not run twice.
+    if pg_server.kind != "embedded":
+        pytest.skip("notification pipeline test runs on the embedded server only")
+
+
 def test_every_decision_is_notified_and_failures_are_visible(
+    embedded_only: None,
     pipeline_env: Path,
     shared_data: Path,
     webhook_receiver: WebhookReceiver,
