@@ -156,7 +156,10 @@ def verify(
         except (binascii.Error, ValueError):
             continue
         if any(hmac.compare_digest(received, want) for want in expected):
-            payload = json.loads(body)
+            try:
+                payload = json.loads(body)
+            except ValueError:
+                raise WebhookVerificationError("payload is not JSON") from None
             if not isinstance(payload, dict):
                 raise WebhookVerificationError("payload is not a JSON object")
             return payload

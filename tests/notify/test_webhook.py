@@ -108,6 +108,11 @@ def test_verify_rejects_tampering_and_missing_headers() -> None:
         verify(body, {k: v for k, v in headers.items() if k != "webhook-signature"}, [secret])
     with pytest.raises(WebhookVerificationError, match="not an integer"):
         verify(body, dict(headers, **{"webhook-timestamp": "soon"}), [secret])
+    # A correctly signed body that is not a JSON object is still refused, clearly.
+    for bad in (b"not json", b"[1, 2]"):
+        signed = signed_headers("msg_5", bad, [secret], timestamp=now)
+        with pytest.raises(WebhookVerificationError, match="JSON"):
+            verify(bad, signed, [secret], now=now)
     # Header names are case-insensitive; unknown signature versions are skipped.
     upper = {k.upper(): v for k, v in headers.items()}
     upper["WEBHOOK-SIGNATURE"] = "v2,abc " + upper["WEBHOOK-SIGNATURE"]
