@@ -350,9 +350,7 @@ def test_failed_migration_rolls_back_and_releases_the_lock(pg_server: DatabaseFa
 
 def _head() -> str:
     """The newest migration (helpers add migrations; the tests follow the chain)."""
-    from alembic.script import ScriptDirectory
 
-    from kyc.db.engine import alembic_config
 
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
