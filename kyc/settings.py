@@ -95,6 +95,16 @@ class Settings(BaseSettings):
     #: warning (for deployments whose front end checks liveness elsewhere).
     liveness_policy: Literal["require", "record"] = "require"
 
+    # --- liveness (issue 4; engines chosen in kyc.wiring) ----------------------------------
+    #: ``local``: the challenge over ``selfie_frames/`` (blink + head turn);
+    #: ``rekognition``: AWS Face Liveness results for the form's ``liveness.session_id``.
+    #: The local replay check (selfie copied from the document) runs with either.
+    liveness_engine: Literal["local", "rekognition"] = "local"
+    #: AWS Face Liveness Confidence (0-100) at or above which a SUCCEEDED session passes.
+    liveness_confidence_threshold: float = Field(default=80.0, ge=0, le=100)
+    #: Endpoint for the Rekognition Face Liveness API (tests: a loopback server).
+    liveness_endpoint_url: str | None = None
+
     # --- processing ----------------------------------------------------------------------
     #: Applications processed at once by the batch flow.
     concurrency: int = Field(default=4, ge=1, le=64)

@@ -61,6 +61,9 @@ class Reason(StrEnum):
     REGISTER_UNAVAILABLE = "REGISTER_UNAVAILABLE"
     REGISTER_NUMBER_INVALID = "REGISTER_NUMBER_INVALID"
     DUPLICATE_IDENTITY = "DUPLICATE_IDENTITY"
+    #: The duplicate-identity search could not run (e.g. the face engine gives no
+    #: embedding): kept visible on the decision instead of a silent pass.
+    DUPLICATE_NOT_CHECKED = "DUPLICATE_NOT_CHECKED"
     # processing
     ENGINE_ERROR = "ENGINE_ERROR"
 
@@ -94,6 +97,7 @@ SEVERITY: MappingProxyType[Reason, Severity] = MappingProxyType(
         Reason.REGISTER_UNAVAILABLE: Severity.REVIEW,
         Reason.REGISTER_NUMBER_INVALID: Severity.REVIEW,
         Reason.DUPLICATE_IDENTITY: Severity.REVIEW,
+        Reason.DUPLICATE_NOT_CHECKED: Severity.WARNING,
         Reason.ENGINE_ERROR: Severity.REVIEW,
     }
 )
@@ -212,9 +216,13 @@ class FaceComparison:
     timings_ms: MappingProxyType[str, float] = field(default_factory=lambda: MappingProxyType({}))
     source_face_count: int | None = None
     target_face_count: int | None = None
+    #: The selfie's face embedding (dlib: 128 floats), kept for the duplicate-identity
+    #: search; None when the engine gives none (Rekognition) or no face was found.
+    #: Biometric data: never logged, never part of ``as_dict``.
+    source_embedding: tuple[float, ...] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
+        """JSON-ready form (without the embedding)."""
         return {
             "similarity": None if self.similarity is None else round(self.similarity, 2),
             "distance": None if self.distance is None else round(self.distance, 4),
@@ -236,6 +244,112 @@ def _box(box: tuple[float, float, float, float] | None) -> dict[str, float] | No
     if box is None:
         return None
     return dict(zip(("Left", "Top", "Width", "Height"), (round(v, 4) for v in box), strict=True))
+
+
+@dataclass(frozen=True, slots=True)
+class LivenessEvidence:
+    """What an application offers as evidence that a live person took the selfie.
+
+    Attributes:
+        selfie: the selfie image bytes.
+        document: the document front (for the replay check: a selfie that is a copy
+            of the document portrait is no evidence of a live person).
+        frames: ``selfie_frames/<n>`` images in frame order (challenge: blink, turn).
+        session_id: an AWS Face Liveness session id from ``application.json``.
+    """
+
+    selfie: bytes
+    document: bytes | None = None
+    frames: tuple[bytes, ...] = ()
+    session_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LivenessResult:
+    """Outcome of one liveness method on one application.
+
+    Attributes:
+        passed: True = a live person shown; False = evidence of a spoof or a failed
+            challenge (LIVENESS_FAILED); None = not assessed (no usable evidence).
+        method: ``challenge`` | ``replay`` | ``aws-face-liveness``.
+        confidence: 0-100 when the method gives one (AWS: the session's Confidence).
+        findings: LIVENESS_FAILED / LIVENESS_NOT_ASSESSED with a detail saying why.
+        engine: engine name; engine_version: its version.
+        timings_ms: stage name to milliseconds.
+        details: measurements behind the outcome (eye aspect ratios, yaw, scores,
+            session status), JSON-ready and free of PII (no images, no names).
+    """
+
+    passed: bool | None
+    method: str
+    confidence: float | None = None
+    findings: tuple[Finding, ...] = ()
+    engine: str = ""
+    engine_version: str = ""
+    timings_ms: MappingProxyType[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    details: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "passed": self.passed,
+            "method": self.method,
+            "confidence": None if self.confidence is None else round(self.confidence, 3),
+            "findings": [f.as_dict() for f in self.findings],
+            "engine": self.engine,
+            "engine_version": self.engine_version,
+            "timings_ms": dict(self.timings_ms),
+            "details": dict(self.details),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateMatch:
+    """An earlier user whose verified face matches this applicant's selfie.
+
+    Attributes:
+        user_id: the other user's id (text form of the UUID).
+        application_id: the application that enrolled that face.
+        distance: embedding distance between the two faces.
+        same_identity: True when that user has this applicant's name and date of
+            birth (the same person applying again: no finding).
+    """
+
+    user_id: str
+    application_id: str
+    distance: float
+    same_identity: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form (ids and a distance: no PII)."""
+        return {
+            "user_id": self.user_id,
+            "application_id": self.application_id,
+            "distance": round(self.distance, 4),
+            "same_identity": self.same_identity,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateCheck:
+    """Outcome of the duplicate-identity search for one application.
+
+    Attributes:
+        ran: False when the search could not run (``reason`` says why).
+        matches: earlier users with a matching face, nearest first.
+        reason: why the search did not run; empty when it ran.
+        method: ``hnsw`` (pgvector index) or ``exact`` (scan without pgvector).
+    """
+
+    ran: bool
+    matches: tuple[DuplicateMatch, ...] = ()
+    reason: str = ""
+    method: str = ""
+
+    @property
+    def duplicates(self) -> tuple[DuplicateMatch, ...]:
+        """Matches under another name or date of birth (DUPLICATE_IDENTITY)."""
+        return tuple(m for m in self.matches if not m.same_identity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +379,8 @@ class DecisionResult:
     findings: tuple[Finding, ...]
     scores: MappingProxyType[str, float | None]
     decided_at: dt.datetime
+    #: Earlier users whose face matches under another identity (DUPLICATE_IDENTITY).
+    duplicate_of: tuple[DuplicateMatch, ...] = ()
 
     @property
     def reasons(self) -> list[str]:

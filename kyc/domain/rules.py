@@ -15,6 +15,8 @@ from types import MappingProxyType
 from typing import Literal
 
 from kyc.domain.application import Application, RegisterType
+from kyc.domain.duplicates import duplicate_findings
+from kyc.domain.liveness import liveness_findings
 from kyc.domain.matching import (
     NameMatch,
     compare_names,
@@ -26,8 +28,10 @@ from kyc.domain.records import (
     Decision,
     DecisionResult,
     DocumentScan,
+    DuplicateCheck,
     FaceComparison,
     Finding,
+    LivenessResult,
     QualityResult,
     Reason,
     Severity,
@@ -54,17 +58,20 @@ class Signals:
 
     ``face`` / ``quality`` are None when that stage could not run at all (e.g. the
     engine failed after its retries); ``extra_findings`` carries such failures.
-    ``liveness_passed`` and ``register_status`` are None while those checks are not
-    part of the pipeline (issues 4 and 5).
+    ``liveness`` holds one result per liveness method that ran (empty: no evidence,
+    LIVENESS_NOT_ASSESSED). ``duplicates`` is None when the duplicate-identity search
+    did not apply (no verified selfie). ``register_status`` is None while register
+    checks are not part of the pipeline (issue 5).
     """
 
     application: Application
     scan: DocumentScan
     face: FaceComparison | None
     quality: QualityResult | None
-    liveness_passed: bool | None = None
+    liveness: tuple[LivenessResult, ...] = ()
     register_status: str | None = None
     extra_findings: tuple[Finding, ...] = ()
+    duplicates: DuplicateCheck | None = None
 
 
 def _document_findings(
@@ -203,15 +210,12 @@ def decide(
     else:
         findings.append(Finding(Reason.DATA_QUALITY_FAILED, "data-quality gate did not run"))
 
-    if signals.liveness_passed is None:
-        findings.append(
-            Finding(
-                Reason.LIVENESS_NOT_ASSESSED,
-                f"no liveness evidence (policy {thresholds.liveness_policy})",
-            )
-        )
-    elif not signals.liveness_passed:
-        findings.append(Finding(Reason.LIVENESS_FAILED, "liveness check failed"))
+    live_findings, live_scores = liveness_findings(
+        signals.liveness, policy=thresholds.liveness_policy
+    )
+    findings += live_findings
+    scores |= live_scores
+    findings += duplicate_findings(signals.duplicates)
 
     if app.registration.type is not RegisterType.NONE and signals.register_status is None:
         findings.append(
@@ -239,5 +243,9 @@ def decide(
     else:
         decision = Decision.PASS
     return DecisionResult(
-        decision=decision, findings=tuple(rated), scores=MappingProxyType(scores), decided_at=now
+        decision=decision,
+        findings=tuple(rated),
+        scores=MappingProxyType(scores),
+        decided_at=now,
+        duplicate_of=signals.duplicates.duplicates if signals.duplicates is not None else (),
     )

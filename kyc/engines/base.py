@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 from kyc.domain.application import DocumentType
-from kyc.domain.records import DocumentScan, FaceComparison
+from kyc.domain.records import DocumentScan, FaceComparison, LivenessEvidence, LivenessResult
 
 
 class EngineUnavailable(RuntimeError):
@@ -58,5 +58,35 @@ class FaceMatcher(Protocol):
         Returns:
             Similarity 0-100 or, when no comparison is possible, findings such as
             FACE_NOT_FOUND / SELFIE_UNREADABLE; never an exception for bad input.
+        """
+        ...
+
+
+@runtime_checkable
+class LivenessChecker(Protocol):
+    """Judges whether the selfie was taken of a live person present at the time.
+
+    Implementations: the local challenge (blink + head turn over selfie frames),
+    the local replay check (selfie copied from the document, printed or on a
+    screen), and AWS Rekognition Face Liveness (a session's results).
+    """
+
+    name: str
+    version: str
+    #: ``challenge`` | ``replay`` | ``aws-face-liveness`` (recorded per application)
+    method: str
+
+    def check(self, evidence: LivenessEvidence) -> LivenessResult:
+        """Assess one application's liveness evidence.
+
+        Args:
+            evidence: the selfie, the document front, selfie frames and/or a
+                liveness session id, as the application supplied them.
+
+        Returns:
+            passed True / False / None (not assessed) with findings and details;
+            never an exception for bad input (unreadable frames, unknown session).
+            Transient service failures (throttling after retries) do raise, so the
+            pipeline retries and finally records ENGINE_ERROR.
         """
         ...

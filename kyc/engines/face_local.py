@@ -594,6 +594,10 @@ class DlibFaceMatcher:
             timings_ms=MappingProxyType(timings),
             source_face_count=source.face_count,
             target_face_count=target.face_count,
+            # Kept for the duplicate-identity search (kyc.db.faces); never logged.
+            source_embedding=(
+                None if source.descriptor is None else tuple(float(x) for x in source.descriptor)
+            ),
         )
 
 

@@ -1,0 +1,468 @@
+"""Local liveness: the blink + head-turn challenge, and the replay check.
+
+Both run offline on dlib (``dlib-bin``) with the 68-point landmark model from the
+``face_recognition_models`` distribution, located on disk like the face matcher's
+models (:func:`kyc.engines.face_local.model_directory`: the package is never
+imported, its ``__init__`` needs pkg_resources).
+
+* :class:`ChallengeLivenessChecker` (method ``challenge``): over the application's
+  ``selfie_frames/`` it measures the eye aspect ratio and the yaw on every frame and
+  checks that every frame shows the selfie's person (face-embedding distance within
+  the face matcher's threshold); :func:`kyc.domain.liveness.evaluate_challenge`
+  decides.
+* :class:`ReplayLivenessChecker` (method ``replay``, always on): a selfie that is a
+  near copy of the document portrait (normalised cross-correlation of the aligned,
+  equalised 150 px face chips), or that carries a print/screen pattern (isolated
+  peaks in the spectrum of the face region: halftone dots, moiré), is
+  LIVENESS_FAILED. It can only find spoofs: a clean result is ``passed=None``.
+  Thresholds are measured on the public face set (``make bench-replay``; figures in
+  benchmarks/README.md).
+
+Thread safety follows face_local: dlib's HOG detector is not shareable between
+threads (one per thread), the shape predictor is.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from kyc.domain.liveness import FrameMeasure, evaluate_challenge, face_eye_aspect_ratio, yaw_degrees
+from kyc.domain.records import Finding, LivenessEvidence, LivenessResult, Reason
+from kyc.engines.base import EngineUnavailable
+from kyc.engines.imaging import ImageUnreadable, load_image
+
+logger = logging.getLogger(__name__)
+
+#: 68-point landmark model (iBUG 300-W) shipped in face_recognition_models.
+SHAPE_68_FILE = "shape_predictor_68_face_landmarks.dat"
+#: Long side of the copy frames and selfies are analysed on (as the face matcher).
+ANALYSIS_MAX_SIDE = 500
+#: Long side for the document: its portrait is small on the card.
+DOCUMENT_MAX_SIDE = 1280
+#: Side of the aligned face chip compared by the replay check (dlib's chip size).
+CHIP_SIZE = 150
+
+#: Normalised cross-correlation of the equalised face chips at or above which the
+#: selfie is a copy of the document portrait. Measured (make bench-replay) on the
+#: public face set: genuine selfie vs its card portrait max 0.80; re-photographed
+#: card portraits (perspective, blur, JPEG, exposure) min 0.90.
+COPY_NCC = 0.865
+#: Spectral peak ratio of the face region at or above which the selfie carries a
+#: print or screen pattern. Public face photos: max 9.3; halftone-screened copies
+#: (60-120 lines across the face) min 21 (make bench-replay).
+PRINT_PEAK_RATIO = 14.0
+#: Frequency band searched for print peaks, as fractions of Nyquist: from a ~16 px
+#: screen period (a coarse print close to the camera) to just under the pixel grid.
+PRINT_BAND = (0.12, 0.9)
+
+
+def _import_dlib() -> Any:
+    try:
+        import dlib
+    except ImportError as exc:
+        raise EngineUnavailable("local liveness needs dlib (pip install dlib-bin)") from exc
+    return dlib
+
+
+def _shape68_path(model_dir: Path | None) -> Path:
+    from kyc.engines.face_local import model_directory
+
+    path = (model_dir or model_directory()) / SHAPE_68_FILE
+    if not path.is_file():
+        raise EngineUnavailable(
+            f"{SHAPE_68_FILE} missing in {path.parent} (reinstall face_recognition_models)"
+        )
+    return path
+
+
+class _Landmarks:
+    """dlib HOG detector (one per thread) and the shared 68-point predictor."""
+
+    _lock = threading.Lock()
+    _predictors: dict[Path, Any] = {}  # noqa: RUF012 - process-wide cache by design
+
+    def __init__(self, model_dir: Path | None) -> None:
+        self._dlib = _import_dlib()
+        self._path = _shape68_path(model_dir)
+        self._local = threading.local()
+        self.version = f"dlib-{self._dlib.__version__}+shape68"
+
+    def predictor(self) -> Any:
+        with self._lock:
+            found = self._predictors.get(self._path)
+            if found is None:
+                found = self._predictors[self._path] = self._dlib.shape_predictor(str(self._path))
+            return found
+
+    def detector(self) -> Any:
+        found = getattr(self._local, "detector", None)
+        if found is None:
+            found = self._local.detector = self._dlib.get_frontal_face_detector()
+        return found
+
+    def analyse(self, image: bytes, *, max_side: int, upsample: int = 1) -> _Face:
+        """Best-scored face in an image with its 68 landmarks and aligned chip.
+
+        Raises:
+            ImageUnreadable: not a usable image.
+            _NoFace: no face was found.
+        """
+        original = load_image(image, mode="RGB")
+        decoded = original
+        scale = min(1.0, max_side / max(decoded.size))
+        if scale < 1.0:
+            decoded = decoded.resize(
+                (max(1, round(decoded.width * scale)), max(1, round(decoded.height * scale))),
+                Image.Resampling.BILINEAR,
+                reducing_gap=2.0,
+            )
+        pixels = np.asarray(decoded)
+        detector = self.detector()
+        rects: list[Any] = []
+        scores: list[float] = []
+        for up in range(upsample + 1):  # cheapest first, as the face matcher does
+            found, found_scores, _ = detector.run(pixels, up, 0.0)
+            rects, scores = list(found), [float(s) for s in found_scores]
+            if rects:
+                break
+        if not rects:
+            raise _NoFace("no face")
+        best = max(range(len(rects)), key=scores.__getitem__)
+        shape = self.predictor()(pixels, rects[best])
+        points = [(float(p.x), float(p.y)) for p in shape.parts()]
+        chip = np.asarray(self._dlib.get_face_chip(pixels, shape, size=CHIP_SIZE, padding=0.0))
+        rect = rects[best]
+        box = tuple(
+            round(v / scale) for v in (rect.left(), rect.top(), rect.right(), rect.bottom())
+        )
+        return _Face(points=points, chip=chip, original=np.asarray(original), box=box)
+
+
+class _NoFace(ValueError):
+    """No face in the image."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Face:
+    points: list[tuple[float, float]]
+    chip: np.ndarray  # CHIP_SIZE x CHIP_SIZE x 3, aligned on the landmarks
+    #: the decoded image at full resolution: a print's screen is finer than the
+    #: analysis copy can hold (downscaling would blur it away)
+    original: np.ndarray
+    box: tuple[int, ...]  # left, top, right, bottom in ``original``
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
+# --------------------------------------------------------------------------------------
+# challenge
+# --------------------------------------------------------------------------------------
+
+
+class ChallengeLivenessChecker:
+    """Blink + head turn over the application's selfie frames, all of the selfie's person.
+
+    Args:
+        matcher: the local face matcher, whose embeddings tell whether a frame shows
+            the selfie's person (default: a new DlibFaceMatcher).
+        max_distance: same-person embedding distance (default: the distance of
+            ``KYC_FACE_MATCH_THRESHOLD``).
+        model_dir: folder with the dlib ``.dat`` files.
+
+    Raises:
+        EngineUnavailable: dlib or the 68-point model is missing.
+    """
+
+    name = "local-challenge"
+    method = "challenge"
+
+    def __init__(
+        self,
+        *,
+        matcher: Any | None = None,
+        max_distance: float | None = None,
+        model_dir: Path | None = None,
+    ) -> None:
+        from kyc.engines.face_local import DlibFaceMatcher, similarity_to_distance
+
+        self._landmarks = _Landmarks(model_dir)
+        self._matcher = matcher or DlibFaceMatcher(model_dir=model_dir)
+        if max_distance is None:
+            from kyc.settings import get_settings
+
+            max_distance = similarity_to_distance(get_settings().face_match_threshold)
+        self.max_distance = max_distance
+        self.version = self._landmarks.version
+
+    def check(self, evidence: LivenessEvidence) -> LivenessResult:
+        """Measure every frame and decide the challenge (see evaluate_challenge)."""
+        timings: dict[str, float] = {}
+        if not evidence.frames:
+            return evaluate_challenge(
+                [], max_distance=self.max_distance, engine=self.name, engine_version=self.version
+            )
+        started = time.perf_counter()
+        selfie = self._matcher.embed(evidence.selfie, role="selfie").descriptor
+        measures: list[FrameMeasure] = []
+        for index, frame in enumerate(evidence.frames):
+            measures.append(self._measure(index, frame, selfie))
+        timings["frames"] = _ms_since(started)
+        result = evaluate_challenge(
+            measures,
+            max_distance=self.max_distance,
+            engine=self.name,
+            engine_version=self.version,
+            timings_ms=timings,
+        )
+        if selfie is None and result.passed:
+            # Blink and turn were shown, but nothing ties them to the selfie's face.
+            return LivenessResult(
+                passed=None,
+                method=self.method,
+                findings=(
+                    Finding(
+                        Reason.LIVENESS_NOT_ASSESSED,
+                        "no face in the selfie to compare the frames with",
+                    ),
+                ),
+                engine=self.name,
+                engine_version=self.version,
+                timings_ms=result.timings_ms,
+                details=result.details,
+            )
+        return result
+
+    def _measure(self, index: int, frame: bytes, selfie: np.ndarray | None) -> FrameMeasure:
+        try:
+            face = self._landmarks.analyse(frame, max_side=ANALYSIS_MAX_SIDE)
+        except ImageUnreadable as exc:
+            return FrameMeasure(index, problem=f"unreadable: {exc}")
+        except _NoFace:
+            return FrameMeasure(index, problem="no face")
+        embedded = self._matcher.embed(frame, role="selfie").descriptor
+        distance = (
+            None
+            if embedded is None or selfie is None
+            else float(np.linalg.norm(np.asarray(embedded) - selfie))
+        )
+        try:
+            ear = face_eye_aspect_ratio(face.points)
+            yaw = yaw_degrees(face.points)
+        except ValueError as exc:
+            return FrameMeasure(index, problem=f"landmarks unusable: {exc}")
+        return FrameMeasure(index, ear=ear, yaw=yaw, distance=distance)
+
+
+# --------------------------------------------------------------------------------------
+# replay
+# --------------------------------------------------------------------------------------
+
+
+def _equalised_gray(chip: np.ndarray) -> np.ndarray:
+    """Gray chip with its histogram equalised (exposure and contrast removed)."""
+    gray = np.asarray(Image.fromarray(chip).convert("L"), dtype=np.float64)
+    ranks = np.argsort(np.argsort(gray.ravel(), kind="stable"), kind="stable")
+    return (ranks / max(1, ranks.size - 1)).reshape(gray.shape)
+
+
+def chip_ncc(a: np.ndarray, b: np.ndarray) -> float:
+    """Normalised cross-correlation (-1..1) of two aligned face chips.
+
+    Only the central part of the chip (the face, not hair or background) counts,
+    after histogram equalisation, so re-photographing (exposure, white balance)
+    barely changes it while a different photo of the same person does.
+    """
+    ga, gb = _equalised_gray(a), _equalised_gray(b)
+    m = CHIP_SIZE // 6
+    ga, gb = ga[m:-m, m:-m], gb[m:-m, m:-m]
+    da, db = ga - ga.mean(), gb - gb.mean()
+    denom = float(np.sqrt((da * da).sum() * (db * db).sum()))
+    return float((da * db).sum() / denom) if denom > 0 else 0.0
+
+
+def print_peak_ratio(pixels: np.ndarray, box: tuple[int, ...]) -> float:
+    """How strongly a periodic pattern (halftone, moiré) stands out in the face region.
+
+    The face box (grown by a quarter) is taken in gray, detrended and windowed
+    (Hann); in its 2-D amplitude spectrum, a natural photo falls off smoothly with
+    frequency while a printed or screen-shown face has isolated peaks at the screen
+    frequency. The score is the highest amplitude in the mid/high band (a quarter
+    to nine tenths of Nyquist) divided by the median amplitude at the same radius;
+    frequencies on the 8-pixel JPEG block grid are ignored (every JPEG has them).
+
+    Args:
+        pixels: the analysed RGB image.
+        box: the face (left, top, right, bottom) in ``pixels``.
+
+    Returns:
+        Peak-to-median ratio (about 3-9 for camera photos of faces).
+    """
+    left, top, right, bottom = box
+    grow_w, grow_h = (right - left) // 4, (bottom - top) // 4
+    h, w = pixels.shape[:2]
+    crop = pixels[
+        max(0, top - grow_h) : min(h, bottom + grow_h),
+        max(0, left - grow_w) : min(w, right + grow_w),
+    ]
+    if min(crop.shape[:2]) < 32:
+        return 0.0
+    gray = np.asarray(Image.fromarray(crop).convert("L"), dtype=np.float64)
+    size = min(gray.shape[0], gray.shape[1], 256)
+    cy, cx = gray.shape[0] // 2, gray.shape[1] // 2
+    gray = gray[cy - size // 2 : cy - size // 2 + size, cx - size // 2 : cx - size // 2 + size]
+    gray = gray - gray.mean()
+    window = np.outer(np.hanning(size), np.hanning(size))
+    amp = np.abs(np.fft.fftshift(np.fft.fft2(gray * window)))
+    freq = np.fft.fftshift(np.fft.fftfreq(size))  # cycles per pixel, -0.5..0.5
+    fy, fx = np.meshgrid(freq, freq, indexing="ij")
+    radius = np.sqrt(fx * fx + fy * fy) / 0.5  # fraction of Nyquist
+    band = (radius >= PRINT_BAND[0]) & (radius <= PRINT_BAND[1])
+    # The 8x8 JPEG grid puts energy at multiples of 1/8 cycle per pixel.
+    # (The axes themselves, k = 0, stay: a screen at 45 degrees peaks there.)
+    tol = 1.5 / size * 8
+    on_grid = ((np.abs(fx * 8 - np.round(fx * 8)) < tol) & (np.round(fx * 8) != 0)) | (
+        (np.abs(fy * 8 - np.round(fy * 8)) < tol) & (np.round(fy * 8) != 0)
+    )
+    usable = band & ~on_grid
+    if not usable.any():
+        return 0.0
+    rings = np.round(radius * size / 2).astype(int)
+    ratio = np.zeros_like(amp)
+    for ring in np.unique(rings[usable]):
+        sel = usable & (rings == ring)
+        median = float(np.median(amp[sel]))
+        if median > 0:
+            ratio[sel] = amp[sel] / median
+    return float(ratio.max())
+
+
+class ReplayLivenessChecker:
+    """Finds a selfie copied from the document or shown from a print or a screen.
+
+    Args:
+        copy_ncc: chip correlation at or above which the selfie is a copy of the
+            document portrait (default COPY_NCC, measured).
+        print_peak_ratio: spectral peak ratio at or above which the selfie carries
+            a print/screen pattern (default PRINT_PEAK_RATIO, measured).
+        model_dir: folder with the dlib ``.dat`` files.
+
+    Raises:
+        EngineUnavailable: dlib or the 68-point model is missing.
+    """
+
+    name = "local-replay"
+    method = "replay"
+
+    def __init__(
+        self,
+        *,
+        copy_ncc: float = COPY_NCC,
+        print_peak_ratio: float = PRINT_PEAK_RATIO,
+        model_dir: Path | None = None,
+    ) -> None:
+        self._landmarks = _Landmarks(model_dir)
+        self.copy_ncc = copy_ncc
+        self.print_peak_ratio = print_peak_ratio
+        self.version = self._landmarks.version + "+ncc+spectrum"
+
+    def check(self, evidence: LivenessEvidence) -> LivenessResult:
+        """Compare the selfie's face with the document's and look for a print pattern.
+
+        Returns:
+            passed False (LIVENESS_FAILED with the measurement) for a copy or a print
+            pattern; otherwise passed None (this check cannot show liveness), with
+            the measurements in ``details`` and, when it could not look at all (no
+            face, unreadable), a LIVENESS_NOT_ASSESSED finding saying why.
+        """
+        timings: dict[str, float] = {}
+        details: dict[str, Any] = {}
+        findings: list[Finding] = []
+        started = time.perf_counter()
+        try:
+            selfie = self._landmarks.analyse(evidence.selfie, max_side=ANALYSIS_MAX_SIDE)
+        except (ImageUnreadable, _NoFace) as exc:
+            return self._result(
+                None,
+                [Finding(Reason.LIVENESS_NOT_ASSESSED, f"replay check: selfie {_why(exc)}")],
+                details,
+                timings,
+            )
+        timings["selfie"] = _ms_since(started)
+
+        started = time.perf_counter()
+        peak = print_peak_ratio(selfie.original, selfie.box)
+        details["print_peak_ratio"] = round(peak, 3)
+        timings["spectrum"] = _ms_since(started)
+        if peak >= self.print_peak_ratio:
+            findings.append(
+                Finding(
+                    Reason.LIVENESS_FAILED,
+                    f"selfie carries a print or screen pattern (spectral peak ratio {peak:.1f} "
+                    f">= {self.print_peak_ratio:g})",
+                )
+            )
+
+        if evidence.document is not None:
+            started = time.perf_counter()
+            try:
+                document = self._landmarks.analyse(evidence.document, max_side=DOCUMENT_MAX_SIDE)
+            except (ImageUnreadable, _NoFace) as exc:
+                details["document"] = _why(exc)
+            else:
+                ncc = chip_ncc(selfie.chip, document.chip)
+                details["portrait_ncc"] = round(ncc, 4)
+                if ncc >= self.copy_ncc:
+                    findings.append(
+                        Finding(
+                            Reason.LIVENESS_FAILED,
+                            f"selfie is a copy of the document portrait (face correlation "
+                            f"{ncc:.3f} >= {self.copy_ncc:g})",
+                        )
+                    )
+            timings["document"] = _ms_since(started)
+        return self._result(False if findings else None, findings, details, timings)
+
+    def _result(
+        self,
+        passed: bool | None,
+        findings: list[Finding],
+        details: dict[str, Any],
+        timings: dict[str, float],
+    ) -> LivenessResult:
+        return LivenessResult(
+            passed=passed,
+            method=self.method,
+            findings=tuple(findings),
+            engine=self.name,
+            engine_version=self.version,
+            timings_ms=MappingProxyType(timings),
+            details=MappingProxyType(
+                details
+                | {"copy_ncc_threshold": self.copy_ncc, "print_threshold": self.print_peak_ratio}
+            ),
+        )
+
+
+def _why(exc: Exception) -> str:
+    return "has no face" if isinstance(exc, _NoFace) else f"unreadable ({exc})"
+
+
+__all__ = [
+    "COPY_NCC",
+    "PRINT_PEAK_RATIO",
+    "ChallengeLivenessChecker",
+    "ReplayLivenessChecker",
+    "chip_ncc",
+    "print_peak_ratio",
+]

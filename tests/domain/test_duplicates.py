@@ -1,0 +1,53 @@
+"""Duplicate identities: same person again vs another identity (pure)."""
+
+import datetime as dt
+
+from kyc.domain.duplicates import Candidate, Identity, classify, duplicate_findings, same_identity
+from kyc.domain.records import DuplicateCheck, Reason
+
+DOB = dt.date(1990, 4, 1)
+OLIVIA = Identity("Olivia", "Smith", DOB)
+
+
+def test_same_name_and_dob_is_the_same_identity_even_with_variants():
+    assert same_identity(OLIVIA, Identity("OLIVIA", "SMITH", DOB), name_threshold=0.85)
+    assert same_identity(
+        OLIVIA, Identity("olivia", "Smith", DOB, middle_name="Jane"), name_threshold=0.85
+    )
+    assert same_identity(
+        Identity("José", "García-López", DOB),
+        Identity("Jose", "Garcia Lopez", DOB),
+        name_threshold=0.85,
+    )
+
+
+def test_another_name_or_another_dob_is_another_identity():
+    assert not same_identity(OLIVIA, Identity("Samantha", "Smith", DOB), name_threshold=0.85)
+    assert not same_identity(OLIVIA, Identity("Olivia", "Jones", DOB), name_threshold=0.85)
+    assert not same_identity(
+        OLIVIA, Identity("Olivia", "Smith", dt.date(1991, 4, 1)), name_threshold=0.85
+    )
+
+
+def test_classify_orders_by_distance_and_findings_name_only_other_identities():
+    check = classify(
+        OLIVIA,
+        [
+            Candidate("u-far", "a-far", 0.5, Identity("Mia", "Jones", DOB)),
+            Candidate("u-me", "a-me", 0.1, OLIVIA),
+        ],
+        name_threshold=0.85,
+        method="exact",
+    )
+    assert [m.user_id for m in check.matches] == ["u-me", "u-far"]
+    assert [m.user_id for m in check.duplicates] == ["u-far"]
+    [f] = duplicate_findings(check)
+    assert f.reason is Reason.DUPLICATE_IDENTITY and "u-far" in f.detail and "a-far" in f.detail
+    assert "Mia" not in f.detail and "Jones" not in f.detail  # ids only, no PII
+
+
+def test_not_run_and_not_applicable():
+    assert duplicate_findings(None) == []
+    [f] = duplicate_findings(DuplicateCheck(ran=False, reason="no embedding"))
+    assert f.reason is Reason.DUPLICATE_NOT_CHECKED and f.detail == "no embedding"
+    assert duplicate_findings(DuplicateCheck(ran=True, matches=(), method="hnsw")) == []
