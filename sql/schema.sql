@@ -285,6 +285,74 @@ CREATE UNIQUE INDEX uq_dead_letters_open_landing ON dead_letters
     WHERE resolved_at IS NULL AND application_id IS NULL;
 
 -- ---------------------------------------------------------------------------
+-- 0002: liveness checks, verified face embeddings, duplicate identities
+-- ---------------------------------------------------------------------------
+
+-- One row per liveness method run on an application (challenge, replay,
+-- aws-face-liveness); passed NULL = not assessed.
+CREATE TABLE liveness_checks (
+    liveness_check_id uuid        NOT NULL DEFAULT gen_random_uuid(),
+    application_id    text        NOT NULL,
+    method            text        NOT NULL,
+    engine            text        NOT NULL,
+    engine_version    text        NOT NULL,
+    passed            boolean,
+    confidence        double precision,
+    findings          jsonb       NOT NULL,
+    details           jsonb       NOT NULL DEFAULT '{}'::jsonb,
+    timings_ms        jsonb       NOT NULL DEFAULT '{}'::jsonb,
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT pk_liveness_checks PRIMARY KEY (liveness_check_id),
+    CONSTRAINT ck_liveness_checks_confidence_range CHECK (confidence >= 0 AND confidence <= 100),
+    CONSTRAINT fk_liveness_checks_application_id_applications FOREIGN KEY (application_id)
+        REFERENCES applications (application_id) ON DELETE CASCADE
+);
+CREATE INDEX ix_liveness_checks_application_id ON liveness_checks (application_id);
+
+-- The embedding of every selfie verified against its document (biometric data:
+-- erased with its user). The identity column orders enrolments: an applicant is
+-- compared with faces enrolled before their own first one.
+CREATE TABLE face_embeddings (
+    face_embedding_id bigint      GENERATED ALWAYS AS IDENTITY,
+    application_id    text        NOT NULL,
+    user_id           uuid        NOT NULL,
+    selfie_id         uuid        NOT NULL,
+    engine            text        NOT NULL,
+    embedding         real[]      NOT NULL,
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT pk_face_embeddings PRIMARY KEY (face_embedding_id),
+    CONSTRAINT uq_face_embeddings_selfie_id UNIQUE (selfie_id),
+    CONSTRAINT ck_face_embeddings_embedding_128 CHECK (cardinality(embedding) = 128),
+    CONSTRAINT fk_face_embeddings_application_id_applications FOREIGN KEY (application_id)
+        REFERENCES applications (application_id) ON DELETE CASCADE,
+    CONSTRAINT fk_face_embeddings_user_id_users FOREIGN KEY (user_id)
+        REFERENCES users (user_id) ON DELETE CASCADE,
+    CONSTRAINT fk_face_embeddings_selfie_id_selfies FOREIGN KEY (selfie_id)
+        REFERENCES selfies (selfie_id) ON DELETE CASCADE
+);
+CREATE INDEX ix_face_embeddings_application_id ON face_embeddings (application_id);
+CREATE INDEX ix_face_embeddings_user_id ON face_embeddings (user_id);
+
+-- CONDITIONAL: pgvector and its HNSW index only where the server offers the
+-- extension (embedded PostgreSQL 18, managed services); without it the table is
+-- the same and the duplicate search scans every row (the pipeline logs this once).
+DO $vector$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector') THEN
+        CREATE EXTENSION IF NOT EXISTS vector;
+        CREATE INDEX ix_face_embeddings_embedding_hnsw ON face_embeddings
+            USING hnsw ((embedding::vector(128)) vector_l2_ops);
+    ELSE
+        RAISE NOTICE 'pgvector is not available: duplicate-identity search will scan';
+    END IF;
+EXCEPTION WHEN insufficient_privilege THEN
+    RAISE NOTICE 'pgvector could not be created (privilege): duplicate-identity search will scan';
+END
+$vector$;
+
+-- Earlier users whose face matches under another identity (DUPLICATE_IDENTITY).
+ALTER TABLE kyc_decisions
+    ADD COLUMN duplicate_of jsonb NOT NULL DEFAULT '[]'::jsonb;
 -- Notifications (issue 6): every delivery attempt, and expiry reminders sent
 -- ---------------------------------------------------------------------------
 

@@ -98,6 +98,8 @@ class DecisionRow:
     decided_at: dt.datetime
     #: the version this one re-ran (``kyc reprocess``); None: decided on landing
     reprocess_of: int | None = None
+    #: earlier users whose face matches under another identity (DUPLICATE_IDENTITY)
+    duplicate_of: list[dict[str, Any]] | None = None
 
     def as_json(self) -> dict[str, Any]:
         """JSON-ready form (``kyc decisions --json`` prints one per line)."""
@@ -111,6 +113,7 @@ class DecisionRow:
             "engines": dict(self.engines),
             "decided_at": _iso_utc(self.decided_at),
             "reprocess_of": self.reprocess_of,
+            "duplicate_of": [dict(d) for d in self.duplicate_of or []],
         }
 
 
@@ -633,6 +636,7 @@ def record_decision(
         input_fingerprint=input_fingerprint,
         decided_at=result.decided_at,
         reprocess_of=reprocess_of,
+        duplicate_of=[m.as_dict() for m in result.duplicate_of],
     )
     session.add(row)
     # Flush now: a duplicate fingerprint must fail here, before any status changes.
@@ -743,6 +747,7 @@ def _decision_select() -> sa.Select[Any]:
         d.engines,
         d.decided_at,
         d.reprocess_of,
+        d.duplicate_of,
     )
 
 
@@ -757,6 +762,7 @@ def _decision_row(r: Any) -> DecisionRow:
         engines=dict(r.engines),
         decided_at=r.decided_at,
         reprocess_of=r.reprocess_of,
+        duplicate_of=list(r.duplicate_of),
     )
 
 

@@ -248,6 +248,7 @@ def test_full_round_trip(db_engine: sa.Engine) -> None:
         "engines": ENGINES,
         "decided_at": "2025-03-14T09:26:53.589000+00:00",
         "reprocess_of": None,
+        "duplicate_of": [],
     }
     assert json.loads(json.dumps(row.as_json())) == row.as_json()
 

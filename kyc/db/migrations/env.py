@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import context
 
 from kyc.db.engine import migration_lock, normalise_url, resolve_database_url
-from kyc.db.models import Base
+from kyc.db.models import Base, include_object
 from kyc.settings import get_settings
 
 config = context.config
@@ -37,6 +37,7 @@ def _configure_and_run(connection: sa.Connection) -> None:
         target_metadata=target_metadata,
         compare_type=True,
         compare_server_default=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
