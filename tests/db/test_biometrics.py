@@ -85,7 +85,7 @@ def test_search_finds_earlier_users_only_within_the_distance(db_engine: sa.Engin
     face = unit(RNG.normal(size=128))
     _, first = enrolled_user(db_engine, face, first_name="Aisha")
     _, far = enrolled_user(db_engine, near(face, 0.9))
-    app, me = enrolled_user(db_engine, near(face, 0.3), first_name="Zara")
+    _, me = enrolled_user(db_engine, near(face, 0.3), first_name="Zara")
     _, later = enrolled_user(db_engine, near(face, 0.1))  # enrolled after me: not "existing"
 
     matches, method = search(db_engine, near(face, 0.3), me.user_id)

@@ -18,6 +18,7 @@ that once). The same DO block is in sql/schema.sql.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -56,7 +57,7 @@ def _fk(table: str, column: str, ref_table: str, ref_column: str) -> sa.ForeignK
     )
 
 
-def _ts(name: str) -> sa.Column[object]:
+def _ts(name: str) -> sa.Column[Any]:
     return sa.Column(
         name, sa.DateTime(timezone=True), nullable=False, server_default=sa.text("now()")
     )
