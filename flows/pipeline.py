@@ -88,7 +88,7 @@ def run_application(
     checked: bool = False,
     reprocess_of: int | None = None,
 ) -> Outcome:
-    """Process one complete application: form → document → face → gate → decision.
+    """Process one application: form → document → face → liveness → duplicates → gate → decision.
 
     Args:
         landing: landing URI (folder or s3://bucket/prefix).
@@ -156,6 +156,20 @@ def run_application(
         )
         face = None
         extra.append(Finding(Reason.ENGINE_ERROR, f"face matcher failed: {type(exc).__name__}"))
+    liveness: tuple[Any, ...] = ()
+    try:
+        liveness = stage(t.check_liveness, landing, bundle, app, refs)
+    except Exception as exc:
+        log.error("application %s: liveness check failed: %s", app_id, type(exc).__name__)
+        extra.append(Finding(Reason.ENGINE_ERROR, f"liveness check failed: {type(exc).__name__}"))
+    duplicates = None
+    try:
+        duplicates = stage(t.check_duplicates, app, refs, face, liveness)
+    except Exception as exc:
+        log.error("application %s: duplicate search failed: %s", app_id, type(exc).__name__)
+        extra.append(
+            Finding(Reason.ENGINE_ERROR, f"duplicate-identity search failed: {type(exc).__name__}")
+        )
     try:
         quality = stage(t.check_data_quality, app, scan, refs)
     except Exception as exc:
@@ -163,7 +177,17 @@ def run_application(
         quality = None
     try:
         result = stage(
-            t.decide_application, app, refs, bundle, scan, face, quality, tuple(extra), reprocess_of
+            t.decide_application,
+            app,
+            refs,
+            bundle,
+            scan,
+            face,
+            quality,
+            tuple(extra),
+            liveness,
+            duplicates,
+            reprocess_of,
         )
     except t.repo.AlreadyDecided as exc:
         log.info("application %s: decided meanwhile by another run; skipping", app_id)

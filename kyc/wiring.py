@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from kyc.engines.base import DocumentReader, EngineUnavailable, FaceMatcher
+from kyc.engines.base import DocumentReader, EngineUnavailable, FaceMatcher, LivenessChecker
 from kyc.quality.gate import QualityGate
 from kyc.settings import Settings
 
@@ -22,6 +22,8 @@ class Engines:
     document_reader: DocumentReader
     face_matcher: FaceMatcher
     quality_gate: QualityGate
+    #: The method chosen by KYC_LIVENESS_ENGINE, then the replay check (always on).
+    liveness_checkers: tuple[LivenessChecker, ...] = ()
 
     def versions(self) -> dict[str, str]:
         """Engine name → version, recorded on every decision."""
@@ -29,7 +31,8 @@ class Engines:
             "document_reader": f"{self.document_reader.name}/{self.document_reader.version}",
             "face_matcher": f"{self.face_matcher.name}/{self.face_matcher.version}",
             "quality_gate": "great_expectations/" + _gx_version(),
-            "liveness": "not-run",
+            "liveness": " + ".join(f"{c.name}/{c.version}" for c in self.liveness_checkers)
+            or "not-run",
             "register": "not-run",
         }
 
@@ -67,20 +70,54 @@ def build_face_matcher(settings: Settings) -> FaceMatcher:
     raise EngineUnavailable(f"KYC_FACE_ENGINE={settings.face_engine!r} is not an engine")
 
 
+def build_liveness_checkers(
+    settings: Settings, face_matcher: FaceMatcher
+) -> tuple[LivenessChecker, ...]:
+    """The liveness method chosen by ``KYC_LIVENESS_ENGINE``, plus the replay check.
+
+    The replay check (selfie copied from the document, or printed) runs with every
+    method: a Face Liveness session or a challenge says nothing about whether the
+    selfie being matched is a photo of the document.
+    """
+    from kyc.engines.liveness_local import ChallengeLivenessChecker, ReplayLivenessChecker
+
+    primary: LivenessChecker
+    if settings.liveness_engine == "local":
+        from kyc.engines.face_local import DlibFaceMatcher
+
+        matcher = face_matcher if isinstance(face_matcher, DlibFaceMatcher) else None
+        primary = ChallengeLivenessChecker(matcher=matcher)
+    elif settings.liveness_engine == "rekognition":
+        from kyc.engines.liveness_rekognition import RekognitionLivenessChecker
+
+        primary = RekognitionLivenessChecker(
+            region=settings.aws_region,
+            endpoint_url=settings.liveness_endpoint_url,
+            confidence_threshold=settings.liveness_confidence_threshold,
+            face_matcher=face_matcher,
+            match_threshold=settings.face_match_threshold,
+        )
+    else:  # pragma: no cover - Settings validates the literal
+        raise EngineUnavailable(f"KYC_LIVENESS_ENGINE={settings.liveness_engine!r} is unknown")
+    return (primary, ReplayLivenessChecker())
+
+
 _lock = threading.Lock()
-_cache: dict[tuple[str, str], Engines] = {}
+_cache: dict[tuple[str, ...], Engines] = {}
 
 
 def build_engines(settings: Settings) -> Engines:
     """Build (once per process and engine choice) the engines named by settings."""
-    key = (settings.document_engine, settings.face_engine)
+    key = (settings.document_engine, settings.face_engine, settings.liveness_engine)
     with _lock:
         if key not in _cache:
+            face_matcher = build_face_matcher(settings)
             _cache[key] = Engines(
                 document_reader=build_document_reader(settings),
-                face_matcher=build_face_matcher(settings),
+                face_matcher=face_matcher,
                 quality_gate=QualityGate(
                     settings.expectations_dir, worker_process=settings.quality_gate_process
                 ),
+                liveness_checkers=build_liveness_checkers(settings, face_matcher),
             )
         return _cache[key]

@@ -21,7 +21,16 @@ from kyc import runtime
 from kyc.db import repository as repo
 from kyc.domain.application import Application, ApplicationInvalid, parse_application
 from kyc.domain.landing import IncompleteApplication, LandingBundle, group_landing
-from kyc.domain.records import DecisionResult, DocumentScan, FaceComparison, Finding, QualityResult
+from kyc.domain.records import (
+    DecisionResult,
+    DocumentScan,
+    DuplicateCheck,
+    FaceComparison,
+    Finding,
+    LivenessEvidence,
+    LivenessResult,
+    QualityResult,
+)
 from kyc.domain.rules import Signals, Thresholds, decide
 from kyc.settings import get_settings
 from kyc.wiring import build_engines
@@ -227,6 +236,86 @@ def match_face(
     return result
 
 
+@task(name="check-liveness", **TASK_OPTIONS)
+def check_liveness(
+    landing: str, bundle: LandingBundle, app: Application, refs: repo.ApplicationRefs
+) -> tuple[LivenessResult, ...]:
+    """Run every configured liveness method and record one row per method."""
+    store = runtime.store(landing)
+    evidence = LivenessEvidence(
+        selfie=store.get(bundle.selfie.key),
+        document=store.get(bundle.front.key),
+        frames=tuple(store.get(f.key) for f in bundle.frames),
+        session_id=app.liveness_session_id,
+    )
+    results = tuple(c.check(evidence) for c in build_engines(get_settings()).liveness_checkers)
+    from kyc.db import biometrics
+
+    with repo_session() as s:
+        biometrics.record_liveness_checks(s, application_id=refs.application_id, results=results)
+    return results
+
+
+@task(name="check-duplicates", **TASK_OPTIONS)
+def check_duplicates(
+    app: Application,
+    refs: repo.ApplicationRefs,
+    face: FaceComparison | None,
+    liveness: tuple[LivenessResult, ...] = (),
+) -> DuplicateCheck | None:
+    """Search earlier users' verified faces for this selfie, then enrol it.
+
+    Only a selfie verified against its document is searched (None otherwise: the
+    face findings already explain the decision), and it is enrolled only when no
+    liveness method failed (a replayed photo must not become someone's face). A
+    face engine without embeddings (Rekognition) gives a check that did not run,
+    visibly.
+    """
+    settings = get_settings()
+    if face is None or face.similarity is None or face.similarity < settings.face_match_threshold:
+        return None
+    if face.source_embedding is None:
+        return DuplicateCheck(
+            ran=False, reason=f"face engine {face.engine or 'unknown'} gives no face embedding"
+        )
+    from kyc.db import biometrics
+    from kyc.domain.duplicates import Candidate, Identity, classify
+    from kyc.engines.face_local import similarity_to_distance
+
+    with repo_session() as s:
+        biometrics.lock_face_enrolment(s)
+        rows, method = biometrics.find_similar_faces(
+            s,
+            embedding=face.source_embedding,
+            engine=face.engine,
+            user_id=refs.user_id,
+            max_distance=similarity_to_distance(settings.face_match_threshold),
+        )
+        if not any(r.passed is False for r in liveness):
+            biometrics.enrol_face(
+                s,
+                application_id=refs.application_id,
+                user_id=refs.user_id,
+                selfie_id=refs.selfie_id,
+                engine=face.engine,
+                embedding=face.source_embedding,
+            )
+    return classify(
+        Identity(app.first_name, app.last_name, app.date_of_birth, app.middle_name),
+        [
+            Candidate(
+                user_id=str(r.user_id),
+                application_id=r.application_id,
+                distance=r.distance,
+                identity=Identity(r.first_name, r.last_name, r.date_of_birth, r.middle_name),
+            )
+            for r in rows
+        ],
+        name_threshold=settings.name_match_threshold,
+        method=method,
+    )
+
+
 @task(name="data-quality-gate", **TASK_OPTIONS)
 def check_data_quality(
     app: Application, scan: DocumentScan, refs: repo.ApplicationRefs
@@ -250,6 +339,8 @@ def decide_application(
     face: FaceComparison | None,
     quality: QualityResult | None,
     extra_findings: tuple[Finding, ...] = (),
+    liveness: tuple[LivenessResult, ...] = (),
+    duplicates: DuplicateCheck | None = None,
     reprocess_of: int | None = None,
 ) -> DecisionResult:
     """Apply the decision rules; record the gate result and the decision with its trail.
@@ -268,19 +359,35 @@ def decide_application(
     now = dt.datetime.now(dt.UTC)
     result = decide(
         Signals(
-            application=app, scan=scan, face=face, quality=quality, extra_findings=extra_findings
+            application=app,
+            scan=scan,
+            face=face,
+            quality=quality,
+            extra_findings=extra_findings,
+            liveness=liveness,
+            duplicates=duplicates,
         ),
         thresholds=thresholds,
         today=now.date(),
         now=now,
     )
-    engines = build_engines(settings).versions() | {"liveness_policy": settings.liveness_policy}
+    engines = build_engines(settings).versions() | {
+        "liveness_policy": settings.liveness_policy,
+        "liveness_methods": ",".join(r.method for r in liveness) or "none",
+        "duplicate_search": (
+            "not-applicable"
+            if duplicates is None
+            else duplicates.method
+            if duplicates.ran
+            else "not-run"
+        ),
+    }
     with repo_session() as s:
         if quality is not None:
             repo.record_quality(s, application_id=refs.application_id, result=quality)
             _advance(s, refs, "QUALITY_DONE")
-        # Registers and liveness are not part of the pipeline yet: record that they
-        # did not run, so the trail shows it was not silently skipped.
+        # Registers are not part of the pipeline yet: record that they did not
+        # run, so the trail shows it was not silently skipped.
         reg = app.registration
         repo.record_reg_check(
             s,
@@ -352,6 +459,8 @@ __all__ = [
     "Discovery",
     "already_decided",
     "check_data_quality",
+    "check_duplicates",
+    "check_liveness",
     "dead_letter",
     "decide_application",
     "decided_applications",

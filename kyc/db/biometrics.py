@@ -12,6 +12,7 @@ is announced with one log line.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
 import threading
@@ -50,7 +51,7 @@ class FaceMatchRow:
     first_name: str
     middle_name: str | None
     last_name: str
-    date_of_birth: object  # datetime.date
+    date_of_birth: dt.date
 
 
 def _audit(session: Session, **kw: object) -> None:

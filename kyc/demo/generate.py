@@ -14,9 +14,15 @@ import random
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, ImageFilter
 
-from kyc.demo.cards import CardData, degrade, render_licence_back, render_licence_front
+from kyc.demo.cards import (
+    PORTRAIT_BOX,
+    CardData,
+    degrade,
+    render_licence_back,
+    render_licence_front,
+)
 from kyc.storage.base import ObjectStore
 
 #: Identity folders whose photos show one clear frontal face (first photo goes on
@@ -181,10 +187,23 @@ def application_form(
     }
 
 
+def photo_of_portrait(front: bytes) -> bytes:
+    """A phone photo of the card's printed portrait (a replay attempt): crop, 2x, blur, JPEG."""
+    import io
+
+    card = Image.open(io.BytesIO(front)).convert("RGB")
+    left, top, right, bottom = PORTRAIT_BOX
+    crop = card.crop((left - 30, top - 30, right + 30, bottom + 30))
+    crop = crop.resize((crop.width * 2, crop.height * 2), Image.Resampling.BICUBIC)
+    out = io.BytesIO()
+    crop.filter(ImageFilter.GaussianBlur(1.0)).save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
 def generate_demo(
     store: ObjectStore, shared_data_dir: Path, *, today: dt.date | None = None, seed: int = 7
 ) -> list[DemoCase]:
-    """Write ~24 synthetic applications under ``incoming/`` plus ``expected.json``.
+    """Write ~26 synthetic applications under ``incoming/`` plus ``expected.json``.
 
     Args:
         store: the landing store to write into.
@@ -236,10 +255,20 @@ def generate_demo(
         i += 1
         return f"demo-{i:03d}-{kind}"
 
+    # The demo reuses faces on purpose (the same person in another case). The same
+    # person has one date of birth: a reused face keeps its first card's DOB, so
+    # the duplicate-identity rule (same face, another name or DOB) fires only where
+    # a case means it to.
+    first_dob: dict[int, dt.date] = {}
+
+    def same_person(card: CardData, n: int) -> CardData:
+        return replace(card, date_of_birth=first_dob[n])
+
     # 1. Genuine applicants, data typed exactly as on the document -> PASS.
     for n in range(8):
         app_id = next_id("genuine")
         card = card_data(rng, today, n)
+        first_dob[n] = card.date_of_birth
         front, back, selfie = card_images(card, GENUINE_IDENTITIES[n], n)
         put(app_id, application_form(app_id, card), front, back, selfie)
         cases.append(DemoCase(app_id, "genuine", "PASS", (), "form, document and selfie agree"))
@@ -303,7 +332,7 @@ def generate_demo(
     # 5. Date of birth on the form differs from the document -> MANUAL_REVIEW.
     for n in range(2):
         app_id = next_id("dob-mismatch")
-        card = card_data(rng, today, n)
+        card = same_person(card_data(rng, today, n), n)
         front, back, selfie = card_images(card, GENUINE_IDENTITIES[n], 20 + n)
         wrong = card.date_of_birth.replace(year=card.date_of_birth.year + 1 + n)
         put(app_id, application_form(app_id, card, dob=wrong), front, back, selfie)
@@ -312,25 +341,29 @@ def generate_demo(
                 app_id,
                 "dob-mismatch",
                 "MANUAL_REVIEW",
-                ("DOB_MISMATCH",),
-                "form DOB differs from document",
+                ("DOB_MISMATCH", "DUPLICATE_IDENTITY"),
+                "form DOB differs from document (and from this face's earlier application)",
             )
         )
 
     # 6. A different first name on the form -> MANUAL_REVIEW.
     app_id = next_id("name-mismatch")
-    card = card_data(rng, today, 2)
+    card = same_person(card_data(rng, today, 2), 2)
     front, back, selfie = card_images(card, GENUINE_IDENTITIES[2], 22)
     put(app_id, application_form(app_id, card, first="Samantha"), front, back, selfie)
     cases.append(
         DemoCase(
-            app_id, "name-mismatch", "MANUAL_REVIEW", ("NAME_MISMATCH",), "different first name"
+            app_id,
+            "name-mismatch",
+            "MANUAL_REVIEW",
+            ("NAME_MISMATCH", "DUPLICATE_IDENTITY"),
+            "different first name (this face applied earlier under the card's name)",
         )
     )
 
     # 7. Unreadable document: heavily blurred front, barcode side blurred too.
     app_id = next_id("unreadable")
-    card = card_data(rng, today, 3)
+    card = same_person(card_data(rng, today, 3), 3)
     front, back, selfie = card_images(card, GENUINE_IDENTITIES[3], 23)
     put(
         app_id,
@@ -351,7 +384,7 @@ def generate_demo(
 
     # 8. A GMC doctor: the register check is not built yet, so a human must check.
     app_id = next_id("gmc-doctor")
-    card = card_data(rng, today, 4)
+    card = same_person(card_data(rng, today, 4), 4)
     front, back, selfie = card_images(card, GENUINE_IDENTITIES[4], 24)
     put(
         app_id, application_form(app_id, card, registration=("GMC", "7123456")), front, back, selfie
@@ -368,7 +401,7 @@ def generate_demo(
 
     # 9. Corrupt selfie upload (truncated JPEG) -> MANUAL_REVIEW with the reason.
     app_id = next_id("corrupt-selfie")
-    card = card_data(rng, today, 5)
+    card = same_person(card_data(rng, today, 5), 5)
     front, back, selfie = card_images(card, GENUINE_IDENTITIES[5], 25)
     put(app_id, application_form(app_id, card), front, back, selfie[: len(selfie) // 3])
     cases.append(
@@ -383,7 +416,7 @@ def generate_demo(
 
     # 10. Malformed application.json -> dead letter, the batch goes on.
     app_id = next_id("malformed-json")
-    card = card_data(rng, today, 6)
+    card = same_person(card_data(rng, today, 6), 6)
     front, back, selfie = card_images(card, GENUINE_IDENTITIES[6], 26)
     put(app_id, b'{"application_id": "' + app_id.encode() + b'", "email": ', front, back, selfie)
     cases.append(
@@ -398,10 +431,42 @@ def generate_demo(
 
     # 11. Still uploading: no selfie yet -> waits, reported as incomplete.
     app_id = next_id("incomplete")
-    card = card_data(rng, today, 7)
+    card = same_person(card_data(rng, today, 7), 7)
     front, back, _ = card_images(card, GENUINE_IDENTITIES[7], 27)
     put(app_id, application_form(app_id, card), front, back, None)
     cases.append(DemoCase(app_id, "incomplete", "INCOMPLETE", (), "selfie not landed yet"))
+
+    # 12. A replay: the selfie is a phone photo of the licence's own portrait -> FAIL.
+    app_id = next_id("replayed-portrait")
+    card = card_data(rng, today, 10)
+    front, back, _ = card_images(card, GENUINE_IDENTITIES[10], 30)
+    put(app_id, application_form(app_id, card), front, back, photo_of_portrait(front))
+    cases.append(
+        DemoCase(
+            app_id,
+            "replayed-portrait",
+            "FAIL",
+            ("LIVENESS_FAILED",),
+            "selfie is a photo of the document portrait",
+        )
+    )
+
+    # 13. The first genuine applicant's face again, under another name and date of
+    # birth, with a consistent licence -> MANUAL_REVIEW with the other user's id.
+    # (Last in id order, so the earlier application is enrolled by the time it runs.)
+    app_id = next_id("same-face-new-name")
+    card = card_data(rng, today, 31)
+    front, back, selfie = card_images(card, GENUINE_IDENTITIES[0], 31)
+    put(app_id, application_form(app_id, card), front, back, selfie)
+    cases.append(
+        DemoCase(
+            app_id,
+            "same-face-new-name",
+            "MANUAL_REVIEW",
+            ("DUPLICATE_IDENTITY",),
+            "face already verified under another name and date of birth",
+        )
+    )
 
     store.put(
         "expected.json",

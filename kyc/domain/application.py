@@ -94,6 +94,8 @@ class Application:
     document: DocumentClaim
     registration: Registration
     middle_name: str | None = None
+    #: AWS Rekognition Face Liveness session id (``liveness.session_id``), if any.
+    liveness_session_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Back to the ``application.json`` shape."""
@@ -123,7 +125,11 @@ class Application:
                 "type": self.registration.type.value,
                 "number": self.registration.number,
             },
-        }
+        } | (
+            {"liveness": {"session_id": self.liveness_session_id}}
+            if self.liveness_session_id
+            else {}
+        )
 
 
 @lru_cache(maxsize=1)
@@ -215,6 +221,7 @@ def parse_application(raw: bytes | str, *, expected_id: str | None = None) -> Ap
             expiry_date=expiry,
         ),
         registration=Registration(type=RegisterType(reg_type), number=reg.get("number")),
+        liveness_session_id=(data.get("liveness") or {}).get("session_id") or None,
     )
 
 

@@ -5,6 +5,7 @@ incoming/<application_id>/application.json
 incoming/<application_id>/id_document.<jpg|jpeg|png>
 incoming/<application_id>/id_document_back.<jpg|jpeg|png>   (optional)
 incoming/<application_id>/selfie.<jpg|jpeg|png>
+incoming/<application_id>/selfie_frames/<n>.<jpg|jpeg|png>   (optional: liveness challenge)
 ```
 """
 
@@ -21,8 +22,11 @@ INCOMING = "incoming/"
 IMAGE_SUFFIXES = ("jpg", "jpeg", "png")
 _KEY = re.compile(
     r"^incoming/(?P<app>[A-Za-z0-9][A-Za-z0-9_.-]{0,127})/"
-    r"(?P<name>application\.json|(?P<stem>id_document|id_document_back|selfie)\.(?P<ext>[A-Za-z]+))$"
+    r"(?P<name>application\.json|(?P<stem>id_document|id_document_back|selfie)\.(?P<ext>[A-Za-z]+)"
+    r"|selfie_frames/(?P<frame>[0-9]{1,3})\.(?P<fext>[A-Za-z]+))$"
 )
+#: More frames than this is not a selfie challenge (and would slow the batch down).
+MAX_FRAMES = 30
 REQUIRED = ("application.json", "id_document", "selfie")
 
 
@@ -36,6 +40,7 @@ class LandingBundle:
         front: ``id_document.<ext>``.
         back: ``id_document_back.<ext>`` or None.
         selfie: ``selfie.<ext>``.
+        frames: ``selfie_frames/<n>.<ext>`` in frame order (liveness challenge).
     """
 
     application_id: str
@@ -43,6 +48,7 @@ class LandingBundle:
     front: ObjectInfo
     selfie: ObjectInfo
     back: ObjectInfo | None = None
+    frames: tuple[ObjectInfo, ...] = ()
 
     @property
     def fingerprint(self) -> str:
@@ -52,6 +58,7 @@ class LandingBundle:
         decision is made; a changed object (new ETag) is a new submission.
         """
         parts = [self.form, self.front, self.selfie] + ([self.back] if self.back else [])
+        parts += list(self.frames)  # a changed or added frame is a new submission
         h = hashlib.sha256()
         for obj in parts:
             h.update(f"{obj.key}\0{obj.etag}\n".encode())
@@ -103,12 +110,19 @@ def group_landing(
             if len(parts) >= 3 and parts[1]:
                 problems.setdefault(parts[1], []).append(f"unexpected object {parts[-1]!r}")
             continue
-        if m.group("stem") and m.group("ext").lower() not in IMAGE_SUFFIXES:
+        ext = m.group("ext") or m.group("fext")
+        if ext and ext.lower() not in IMAGE_SUFFIXES:
             problems.setdefault(m.group("app"), []).append(
                 f"unsupported image type {m.group('name')!r}"
             )
+            if m.group("frame") is not None:
+                # A challenge judged on some of its frames would be judged wrongly.
+                found.setdefault(m.group("app"), {}).setdefault("selfie_frames/?", [])
             continue
-        role = m.group("stem") or "application.json"
+        if m.group("frame") is not None:
+            role = f"selfie_frames/{int(m.group('frame'))}"
+        else:
+            role = m.group("stem") or "application.json"
         found.setdefault(m.group("app"), {}).setdefault(role, []).append(obj)
 
     complete: list[LandingBundle] = []
@@ -117,6 +131,14 @@ def group_landing(
         roles = found.get(app_id, {})
         missing = tuple(r for r in REQUIRED if r not in roles)
         dupes = [f"several {r} objects" for r, objs in roles.items() if len(objs) > 1]
+        if "selfie_frames/?" in roles:
+            dupes.append("a selfie frame of an unsupported image type")
+        frame_roles = sorted(
+            (r for r in roles if r.startswith("selfie_frames/") and r[14:].isdigit()),
+            key=lambda r: int(r[14:]),
+        )
+        if len(frame_roles) > MAX_FRAMES:
+            dupes.append(f"{len(frame_roles)} selfie frames (at most {MAX_FRAMES})")
         if missing or dupes:
             incomplete.append(
                 IncompleteApplication(
@@ -131,6 +153,7 @@ def group_landing(
                 front=roles["id_document"][0],
                 selfie=roles["selfie"][0],
                 back=roles["id_document_back"][0] if "id_document_back" in roles else None,
+                frames=tuple(roles[r][0] for r in frame_roles),
             )
         )
     return complete, incomplete

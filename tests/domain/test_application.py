@@ -92,3 +92,18 @@ def test_problems_do_not_echo_pii():
 
 def test_schema_is_loadable():
     assert application_schema()["title"].startswith("KYC application")
+
+
+def test_liveness_session_id_is_optional_and_validated():
+    sid = "11111111-1111-4111-8111-111111111111"
+    app = parse_application(form(liveness={"session_id": sid}))
+    assert app.liveness_session_id == sid
+    assert app.to_json()["liveness"] == {"session_id": sid}
+    assert parse_application(json.dumps(app.to_json())) == app  # round trip
+    assert parse_application(form()).liveness_session_id is None
+    assert "liveness" not in parse_application(form()).to_json()
+    assert parse_application(form(liveness=None)).liveness_session_id is None
+    with pytest.raises(ApplicationInvalid, match="liveness/session_id: pattern"):
+        parse_application(form(liveness={"session_id": "not-a-uuid"}))
+    with pytest.raises(ApplicationInvalid, match="additionalProperties"):
+        parse_application(form(liveness={"session": sid}))

@@ -66,3 +66,39 @@ def test_incomplete_remembers_when_it_last_changed():
     assert inc.last_landed == 250.0
     assert not inc.overdue(now=300.0, timeout_seconds=60)
     assert inc.overdue(now=400.0, timeout_seconds=60)
+
+
+FRAME_APP = ("incoming/a/application.json", "incoming/a/id_document.jpg", "incoming/a/selfie.jpg")
+
+
+def test_selfie_frames_are_picked_up_in_numeric_order():
+    (b,), incomplete = group_landing(
+        objs(*FRAME_APP, "incoming/a/selfie_frames/10.jpg", "incoming/a/selfie_frames/2.png",
+             "incoming/a/selfie_frames/1.jpg")
+    )
+    assert incomplete == []
+    assert [f.key.rsplit("/", 1)[1] for f in b.frames] == ["1.jpg", "2.png", "10.jpg"]
+
+
+def test_frames_are_part_of_the_fingerprint():
+    (plain,), _ = group_landing(objs(*FRAME_APP))
+    (framed,), _ = group_landing(objs(*FRAME_APP, "incoming/a/selfie_frames/1.jpg"))
+    changed = objs(*FRAME_APP, "incoming/a/selfie_frames/1.jpg")
+    changed[-1] = ObjectInfo(changed[-1].key, 1, "other")
+    (other,), _ = group_landing(changed)
+    assert len({plain.fingerprint, framed.fingerprint, other.fingerprint}) == 3
+    assert plain.frames == ()
+
+
+def test_bad_frames_make_the_folder_ambiguous():
+    _, (bad,) = group_landing(
+        objs(*FRAME_APP, "incoming/a/selfie_frames/1.jpg", "incoming/a/selfie_frames/1.png")
+    )
+    assert any("several selfie_frames/1" in p for p in bad.problems)
+    _, (gif,) = group_landing(objs(*FRAME_APP, "incoming/a/selfie_frames/1.gif"))
+    assert any("unsupported image type" in p for p in gif.problems)
+    (named,), _ = group_landing(objs(*FRAME_APP, "incoming/a/selfie_frames/blink.jpg"))
+    assert named.frames == ()  # an unknown file is ignored, as elsewhere in a folder
+    many = [f"incoming/a/selfie_frames/{n}.jpg" for n in range(31)]
+    _, (too_many,) = group_landing(objs(*FRAME_APP, *many))
+    assert any("31 selfie frames" in p for p in too_many.problems)
