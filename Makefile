@@ -18,7 +18,7 @@ export GX_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
 
 .PHONY: setup system-deps demo test lint typecheck unit bench bench-documents clean \
-	up down bench-latency bench-notify
+	up down bench-latency bench-notify bench-duplicates bench-replay
 
 $(STAMP):
 	@$(MAKE) --no-print-directory system-deps
@@ -104,6 +104,14 @@ bench-latency: setup
 # What each notification channel adds per decision (real receivers on loopback).
 bench-notify: setup
 	$(BIN)/python benchmarks/bench_notify.py --n $${N:-200}
+
+# Duplicate-identity search among N stored faces (default 100,000): HNSW vs exact scan.
+bench-duplicates: setup
+	$(BIN)/python benchmarks/bench_duplicates.py --n $${N:-100000}
+
+# Replay check: score distributions of genuine, copied and printed selfies; thresholds.
+bench-replay: setup
+	$(BIN)/python benchmarks/bench_replay.py
 
 clean:
 	rm -rf var/demo-landing var/bench .pytest_cache .mypy_cache .ruff_cache

@@ -108,7 +108,12 @@ _cache: dict[tuple[str, ...], Engines] = {}
 
 def build_engines(settings: Settings) -> Engines:
     """Build (once per process and engine choice) the engines named by settings."""
-    key = (settings.document_engine, settings.face_engine, settings.liveness_engine)
+    key = (
+        settings.document_engine,
+        settings.face_engine,
+        settings.liveness_engine,
+        settings.liveness_endpoint_url or "",
+    )
     with _lock:
         if key not in _cache:
             face_matcher = build_face_matcher(settings)

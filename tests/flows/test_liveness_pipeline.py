@@ -1,0 +1,107 @@
+"""Liveness and duplicates in the pipeline, with AWS Face Liveness on a loopback server."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from flows.ingest import ingest_landing
+from kyc import runtime
+from kyc.db.engine import session_scope
+from kyc.db.repository import list_decisions
+from kyc.demo.generate import generate_demo
+from kyc.storage.local import LocalStore
+from tests.engines.test_liveness_contract import (
+    SESSION_ALWAYS_THROTTLED,
+    SESSION_OK,
+    RekognitionStub,
+)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def liveness_endpoint(shared_data: Path) -> Iterator[str]:
+    faces = shared_data / "faces"
+    stub = RekognitionStub((faces / "facerec_obama" / "3.jpg").read_bytes(),
+                           (faces / "deepface_angelina" / "1.jpg").read_bytes())
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
+            status, payload = stub.respond(self.headers.get("X-Amz-Target", ""), body)
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/x-amz-json-1.1")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_aws_face_liveness_in_the_pipeline_under_policy_require(
+    pipeline_env: Path, shared_data: Path, liveness_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KYC_LIVENESS_ENGINE", "rekognition")
+    monkeypatch.setenv("KYC_LIVENESS_ENDPOINT_URL", liveness_endpoint)
+    monkeypatch.setenv("KYC_LIVENESS_POLICY", "require")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    runtime.reset()
+    # The first genuine demo applicant (facerec_obama), three times: a live session,
+    # a session the service keeps throttling, and no session at all.
+    scratch = LocalStore(pipeline_env.parent / "scratch")
+    case = next(c for c in generate_demo(scratch, shared_data) if c.kind == "genuine")
+    store = LocalStore(pipeline_env)
+    ids = {}
+    for name, session in (("live", SESSION_OK), ("throttled", SESSION_ALWAYS_THROTTLED), ("none", None)):
+        new_id = f"aws-{name}-{uuid.uuid4().hex[:6]}"
+        ids[name] = new_id
+        for obj in scratch.list(f"incoming/{case.application_id}/"):
+            data = scratch.get(obj.key)
+            if obj.key.endswith("application.json"):
+                form = json.loads(data)
+                form["application_id"] = new_id
+                if session:
+                    form["liveness"] = {"session_id": session}
+                data = json.dumps(form).encode()
+            store.put(obj.key.replace(case.application_id, new_id), data)
+
+    outcomes = {o.application_id: o for o in ingest_landing(str(pipeline_env))}
+    live, throttled, none = (outcomes[ids[k]] for k in ("live", "throttled", "none"))
+    assert live.decision == "PASS", live
+    assert "LIVENESS_NOT_ASSESSED" not in live.reasons
+    assert throttled.decision == "MANUAL_REVIEW" and "ENGINE_ERROR" in throttled.reasons
+    assert none.decision == "MANUAL_REVIEW" and "LIVENESS_NOT_ASSESSED" in none.reasons
+
+    with session_scope(runtime.database()) as s:
+        rows = {r.application_id: r.as_json() for r in list_decisions(s)}
+    record = rows[ids["live"]]
+    assert record["engines"]["liveness"].startswith("aws-rekognition-face-liveness/")
+    assert record["engines"]["liveness_methods"] == "aws-face-liveness,replay"
+    assert record["scores"]["liveness_confidence"] == pytest.approx(98.6)
+    # The same face three times under the same name and DOB: no duplicate identity.
+    assert all("DUPLICATE_IDENTITY" not in r["reasons"] for r in rows.values())
+    with runtime.database().connect() as conn:
+        methods = conn.execute(sa.text(
+            "select method, passed from liveness_checks where application_id = :a order by method"),
+            {"a": ids["live"]}).all()
+    assert [tuple(m) for m in methods] == [("aws-face-liveness", True), ("replay", None)]
