@@ -39,6 +39,7 @@ SESSION_MISSING = "55555555-5555-4555-8555-555555555555"
 SESSION_THROTTLED_ONCE = "66666666-6666-4666-8666-666666666666"
 SESSION_ALWAYS_THROTTLED = "77777777-7777-4777-8777-777777777777"
 SESSION_OTHER_PERSON = "88888888-8888-4888-8888-888888888888"
+SESSION_DENIED = "99999999-0000-4000-8000-000000000000"
 TARGET = "RekognitionService.GetFaceLivenessSessionResults"
 
 
@@ -65,6 +66,8 @@ class RekognitionStub:
             if session in self.throttled:
                 self.throttled[session] -= 1
             return 400, {"__type": "ThrottlingException", "Message": "Rate exceeded"}
+        if session == SESSION_DENIED:
+            return 400, {"__type": "AccessDeniedException", "Message": "not authorised"}
         if session == SESSION_MISSING:
             return 400, {
                 "__type": "SessionNotFoundException",
@@ -398,8 +401,12 @@ def test_aws_persistent_throttling_raises_for_the_pipeline_to_retry(
 ) -> None:
     from botocore.exceptions import ClientError
 
+    url = aws[0]._client.meta.endpoint_url
+    quick = RekognitionLivenessChecker(region="eu-west-2", endpoint_url=url, max_attempts=2)
     with pytest.raises(ClientError, match="ThrottlingException"):
-        aws[0].check(LivenessEvidence(selfie=photos["selfie"], session_id=SESSION_ALWAYS_THROTTLED))
+        quick.check(LivenessEvidence(selfie=photos["selfie"], session_id=SESSION_ALWAYS_THROTTLED))
+    with pytest.raises(ClientError, match="AccessDeniedException"):  # a setup error, not a verdict
+        quick.check(LivenessEvidence(selfie=photos["selfie"], session_id=SESSION_DENIED))
 
 
 def test_aws_without_session_id_does_not_call_aws(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import random
 import threading
 import uuid
 from collections.abc import Iterator
@@ -12,18 +14,16 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from PIL import Image
 
 from flows.ingest import ingest_landing
 from kyc import runtime
 from kyc.db.engine import session_scope
 from kyc.db.repository import list_decisions
-from kyc.demo.generate import generate_demo
+from kyc.demo.cards import render_licence_back, render_licence_front
+from kyc.demo.generate import application_form, card_data
 from kyc.storage.local import LocalStore
-from tests.engines.test_liveness_contract import (
-    SESSION_ALWAYS_THROTTLED,
-    SESSION_OK,
-    RekognitionStub,
-)
+from tests.engines.test_liveness_contract import SESSION_DENIED, SESSION_OK, RekognitionStub
 
 pytestmark = pytest.mark.slow
 
@@ -66,30 +66,30 @@ def test_aws_face_liveness_in_the_pipeline_under_policy_require(
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     runtime.reset()
-    # The first genuine demo applicant (facerec_obama), three times: a live session,
-    # a session the service keeps throttling, and no session at all.
-    scratch = LocalStore(pipeline_env.parent / "scratch")
-    case = next(c for c in generate_demo(scratch, shared_data) if c.kind == "genuine")
+    # One genuine applicant (a rendered licence with a public face photo), three
+    # times: a live session, a session the service refuses (a setup error:
+    # ENGINE_ERROR), and no session at all.
+    card = card_data(random.Random(3), dt.date.today(), 0)
+    faces = shared_data / "faces" / "facerec_obama"
+    with Image.open(faces / "1.jpg") as portrait:
+        front = render_licence_front(card, portrait.convert("RGB"), seed=3)
+    back, selfie = render_licence_back(card, seed=3), (faces / "2.jpg").read_bytes()
     store = LocalStore(pipeline_env)
     ids = {}
-    for name, session in (("live", SESSION_OK), ("throttled", SESSION_ALWAYS_THROTTLED), ("none", None)):
-        new_id = f"aws-{name}-{uuid.uuid4().hex[:6]}"
-        ids[name] = new_id
-        for obj in scratch.list(f"incoming/{case.application_id}/"):
-            data = scratch.get(obj.key)
-            if obj.key.endswith("application.json"):
-                form = json.loads(data)
-                form["application_id"] = new_id
-                if session:
-                    form["liveness"] = {"session_id": session}
-                data = json.dumps(form).encode()
-            store.put(obj.key.replace(case.application_id, new_id), data)
+    for name, session in (("live", SESSION_OK), ("denied", SESSION_DENIED), ("none", None)):
+        app_id = ids[name] = f"aws-{name}-{uuid.uuid4().hex[:6]}"
+        form = application_form(app_id, card)
+        if session:
+            form["liveness"] = {"session_id": session}
+        for key, data in (("id_document.jpg", front), ("id_document_back.jpg", back),
+                          ("selfie.jpg", selfie), ("application.json", json.dumps(form).encode())):
+            store.put(f"incoming/{app_id}/{key}", data)
 
     outcomes = {o.application_id: o for o in ingest_landing(str(pipeline_env))}
-    live, throttled, none = (outcomes[ids[k]] for k in ("live", "throttled", "none"))
+    live, denied, none = (outcomes[ids[k]] for k in ("live", "denied", "none"))
     assert live.decision == "PASS", live
     assert "LIVENESS_NOT_ASSESSED" not in live.reasons
-    assert throttled.decision == "MANUAL_REVIEW" and "ENGINE_ERROR" in throttled.reasons
+    assert denied.decision == "MANUAL_REVIEW" and "ENGINE_ERROR" in denied.reasons
     assert none.decision == "MANUAL_REVIEW" and "LIVENESS_NOT_ASSESSED" in none.reasons
 
     with session_scope(runtime.database()) as s:
