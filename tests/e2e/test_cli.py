@@ -42,9 +42,11 @@ def test_demo_then_decisions_json(fresh_pg_url: str, tmp_path: Path) -> None:
         [*KYC, "demo", "--landing", str(landing)], env=env, capture_output=True, text=True, timeout=600
     )
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
-    assert "all 24 applications got the expected outcome" in demo.stderr
+    cases = json.loads((landing / "expected.json").read_text())
+    assert f"all {len(cases)} applications got the expected outcome" in demo.stderr
     assert "liveness policy: record" in demo.stderr
-    for word in ("PASS", "FAIL", "MANUAL_REVIEW", "FACE_MISMATCH", "DOCUMENT_EXPIRED", "DOB_MISMATCH"):
+    for word in ("PASS", "FAIL", "MANUAL_REVIEW", "FACE_MISMATCH", "DOCUMENT_EXPIRED", "DOB_MISMATCH",
+                 "LIVENESS_FAILED", "DUPLICATE_IDENTITY"):
         assert word in demo.stdout
 
     out = subprocess.run(
@@ -55,7 +57,7 @@ def test_demo_then_decisions_json(fresh_pg_url: str, tmp_path: Path) -> None:
     decided = {c["application_id"]: c["expected"] for c in expected if c["expected"] in {"PASS", "FAIL", "MANUAL_REVIEW"}}
     assert {r["application_id"]: r["decision"] for r in lines} == decided
     for record in lines:
-        assert {"application_id", "decision", "reasons", "scores", "engines", "decided_at"} <= record.keys()
+        assert {"application_id", "decision", "reasons", "scores", "engines", "decided_at", "duplicate_of"} <= record.keys()
         assert record["decided_at"].endswith("+00:00")
 
     dead = subprocess.run(
