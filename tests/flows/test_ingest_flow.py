@@ -84,20 +84,22 @@ def test_demo_set_end_to_end(pipeline_env: Path, shared_data: Path) -> None:
 
     # Liveness: one row per method per decided application; the replayed portrait fails.
     assert _count("select count(*) from liveness_checks") == 2 * len(decided)
-    replay = rows["demo-026-replayed-portrait"].as_json()
+    by_kind = {c.kind: c.application_id for c in cases}
+    replay = rows[by_kind["replayed-portrait"]].as_json()
     assert any(f["code"] == "LIVENESS_FAILED" and "copy of the document portrait" in f["detail"]
                for f in replay["findings"])
     # Duplicate identity: the decision names the earlier user and application.
-    dup = rows["demo-027-same-face-new-name"].as_json()
-    assert [d["application_id"] for d in dup["duplicate_of"]] == ["demo-001-genuine"]
+    dup = rows[by_kind["same-face-new-name"]].as_json()
+    # (the DOB-mismatch case enrolled the same face too, under its own claim)
+    assert "demo-001-genuine" in [d["application_id"] for d in dup["duplicate_of"]]
     with runtime.database().connect() as conn:
         first_user = conn.execute(sa.text(
             "select user_id::text from applications where application_id = 'demo-001-genuine'")).scalar_one()
-    assert dup["duplicate_of"][0]["user_id"] == first_user
+    assert first_user in [d["user_id"] for d in dup["duplicate_of"]]
     assert any(first_user in f["detail"] for f in dup["findings"] if f["code"] == "DUPLICATE_IDENTITY")
     # Every PASS stays clear of the duplicate rule; replayed faces are not enrolled.
     assert not any("DUPLICATE_IDENTITY" in r.reasons for r in rows.values() if r.decision == "PASS")
-    assert _count("select count(*) from face_embeddings where application_id = 'demo-026-replayed-portrait'") == 0
+    assert _count(f"select count(*) from face_embeddings where application_id = '{by_kind['replayed-portrait']}'") == 0
 
     # Re-running on the same objects decides nothing twice, and says what stands.
     again = ingest_landing(str(pipeline_env))
