@@ -18,19 +18,8 @@ def form(**over):
         "first_name": "Ann",
         "last_name": "Lee",
         "date_of_birth": "1990-04-01",
-        "address": {
-            "line1": "1 Main St",
-            "city": "Leeds",
-            "region": "",
-            "postal_code": "LS1 1AA",
-            "country": "GB",
-        },
-        "document": {
-            "type": "passport",
-            "number": "123456789",
-            "issuing_country": "GBR",
-            "expiry_date": "2030-01-01",
-        },
+        "address": {"line1": "1 Main St", "city": "Leeds", "region": "", "postal_code": "LS1 1AA", "country": "GB"},
+        "document": {"type": "passport", "number": "123456789", "issuing_country": "GBR", "expiry_date": "2030-01-01"},
         "registration": {"type": "NONE", "number": None},
     }
     base.update(over)
@@ -57,17 +46,7 @@ def test_gpc_is_an_alias_of_gphc():
         (b"\xff\xfe", "not valid JSON"),
         (form(email="not-an-email").encode(), "email"),
         (form(date_of_birth="1990-02-30").encode(), "date_of_birth"),
-        (
-            form(
-                document={
-                    "type": "visa",
-                    "number": "1",
-                    "issuing_country": "GB",
-                    "expiry_date": "2030-01-01",
-                }
-            ).encode(),
-            "document/type",
-        ),
+        (form(document={"type": "visa", "number": "1", "issuing_country": "GB", "expiry_date": "2030-01-01"}).encode(), "document/type"),
         (json.dumps({"application_id": "app-1"}).encode(), "required"),
         (form(extra_field=1).encode(), "additionalProperties"),
     ],

@@ -9,21 +9,12 @@ def objs(*keys, etag="e"):
 def test_complete_incomplete_and_ambiguous():
     complete, incomplete = group_landing(
         objs(
-            "incoming/a/application.json",
-            "incoming/a/id_document.jpg",
-            "incoming/a/selfie.PNG",
-            "incoming/b/application.json",
-            "incoming/b/id_document.jpeg",
-            "incoming/c/application.json",
-            "incoming/c/id_document.jpg",
-            "incoming/c/selfie.jpg",
-            "incoming/c/selfie.png",
-            "incoming/c/id_document_back.jpg",
-            "incoming/d/application.json",
-            "incoming/d/id_document.gif",
-            "incoming/d/selfie.jpg",
-            "expected.json",
-            "outgoing/x/y",
+            "incoming/a/application.json", "incoming/a/id_document.jpg", "incoming/a/selfie.PNG",
+            "incoming/b/application.json", "incoming/b/id_document.jpeg",
+            "incoming/c/application.json", "incoming/c/id_document.jpg", "incoming/c/selfie.jpg",
+            "incoming/c/selfie.png", "incoming/c/id_document_back.jpg",
+            "incoming/d/application.json", "incoming/d/id_document.gif", "incoming/d/selfie.jpg",
+            "expected.json", "outgoing/x/y",
         )
     )
     assert [b.application_id for b in complete] == ["a"]
@@ -46,22 +37,15 @@ def test_fingerprint_changes_with_any_etag():
 
 def test_back_side_is_picked_up():
     (b,), _ = group_landing(
-        objs(
-            "incoming/a/application.json",
-            "incoming/a/id_document.jpg",
-            "incoming/a/id_document_back.png",
-            "incoming/a/selfie.jpg",
-        )
+        objs("incoming/a/application.json", "incoming/a/id_document.jpg", "incoming/a/id_document_back.png", "incoming/a/selfie.jpg")
     )
     assert b.back is not None and b.back.key.endswith("id_document_back.png")
 
 
 def test_incomplete_remembers_when_it_last_changed():
     _, (inc,) = group_landing(
-        [
-            ObjectInfo("incoming/a/application.json", 1, "e", last_modified=100.0),
-            ObjectInfo("incoming/a/selfie.jpg", 1, "e", last_modified=250.0),
-        ]
+        [ObjectInfo("incoming/a/application.json", 1, "e", last_modified=100.0),
+         ObjectInfo("incoming/a/selfie.jpg", 1, "e", last_modified=250.0)]
     )
     assert inc.last_landed == 250.0
     assert not inc.overdue(now=300.0, timeout_seconds=60)

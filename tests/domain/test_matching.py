@@ -29,9 +29,7 @@ def test_fold(raw, folded):
 def cmp(form, doc):
     ff, fm, fl = form
     df, dm, dl = doc
-    return compare_names(
-        form_first=ff, form_middle=fm, form_last=fl, doc_first=df, doc_middle=dm, doc_last=dl
-    )
+    return compare_names(form_first=ff, form_middle=fm, form_last=fl, doc_first=df, doc_middle=dm, doc_last=dl)
 
 
 @pytest.mark.parametrize(
@@ -39,16 +37,8 @@ def cmp(form, doc):
     [
         (("John", None, "Smith"), ("JOHN", None, "SMITH"), NameMatch.EXACT),
         (("josé", None, "garcía-lópez"), ("JOSE", None, "GARCIA LOPEZ"), NameMatch.EXACT),
-        (
-            ("Mary", "Ann", "Lee"),
-            ("MARY ANN", None, "LEE"),
-            NameMatch.EXACT,
-        ),  # middle in first field
-        (
-            ("Mary", None, "Lee"),
-            ("MARY", "ANN", "LEE"),
-            NameMatch.VARIANT,
-        ),  # middle missing on form
+        (("Mary", "Ann", "Lee"), ("MARY ANN", None, "LEE"), NameMatch.EXACT),  # middle in first field
+        (("Mary", None, "Lee"), ("MARY", "ANN", "LEE"), NameMatch.VARIANT),  # middle missing on form
         (("Mary", "Ann", "Lee"), ("MARY", None, "LEE"), NameMatch.VARIANT),  # middle missing on doc
         (("Mary", "A", "Lee"), ("MARY", "ANN", "LEE"), NameMatch.VARIANT),  # initial
         (("Mary", "Beth", "Lee"), ("MARY", "ANN", "LEE"), NameMatch.MISMATCH),

@@ -36,20 +36,9 @@ def application(**over):
         "middle_name": None,
         "last_name": "Smith",
         "date_of_birth": "1990-04-01",
-        "address": {
-            "line1": "1 Oak St",
-            "city": "Austin",
-            "region": "TX",
-            "postal_code": "78701",
-            "country": "US",
-        },
-        "document": {
-            "type": "driving_licence",
-            "number": "D1234567",
-            "issuing_country": "USA",
-            "issuing_region": "TX",
-            "expiry_date": "2030-01-01",
-        },
+        "address": {"line1": "1 Oak St", "city": "Austin", "region": "TX", "postal_code": "78701", "country": "US"},
+        "document": {"type": "driving_licence", "number": "D1234567", "issuing_country": "USA",
+                     "issuing_region": "TX", "expiry_date": "2030-01-01"},
         "registration": {"type": "NONE", "number": None},
     }
     for k, v in over.items():
@@ -61,35 +50,20 @@ def application(**over):
 
 
 def scan(conf=99.0, findings=(), **fields):
-    base = {
-        "FIRST_NAME": "OLIVIA",
-        "LAST_NAME": "SMITH",
-        "DATE_OF_BIRTH": "1990-04-01",
-        "EXPIRATION_DATE": "2030-01-01",
-        "DOCUMENT_NUMBER": "D1234567",
-    }
+    base = {"FIRST_NAME": "OLIVIA", "LAST_NAME": "SMITH", "DATE_OF_BIRTH": "1990-04-01",
+            "EXPIRATION_DATE": "2030-01-01", "DOCUMENT_NUMBER": "D1234567"}
     base.update(fields)
     return DocumentScan(
-        fields=MappingProxyType(
-            {k: DocumentField(v, v, conf, "barcode") for k, v in base.items() if v is not None}
-        ),
+        fields=MappingProxyType({k: DocumentField(v, v, conf, "barcode") for k, v in base.items() if v is not None}),
         findings=tuple(findings),
     )
 
 
 GOOD_FACE = FaceComparison(similarity=92.0, distance=0.3)
 LIVE = LivenessResult(passed=True, method="challenge")
-SPOOF = LivenessResult(
-    passed=False,
-    method="replay",
-    findings=(Finding(Reason.LIVENESS_FAILED, "selfie is a copy of the document portrait"),),
-)
+SPOOF = LivenessResult(passed=False, method="replay", findings=(Finding(Reason.LIVENESS_FAILED, "selfie is a copy of the document portrait"),))
 REPLAY_CLEAN = LivenessResult(passed=None, method="replay")
-NO_SESSION = LivenessResult(
-    passed=None,
-    method="aws-face-liveness",
-    findings=(Finding(Reason.LIVENESS_NOT_ASSESSED, "no session id"),),
-)
+NO_SESSION = LivenessResult(passed=None, method="aws-face-liveness", findings=(Finding(Reason.LIVENESS_NOT_ASSESSED, "no session id"),))
 OTHER = DuplicateMatch(user_id="u-1", application_id="a-0", distance=0.3, same_identity=False)
 SAME = DuplicateMatch(user_id="u-2", application_id="a-9", distance=0.2, same_identity=True)
 OK_QUALITY = QualityResult(True, "kyc_driving_licence", (), 13)
@@ -97,9 +71,7 @@ OK_QUALITY = QualityResult(True, "kyc_driving_licence", (), 13)
 
 def run(app=None, sc=None, face=GOOD_FACE, quality=OK_QUALITY, policy="record", **kw):
     return decide(
-        Signals(
-            application=app or application(), scan=sc or scan(), face=face, quality=quality, **kw
-        ),
+        Signals(application=app or application(), scan=sc or scan(), face=face, quality=quality, **kw),
         thresholds=Thresholds(liveness_policy=policy),
         today=TODAY,
         now=NOW,
@@ -111,229 +83,58 @@ CASES = [
     ("genuine", {}, Decision.PASS, {"LIVENESS_NOT_ASSESSED"}),
     ("liveness required", {"policy": "require"}, Decision.MANUAL_REVIEW, {"LIVENESS_NOT_ASSESSED"}),
     ("liveness failed", {"liveness": (SPOOF,)}, Decision.FAIL, {"LIVENESS_FAILED"}),
-    (
-        "liveness failed by one method of two",
-        {"liveness": (LIVE, SPOOF), "policy": "record"},
-        Decision.FAIL,
-        {"LIVENESS_FAILED"},
-    ),
-    (
-        "failed without a finding still fails",
-        {"liveness": (LivenessResult(passed=False, method="x"),)},
-        Decision.FAIL,
-        {"LIVENESS_FAILED"},
-    ),
-    (
-        "liveness passed",
-        {"liveness": (LIVE, REPLAY_CLEAN), "policy": "require"},
-        Decision.PASS,
-        set(),
-    ),
-    (
-        "replay clean alone is no evidence",
-        {"liveness": (REPLAY_CLEAN,), "policy": "require"},
-        Decision.MANUAL_REVIEW,
-        {"LIVENESS_NOT_ASSESSED"},
-    ),
-    (
-        "not assessed kept as warning under record",
-        {"liveness": (NO_SESSION, REPLAY_CLEAN), "policy": "record"},
-        Decision.PASS,
-        {"LIVENESS_NOT_ASSESSED"},
-    ),
-    (
-        "duplicate identity",
-        {"duplicates": DuplicateCheck(ran=True, matches=(OTHER,), method="hnsw")},
-        Decision.MANUAL_REVIEW,
-        {"DUPLICATE_IDENTITY"},
-    ),
-    (
-        "same person again is no duplicate",
-        {"duplicates": DuplicateCheck(ran=True, matches=(SAME,), method="exact")},
-        Decision.PASS,
-        set(),
-    ),
-    (
-        "duplicate search not run is visible",
-        {"duplicates": DuplicateCheck(ran=False, reason="face engine gives no embedding")},
-        Decision.PASS,
-        {"DUPLICATE_NOT_CHECKED"},
-    ),
-    (
-        "impostor",
-        {"face": FaceComparison(similarity=40.0, distance=0.85)},
-        Decision.FAIL,
-        {"FACE_MISMATCH"},
-    ),
-    (
-        "borderline face",
-        {"face": FaceComparison(similarity=75.0, distance=0.62)},
-        Decision.MANUAL_REVIEW,
-        {"FACE_INCONCLUSIVE"},
-    ),
-    (
-        "no face",
-        {
-            "face": FaceComparison(
-                similarity=None, findings=(Finding(Reason.FACE_NOT_FOUND, "no face in selfie"),)
-            )
-        },
-        Decision.MANUAL_REVIEW,
-        {"FACE_NOT_FOUND"},
-    ),
-    (
-        "face engine down",
-        {"face": None, "extra_findings": (Finding(Reason.ENGINE_ERROR, "face matcher failed"),)},
-        Decision.MANUAL_REVIEW,
-        {"ENGINE_ERROR"},
-    ),
-    (
-        "expired document",
-        {
-            "sc": scan(EXPIRATION_DATE="2026-11-01"),
-            "app": application(document={"expiry_date": "2026-11-01"}),
-        },
-        Decision.FAIL,
-        {"DOCUMENT_EXPIRED"},
-    ),
-    (
-        "expires today is still valid",
-        {
-            "sc": scan(EXPIRATION_DATE="2026-11-23"),
-            "app": application(document={"expiry_date": "2026-11-23"}),
-        },
-        Decision.PASS,
-        set(),
-    ),
-    (
-        "form claims expired, doc unreadable",
-        {
-            "sc": scan(
-                findings=(Finding(Reason.DOCUMENT_UNREADABLE, "blurred"),), EXPIRATION_DATE=None
-            ),
-            "app": application(document={"expiry_date": "2025-01-01"}),
-        },
-        Decision.FAIL,
-        {"DOCUMENT_EXPIRED", "DOCUMENT_UNREADABLE"},
-    ),
-    (
-        "dob mismatch",
-        {"app": application(date_of_birth="1991-04-01")},
-        Decision.MANUAL_REVIEW,
-        {"DOB_MISMATCH"},
-    ),
-    (
-        "name mismatch",
-        {"app": application(first_name="Samantha")},
-        Decision.MANUAL_REVIEW,
-        {"NAME_MISMATCH"},
-    ),
-    (
-        "accents and case",
-        {"app": application(first_name="olívia", last_name="SMÍTH")},
-        Decision.PASS,
-        set(),
-    ),
-    (
-        "middle name missing on form",
-        {"sc": scan(MIDDLE_NAME="JANE")},
-        Decision.PASS,
-        {"NAME_VARIANT"},
-    ),
-    (
-        "document number differs",
-        {"app": application(document={"number": "D7654321"})},
-        Decision.MANUAL_REVIEW,
-        {"DOCUMENT_NUMBER_MISMATCH"},
-    ),
-    (
-        "number formatting ignored",
-        {"app": application(document={"number": "d123 4567"})},
-        Decision.PASS,
-        set(),
-    ),
-    (
-        "expiry on form differs",
-        {"app": application(document={"expiry_date": "2031-01-01"})},
-        Decision.MANUAL_REVIEW,
-        {"EXPIRY_MISMATCH"},
-    ),
-    (
-        "unreadable document",
-        {
-            "sc": DocumentScan(
-                fields=MappingProxyType({}),
-                findings=(Finding(Reason.DOCUMENT_UNREADABLE, "no barcode"),),
-            )
-        },
-        Decision.MANUAL_REVIEW,
-        {"DOCUMENT_UNREADABLE"},
-    ),
-    (
-        "front unreadable, barcode read: still compared",
-        {
-            "sc": scan(findings=(Finding(Reason.DOCUMENT_UNREADABLE, "front"),)),
-            "app": application(date_of_birth="1991-04-01"),
-        },
-        Decision.MANUAL_REVIEW,
-        {"DOCUMENT_UNREADABLE", "DOB_MISMATCH"},
-    ),
-    (
-        "no fields and no finding",
-        {"sc": DocumentScan(fields=MappingProxyType({}))},
-        Decision.MANUAL_REVIEW,
-        {"DOCUMENT_UNREADABLE"},
-    ),
-    (
-        "field missing",
-        {"sc": scan(DOCUMENT_NUMBER=None)},
-        Decision.MANUAL_REVIEW,
-        {"DOCUMENT_FIELD_MISSING"},
-    ),
-    (
-        "low confidence",
-        {"sc": scan(conf=30.0)},
-        Decision.MANUAL_REVIEW,
-        {"DOCUMENT_LOW_CONFIDENCE"},
-    ),
-    (
-        "data quality failed",
-        {"quality": QualityResult(False, "kyc_driving_licence", ("expect_x(AGE_YEARS)",), 13)},
-        Decision.MANUAL_REVIEW,
-        {"DATA_QUALITY_FAILED"},
-    ),
+    ("liveness failed by one method of two", {"liveness": (LIVE, SPOOF), "policy": "record"}, Decision.FAIL, {"LIVENESS_FAILED"}),
+    ("failed without a finding still fails", {"liveness": (LivenessResult(passed=False, method="x"),)}, Decision.FAIL, {"LIVENESS_FAILED"}),
+    ("liveness passed", {"liveness": (LIVE, REPLAY_CLEAN), "policy": "require"}, Decision.PASS, set()),
+    ("replay clean alone is no evidence", {"liveness": (REPLAY_CLEAN,), "policy": "require"}, Decision.MANUAL_REVIEW, {"LIVENESS_NOT_ASSESSED"}),
+    ("not assessed kept as warning under record", {"liveness": (NO_SESSION, REPLAY_CLEAN), "policy": "record"}, Decision.PASS, {"LIVENESS_NOT_ASSESSED"}),
+    ("duplicate identity", {"duplicates": DuplicateCheck(ran=True, matches=(OTHER,), method="hnsw")}, Decision.MANUAL_REVIEW, {"DUPLICATE_IDENTITY"}),
+    ("same person again is no duplicate", {"duplicates": DuplicateCheck(ran=True, matches=(SAME,), method="exact")}, Decision.PASS, set()),
+    ("duplicate search not run is visible", {"duplicates": DuplicateCheck(ran=False, reason="face engine gives no embedding")}, Decision.PASS, {"DUPLICATE_NOT_CHECKED"}),
+    ("impostor", {"face": FaceComparison(similarity=40.0, distance=0.85)}, Decision.FAIL, {"FACE_MISMATCH"}),
+    ("borderline face", {"face": FaceComparison(similarity=75.0, distance=0.62)}, Decision.MANUAL_REVIEW, {"FACE_INCONCLUSIVE"}),
+    ("no face", {"face": FaceComparison(similarity=None, findings=(Finding(Reason.FACE_NOT_FOUND, "no face in selfie"),))},
+     Decision.MANUAL_REVIEW, {"FACE_NOT_FOUND"}),
+    ("face engine down", {"face": None, "extra_findings": (Finding(Reason.ENGINE_ERROR, "face matcher failed"),)},
+     Decision.MANUAL_REVIEW, {"ENGINE_ERROR"}),
+    ("expired document", {"sc": scan(EXPIRATION_DATE="2026-11-01"), "app": application(document={"expiry_date": "2026-11-01"})},
+     Decision.FAIL, {"DOCUMENT_EXPIRED"}),
+    ("expires today is still valid", {"sc": scan(EXPIRATION_DATE="2026-11-23"), "app": application(document={"expiry_date": "2026-11-23"})},
+     Decision.PASS, set()),
+    ("form claims expired, doc unreadable", {"sc": scan(findings=(Finding(Reason.DOCUMENT_UNREADABLE, "blurred"),), EXPIRATION_DATE=None),
+                                             "app": application(document={"expiry_date": "2025-01-01"})},
+     Decision.FAIL, {"DOCUMENT_EXPIRED", "DOCUMENT_UNREADABLE"}),
+    ("dob mismatch", {"app": application(date_of_birth="1991-04-01")}, Decision.MANUAL_REVIEW, {"DOB_MISMATCH"}),
+    ("name mismatch", {"app": application(first_name="Samantha")}, Decision.MANUAL_REVIEW, {"NAME_MISMATCH"}),
+    ("accents and case", {"app": application(first_name="olívia", last_name="SMÍTH")}, Decision.PASS, set()),
+    ("middle name missing on form", {"sc": scan(MIDDLE_NAME="JANE")}, Decision.PASS, {"NAME_VARIANT"}),
+    ("document number differs", {"app": application(document={"number": "D7654321"})}, Decision.MANUAL_REVIEW,
+     {"DOCUMENT_NUMBER_MISMATCH"}),
+    ("number formatting ignored", {"app": application(document={"number": "d123 4567"})}, Decision.PASS, set()),
+    ("expiry on form differs", {"app": application(document={"expiry_date": "2031-01-01"})}, Decision.MANUAL_REVIEW,
+     {"EXPIRY_MISMATCH"}),
+    ("unreadable document", {"sc": DocumentScan(fields=MappingProxyType({}), findings=(Finding(Reason.DOCUMENT_UNREADABLE, "no barcode"),))},
+     Decision.MANUAL_REVIEW, {"DOCUMENT_UNREADABLE"}),
+    ("front unreadable, barcode read: still compared", {"sc": scan(findings=(Finding(Reason.DOCUMENT_UNREADABLE, "front"),)),
+                                                        "app": application(date_of_birth="1991-04-01")},
+     Decision.MANUAL_REVIEW, {"DOCUMENT_UNREADABLE", "DOB_MISMATCH"}),
+    ("no fields and no finding", {"sc": DocumentScan(fields=MappingProxyType({}))}, Decision.MANUAL_REVIEW, {"DOCUMENT_UNREADABLE"}),
+    ("field missing", {"sc": scan(DOCUMENT_NUMBER=None)}, Decision.MANUAL_REVIEW, {"DOCUMENT_FIELD_MISSING"}),
+    ("low confidence", {"sc": scan(conf=30.0)}, Decision.MANUAL_REVIEW, {"DOCUMENT_LOW_CONFIDENCE"}),
+    ("data quality failed", {"quality": QualityResult(False, "kyc_driving_licence", ("expect_x(AGE_YEARS)",), 13)},
+     Decision.MANUAL_REVIEW, {"DATA_QUALITY_FAILED"}),
     ("data quality not run", {"quality": None}, Decision.MANUAL_REVIEW, {"DATA_QUALITY_FAILED"}),
-    (
-        "register not built yet",
-        {"app": application(registration={"type": "GMC", "number": "7123456"})},
-        Decision.MANUAL_REVIEW,
-        {"REGISTER_NOT_CHECKED"},
-    ),
-    (
-        "register checked",
-        {
-            "app": application(registration={"type": "GMC", "number": "7123456"}),
-            "register_status": "REGISTERED",
-        },
-        Decision.PASS,
-        set(),
-    ),
-    (
-        "impostor with expired doc: both reasons",
-        {
-            "face": FaceComparison(similarity=10.0),
-            "sc": scan(EXPIRATION_DATE="2020-01-01"),
-            "app": application(document={"expiry_date": "2020-01-01"}),
-        },
-        Decision.FAIL,
-        {"FACE_MISMATCH", "DOCUMENT_EXPIRED"},
-    ),
+    ("register not built yet", {"app": application(registration={"type": "GMC", "number": "7123456"})},
+     Decision.MANUAL_REVIEW, {"REGISTER_NOT_CHECKED"}),
+    ("register checked", {"app": application(registration={"type": "GMC", "number": "7123456"}), "register_status": "REGISTERED"},
+     Decision.PASS, set()),
+    ("impostor with expired doc: both reasons", {"face": FaceComparison(similarity=10.0), "sc": scan(EXPIRATION_DATE="2020-01-01"),
+                                                  "app": application(document={"expiry_date": "2020-01-01"})},
+     Decision.FAIL, {"FACE_MISMATCH", "DOCUMENT_EXPIRED"}),
 ]
 
 
-@pytest.mark.parametrize(
-    ("case", "kwargs", "decision", "reasons"), CASES, ids=[c[0] for c in CASES]
-)
+@pytest.mark.parametrize(("case", "kwargs", "decision", "reasons"), CASES, ids=[c[0] for c in CASES])
 def test_decision_table(case, kwargs, decision, reasons):
     result = run(**kwargs)
     assert result.decision is decision, result.findings
@@ -360,18 +161,8 @@ def test_scores_are_recorded():
 
 def test_thresholds_come_from_settings():
     face = FaceComparison(similarity=85.0)
-    strict = decide(
-        Signals(application(), scan(), face, OK_QUALITY),
-        thresholds=Thresholds(face_match=90, liveness_policy="record"),
-        today=TODAY,
-        now=NOW,
-    )
-    lenient = decide(
-        Signals(application(), scan(), face, OK_QUALITY),
-        thresholds=Thresholds(face_match=80, liveness_policy="record"),
-        today=TODAY,
-        now=NOW,
-    )
+    strict = decide(Signals(application(), scan(), face, OK_QUALITY), thresholds=Thresholds(face_match=90, liveness_policy="record"), today=TODAY, now=NOW)
+    lenient = decide(Signals(application(), scan(), face, OK_QUALITY), thresholds=Thresholds(face_match=80, liveness_policy="record"), today=TODAY, now=NOW)
     assert strict.decision is Decision.MANUAL_REVIEW and lenient.decision is Decision.PASS
 
 
