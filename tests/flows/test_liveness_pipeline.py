@@ -57,6 +57,37 @@ def liveness_endpoint(shared_data: Path) -> Iterator[str]:
         server.server_close()
 
 
+def _applicant(shared_data: Path) -> tuple[Any, bytes, bytes, bytes]:
+    """A rendered licence (front, back) with a public face photo, and a selfie."""
+    card = card_data(random.Random(3), dt.date.today(), 0)
+    faces = shared_data / "faces" / "facerec_obama"
+    with Image.open(faces / "1.jpg") as portrait:
+        front = render_licence_front(card, portrait.convert("RGB"), seed=3)
+    return card, front, render_licence_back(card, seed=3), (faces / "2.jpg").read_bytes()
+
+
+def test_selfie_frames_reach_the_local_challenge(
+    pipeline_env: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    card, front, back, selfie = _applicant(shared_data)
+    store = LocalStore(pipeline_env)
+    app_id = f"frames-{uuid.uuid4().hex[:6]}"
+    form = application_form(app_id, card)
+    for key, data in (("id_document.jpg", front), ("id_document_back.jpg", back), ("selfie.jpg", selfie),
+                      *((f"selfie_frames/{n}.jpg", selfie) for n in range(3)),
+                      ("application.json", json.dumps(form).encode())):
+        store.put(f"incoming/{app_id}/{key}", data)
+    (outcome,) = ingest_landing(str(pipeline_env))
+    # Three copies of a still photo: a complete sequence without blink or head turn.
+    assert outcome.decision == "FAIL" and "LIVENESS_FAILED" in outcome.reasons, outcome
+    with runtime.database().connect() as conn:
+        rows = conn.execute(sa.text(
+            "select method, passed, details from liveness_checks where application_id = :a order by method"),
+            {"a": app_id}).all()
+    assert [(r.method, r.passed) for r in rows] == [("challenge", False), ("replay", None)]
+    assert rows[0].details["frames"] == 3 and rows[0].details["blink"] is False
+
+
 def test_aws_face_liveness_in_the_pipeline_under_policy_require(
     pipeline_env: Path, shared_data: Path, liveness_endpoint: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -69,11 +100,7 @@ def test_aws_face_liveness_in_the_pipeline_under_policy_require(
     # One genuine applicant (a rendered licence with a public face photo), three
     # times: a live session, a session the service refuses (a setup error:
     # ENGINE_ERROR), and no session at all.
-    card = card_data(random.Random(3), dt.date.today(), 0)
-    faces = shared_data / "faces" / "facerec_obama"
-    with Image.open(faces / "1.jpg") as portrait:
-        front = render_licence_front(card, portrait.convert("RGB"), seed=3)
-    back, selfie = render_licence_back(card, seed=3), (faces / "2.jpg").read_bytes()
+    card, front, back, selfie = _applicant(shared_data)
     store = LocalStore(pipeline_env)
     ids = {}
     for name, session in (("live", SESSION_OK), ("denied", SESSION_DENIED), ("none", None)):
