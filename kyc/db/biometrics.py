@@ -188,7 +188,13 @@ def find_similar_faces(
     if method == "hnsw":
         session.execute(sa.text(f"SET LOCAL hnsw.ef_search = {int(EF_SEARCH)}"))
         # pgvector >= 0.8: keep scanning the graph when filters remove candidates.
-        session.execute(sa.text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+        # Older pgvector (managed services lag) rejects the setting: then go without.
+        session.execute(
+            sa.text(
+                "DO $$ BEGIN PERFORM set_config('hnsw.iterative_scan', 'relaxed_order', true); "
+                "EXCEPTION WHEN OTHERS THEN NULL; END $$"
+            )
+        )
         distance = "(e.embedding::vector(128) <-> CAST(:q AS vector(128)))"
         stmt = f"""
             SELECT * FROM (
