@@ -74,6 +74,9 @@ def classify(
     Returns:
         The check with every match; ``duplicates`` are those under another identity.
     """
+    nearest: dict[str, Candidate] = {}
+    for c in sorted(candidates, key=lambda c: c.distance):
+        nearest.setdefault(c.user_id, c)  # a user enrolled twice (re-landed) counts once
     matches = tuple(
         DuplicateMatch(
             user_id=c.user_id,
@@ -81,7 +84,7 @@ def classify(
             distance=c.distance,
             same_identity=same_identity(applicant, c.identity, name_threshold=name_threshold),
         )
-        for c in sorted(candidates, key=lambda c: c.distance)
+        for c in nearest.values()
     )
     return DuplicateCheck(ran=True, matches=matches, method=method)
 

@@ -51,3 +51,10 @@ def test_not_run_and_not_applicable():
     [f] = duplicate_findings(DuplicateCheck(ran=False, reason="no embedding"))
     assert f.reason is Reason.DUPLICATE_NOT_CHECKED and f.detail == "no embedding"
     assert duplicate_findings(DuplicateCheck(ran=True, matches=(), method="hnsw")) == []
+
+
+def test_a_user_enrolled_twice_counts_once_at_the_nearest():
+    other = Identity("Mia", "Jones", DOB)
+    check = classify(OLIVIA, [Candidate("u-1", "a-2", 0.4, other), Candidate("u-1", "a-1", 0.2, other)],
+                     name_threshold=0.85, method="hnsw")
+    assert [(m.user_id, m.application_id, m.distance) for m in check.matches] == [("u-1", "a-1", 0.2)]
