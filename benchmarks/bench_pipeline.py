@@ -49,7 +49,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -169,7 +169,19 @@ def generate_applications(
         if selfie_of not in selfies:
             selfies[selfie_of] = faces[selfie_of][1].read_bytes()
         app_id = f"bench-{run_id}-{i:05d}-{kind}"
-        card = card_data(rng, today, i)
+        # One face is one person: every application carrying a face keeps that
+        # person's name and date of birth (otherwise the duplicate-identity rule
+        # rightly sends the second one to review). Derived from the face alone, so
+        # the warm-up and every run agree.
+        k = GENUINE_IDENTITIES.index(identity)
+        person = card_data(random.Random(f"{seed}-{identity}"), today, k)
+        card = replace(
+            card_data(rng, today, i),
+            first_name=person.first_name,
+            middle_name=person.middle_name,
+            last_name=person.last_name,
+            date_of_birth=person.date_of_birth,
+        )
         base = f"incoming/{app_id}/"
         store.put(base + "id_document.jpg", render_licence_front(card, portraits[identity], seed=i))
         if kind != "front-only":
