@@ -172,9 +172,9 @@ def generate_applications(
         # One face is one person: every application carrying a face keeps that
         # person's name and date of birth (otherwise the duplicate-identity rule
         # rightly sends the second one to review). Derived from the face alone, so
-        # the warm-up and every run agree.
+        # the warm-up (another seed) and every run agree.
         k = GENUINE_IDENTITIES.index(identity)
-        person = card_data(random.Random(f"{seed}-{identity}"), today, k)
+        person = card_data(random.Random(f"person-{identity}"), today, k)
         card = replace(
             card_data(rng, today, i),
             first_name=person.first_name,
