@@ -421,6 +421,18 @@ def floor_one(store: ObjectStore, bundle: LandingBundle, engines: Engines) -> Fl
     selfie = store.get(bundle.selfie.key)
     scan = engines.document_reader.read(front, back=back, document_type=app.document.type)
     face = engines.face_matcher.compare(selfie, front)
+    # Liveness is engine work too (the replay check detects faces again): part of
+    # the floor, so the ratio keeps measuring orchestration, not engines.
+    from kyc.domain.records import LivenessEvidence
+
+    evidence = LivenessEvidence(
+        selfie=selfie,
+        document=front,
+        frames=tuple(store.get(f.key) for f in bundle.frames),
+        session_id=app.liveness_session_id,
+    )
+    for checker in engines.liveness_checkers:
+        checker.check(evidence)
     elapsed = time.perf_counter() - started
     return FloorApp(
         bundle.application_id,
