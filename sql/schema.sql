@@ -222,6 +222,8 @@ CREATE TABLE kyc_decisions (
     engines            jsonb             NOT NULL,
     input_fingerprint  text              NOT NULL,
     decided_at         timestamptz       NOT NULL DEFAULT now(),
+    -- earlier users whose face matches under another identity (DUPLICATE_IDENTITY)
+    duplicate_of       jsonb             NOT NULL DEFAULT '[]'::jsonb,
     -- the version a reprocessed decision re-ran (kyc reprocess); NULL: decided on landing
     reprocess_of       integer,
     CONSTRAINT pk_kyc_decisions PRIMARY KEY (decision_id),
@@ -350,9 +352,7 @@ EXCEPTION WHEN insufficient_privilege THEN
 END
 $vector$;
 
--- Earlier users whose face matches under another identity (DUPLICATE_IDENTITY).
-ALTER TABLE kyc_decisions
-    ADD COLUMN duplicate_of jsonb NOT NULL DEFAULT '[]'::jsonb;
+
 -- Notifications (issue 6): every delivery attempt, and expiry reminders sent
 -- ---------------------------------------------------------------------------
 
