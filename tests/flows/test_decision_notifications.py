@@ -76,7 +76,9 @@ def test_every_decision_is_notified_and_failures_are_visible(
     sns_to_sqs: SnsToSqs,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    expected = _landing_with(pipeline_env, shared_data, ["genuine", "impostor", "dob-mismatch"])
+    # Three cases with three different faces: a face seen under two identities would
+    # add DUPLICATE_IDENTITY to whichever of them is decided second.
+    expected = _landing_with(pipeline_env, shared_data, ["genuine", "impostor", "unreadable"])
     assert sorted(expected.values()) == ["FAIL", "MANUAL_REVIEW", "PASS"]
     failing_app = next(a for a, d in expected.items() if d == "FAIL")
 
@@ -143,7 +145,7 @@ def test_every_decision_is_notified_and_failures_are_visible(
     assert rcpts == ["cs-one@example.test", "cs-two@example.test"]
     assert review_app in msg["Subject"]
     text = msg.get_content()
-    assert "DOB_MISMATCH" in text
+    assert "DOCUMENT_UNREADABLE" in text
     form = json.loads(LocalStore(pipeline_env).get(f"incoming/{review_app}/application.json"))
     for pii in (form["first_name"], form["last_name"], form["email"], form["date_of_birth"]):
         assert pii not in text
