@@ -17,7 +17,7 @@ export PREFECT_HOME ?= $(CURDIR)/var/prefect
 export GX_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
 
-.PHONY: setup system-deps demo test lint typecheck unit bench bench-documents clean \
+.PHONY: setup system-deps demo test lint typecheck unit bench bench-documents bench-registers clean \
 	up down bench-latency bench-notify bench-duplicates bench-replay
 
 $(STAMP):
@@ -112,6 +112,9 @@ bench-duplicates: setup
 # Replay check: score distributions of genuine, copied and printed selfies; thresholds.
 bench-replay: setup
 	$(BIN)/python benchmarks/bench_replay.py
+
+bench-registers: setup
+	$(BIN)/python benchmarks/bench_registers.py --n $${N:-200}
 
 clean:
 	rm -rf var/demo-landing var/bench .pytest_cache .mypy_cache .ruff_cache

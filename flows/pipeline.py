@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
@@ -17,7 +18,7 @@ from prefect import get_run_logger, task
 
 from kyc.domain.application import ApplicationInvalid
 from kyc.domain.landing import LandingBundle
-from kyc.domain.records import DocumentScan, Finding, Reason
+from kyc.domain.records import DocumentScan, Finding, Reason, RegisterResult
 from kyc.storage.base import ObjectNotFound
 from tasks import pipeline as t
 from tasks.notify import notify_after_decision
@@ -87,6 +88,7 @@ def run_application(
     inline: bool = False,
     checked: bool = False,
     reprocess_of: int | None = None,
+    register: RegisterResult | None = None,
 ) -> Outcome:
     """Process one application: form → document → face → liveness → duplicates → gate → decision.
 
@@ -100,6 +102,8 @@ def run_application(
             when recording.
         reprocess_of: reprocessing: decide again although these objects may have
             been decided, as a new version re-running ``reprocess_of``.
+        register: the register's answer when the flow already has it (it waited
+            for an asynchronous register run while suspended).
 
     Returns:
         The outcome; never raises for bad input or a failed engine.
@@ -136,6 +140,10 @@ def run_application(
 
     refs = stage(t.register_application, landing, bundle, app)
     extra: list[Finding] = []
+    # The register check and licence validation wait on remote services; they run
+    # beside the document, face and gate stages (seed steps 2a/2b) and are joined
+    # before the decision.
+    checks = _start_checks(app, refs, inline=inline, known=register)
     try:
         scan = stage(t.scan_document, landing, bundle, app, refs)
     except Exception as exc:
@@ -175,6 +183,7 @@ def run_application(
     except Exception as exc:
         log.error("application %s: data-quality gate failed: %s", app_id, type(exc).__name__)
         quality = None
+    register, licence = _join_checks(checks, app_id, extra, log)
     try:
         result = stage(
             t.decide_application,
@@ -188,6 +197,8 @@ def run_application(
             liveness,
             duplicates,
             reprocess_of,
+            register,
+            licence,
         )
     except t.repo.AlreadyDecided as exc:
         log.info("application %s: decided meanwhile by another run; skipping", app_id)
@@ -203,6 +214,50 @@ def run_application(
     )
 
 
+class _Checks:
+    """Register and licence checks under way for one application."""
+
+    def __init__(self, register: Any, licence: Any, pool: ThreadPoolExecutor | None) -> None:
+        self.register = register
+        self.licence = licence
+        self.pool = pool
+
+
+def _start_checks(app: Any, refs: Any, *, inline: bool, known: RegisterResult | None) -> _Checks:
+    if inline:
+        # Batch mode: the stages run inside one task run; a thread gives the
+        # register's network wait the same overlap without extra task runs.
+        pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kyc-checks")
+        return _Checks(
+            pool.submit(t.call_inline, t.check_register, app, refs, known),
+            pool.submit(t.call_inline, t.validate_licence, app, refs),
+            pool,
+        )
+    return _Checks(
+        t.check_register.submit(app, refs, known), t.validate_licence.submit(app, refs), None
+    )
+
+
+def _join_checks(checks: _Checks, app_id: str, extra: list[Finding], log: Any) -> tuple[Any, Any]:
+    """Wait for both checks; a check that failed for good becomes a finding."""
+    out: list[Any] = []
+    for what, fut in (("register check", checks.register), ("licence validator", checks.licence)):
+        try:
+            out.append(
+                fut.result() if isinstance(fut, Future) else fut.result(raise_on_failure=True)
+            )
+        except Exception as exc:
+            log.error(
+                "application %s: %s failed after retries: %s", app_id, what, type(exc).__name__
+            )
+            out.append(None)
+            if what != "register check":  # a missing register check is REGISTER_NOT_CHECKED
+                extra.append(Finding(Reason.ENGINE_ERROR, f"{what} failed: {type(exc).__name__}"))
+    if checks.pool is not None:
+        checks.pool.shutdown(wait=False)
+    return out[0], out[1]
+
+
 @task(
     name="process-application",
     cache_policy=t.NO_CACHE,
@@ -211,7 +266,11 @@ def run_application(
     timeout_seconds=4 * t.TASK_OPTIONS["timeout_seconds"],
 )
 def process_application_task(
-    landing: str, bundle: LandingBundle, inline: bool = False, checked: bool = False
+    landing: str,
+    bundle: LandingBundle,
+    inline: bool = False,
+    checked: bool = False,
+    register: RegisterResult | None = None,
 ) -> Outcome:
     """One application as a task, so the batch flow can run many concurrently.
 
@@ -226,10 +285,13 @@ def process_application_task(
         inline: run the stages in this task run (the batch flow) rather than as
             nested task runs (the per-application flow).
         checked: the caller found these objects undecided (see run_application).
+        register: the register's answer the flow already has (see run_application).
     """
     started = time.perf_counter()
     try:
-        outcome = run_application(landing, bundle, inline=inline, checked=checked)
+        outcome = run_application(
+            landing, bundle, inline=inline, checked=checked, register=register
+        )
         return replace(outcome, elapsed_s=time.perf_counter() - started)
     except Exception as exc:
         _logger().exception("application %s: processing failed", bundle.application_id)

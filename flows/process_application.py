@@ -5,6 +5,7 @@ from __future__ import annotations
 from prefect import flow
 
 from flows.pipeline import Outcome, _logger, process_application_task
+from flows.registers import await_register_run
 from kyc.settings import get_settings
 from tasks import pipeline as t
 
@@ -31,7 +32,10 @@ def process_application(
     found = t.discover_applications(landing, application_id)
     for bundle in found.complete:
         if bundle.application_id == application_id:
-            return process_application_task(landing, bundle)
+            # An asynchronous (Apify) register check suspends this flow run here,
+            # before any engine work, when it runs from a deployment (flows/registers.py).
+            register = await_register_run(landing, bundle)
+            return process_application_task(landing, bundle, register=register)
     for inc in found.incomplete:
         if inc.application_id == application_id:
             return Outcome(

@@ -388,7 +388,7 @@ def demo(
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Generate ~24 synthetic applications, decide them, print expected vs actual."""
+    """Generate ~26 synthetic applications, decide them, print expected vs actual."""
     import shutil
 
     from kyc.settings import PROJECT_ROOT, get_settings
@@ -412,6 +412,7 @@ def demo(
         raise typer.Exit(2)
     console.print(f"generating demo applications in {folder} ...")
     generate_demo(LocalStore(folder), settings.shared_data_dir)
+    _load_demo_register(settings)
     console.print(
         f"liveness policy: [bold]{settings.liveness_policy}[/]"
         " (no liveness evidence is kept as a warning, not a pass)"
@@ -428,6 +429,106 @@ def demo(
         console.print(f"[red]{len(wrong)} application(s) did not get the expected decision")
         raise typer.Exit(1)
     console.print(f"[green]all {len(outcomes)} applications got the expected outcome")
+
+
+def _load_demo_register(settings: Any) -> None:
+    """Load the bundled fictional register snapshot for the demo's register cases."""
+    if settings.register_engine != "snapshot":
+        console.print(
+            f"register engine: [bold]{settings.register_engine}[/] (demo snapshot not used)"
+        )
+        return
+    from kyc import runtime
+    from kyc.demo.registers import RealExtractLoaded, load_demo_register
+
+    try:
+        n = load_demo_register(runtime.database())
+    except RealExtractLoaded as exc:
+        console.print(f"[yellow]{exc}")
+        return
+    console.print(f"register engine: snapshot ({n} fictional demo register entries loaded)")
+
+
+@app.command("register-load")
+def register_load(
+    file: Annotated[Path, typer.Argument(help="Register extract (CSV, or Parquet with pyarrow).")],
+) -> None:
+    """Load a register extract into the database (replaces that register's extract).
+
+    A real extract also removes the demo's fictional entries of every register, so
+    that they can never answer for a real applicant.
+    """
+    from kyc import runtime
+    from kyc.demo.registers import DEMO_REGISTER_SNAPSHOT, remove_demo_register
+    from kyc.engines.register_snapshot import ExtractInvalid, load_extract
+
+    try:
+        n = load_extract(runtime.database(), file)
+        if file.name != DEMO_REGISTER_SNAPSHOT.name:
+            removed = remove_demo_register(runtime.database())
+            if removed:
+                console.print(f"removed {removed} fictional demo register entries")
+    except (ExtractInvalid, RuntimeError, OSError) as exc:
+        console.print(f"[red]{file.name}: {exc}")
+        raise typer.Exit(2) from exc
+    console.print(f"loaded {n} register entries from {file.name}")
+
+
+@app.command("register-check")
+def register_check(
+    reg_type: Annotated[str, typer.Option("--type", help="GMC, GDC, NMC, GPHC (or GPC).")],
+    number: Annotated[str, typer.Option("--number", help="Registration number / NMC PIN.")],
+    name: Annotated[str, typer.Option("--name", help="Applicant's full name, e.g. 'Noah Walker'.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Check one registration with the configured register client (and the cache).
+
+    Exit status: 0 registered and the name agrees, 1 any other outcome, 2 bad usage.
+    """
+    from kyc.domain.records import SEVERITY, Severity
+    from kyc.domain.registers import RegisterApplicant, assess, canonical_register
+    from kyc.settings import get_settings
+    from kyc.wiring import build_register_checker
+
+    if canonical_register(reg_type) is None:
+        console.print(f"[red]unknown register {reg_type!r}: use GMC, GDC, NMC or GPHC")
+        raise typer.Exit(2)
+    parts = name.split()
+    if len(parts) < 2:
+        console.print("[red]--name needs a first and a last name")
+        raise typer.Exit(2)
+    result = build_register_checker(get_settings()).check(reg_type, number)
+    findings = assess(
+        RegisterApplicant(reg_type, number, parts[0], " ".join(parts[1:-1]) or None, parts[-1]),
+        result,
+    )
+    worst = sorted({SEVERITY[f.reason].value for f in findings})
+    decision = "FAIL" if Severity.FAIL.value in worst else "MANUAL_REVIEW" if findings else "PASS"
+    record = {**result.as_dict(), "findings": [f.as_dict() for f in findings], "decision": decision}
+    if as_json:
+        sys.stdout.write(json.dumps(record, default=str) + "\n")
+    else:
+        console.print_json(json.dumps(record, default=str))
+    raise typer.Exit(0 if decision == "PASS" else 1)
+
+
+@app.command("register-recheck")
+def register_recheck(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Re-check registers that were unavailable when applications were decided."""
+    _prefect_env(verbose)
+    from flows.registers import recheck_registers
+
+    rows = recheck_registers()
+    for r in rows:
+        if as_json:
+            sys.stdout.write(json.dumps(r) + "\n")
+        else:
+            console.print(f"{r['application_id']}: {r['register']} {r['outcome']}")
+    if not as_json:
+        console.print(f"{len(rows)} application(s) re-checked")
 
 
 @app.command()

@@ -105,6 +105,69 @@ class Settings(BaseSettings):
     #: Endpoint for the Rekognition Face Liveness API (tests: a loopback server).
     liveness_endpoint_url: str | None = None
 
+    # --- professional registers (GMC, GDC, NMC, GPhC) and licence validation ------------
+    #: Which RegisterClient looks numbers up: a loaded register extract (``snapshot``,
+    #: offline default), the registers' public search pages (``http``), or Apify
+    #: actors (``apify``). Chosen in kyc.wiring only.
+    register_engine: Literal["snapshot", "http", "apify"] = "snapshot"
+    #: A register answer (found / not found) is reused for this long without calling
+    #: out again. Unavailable answers are never cached (they are re-checked).
+    register_cache_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=0)
+    #: Requests per second to any one register (politeness and their rate limits).
+    register_rate_per_second: float = Field(default=1.0, gt=0)
+    #: Timeout of one HTTP request to a register or to Apify.
+    register_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: Attempts after the first for 429 / 5xx / timeouts, with exponential backoff.
+    register_retries: int = Field(default=3, ge=0)
+    register_backoff_seconds: float = Field(default=1.0, ge=0)
+    #: A 429's Retry-After longer than this makes the register UNAVAILABLE instead.
+    register_max_retry_after_seconds: float = Field(default=60.0, ge=0)
+    #: Search URL per register for the ``http`` client; ``{number}`` is replaced.
+    #: Defaults are the registers' public search pages; check them before going live.
+    register_http_urls: dict[str, str] = {
+        "GMC": "https://www.gmc-uk.org/registration-and-licensing/the-medical-register?gmcrefno={number}",
+        "GDC": "https://olr.gdc-uk.org/SearchRegister/SearchResult?RegistrationNumber={number}",
+        "NMC": "https://www.nmc.org.uk/registration/search-the-register/?pin={number}",
+        "GPHC": "https://www.pharmacyregulation.org/registers/pharmacist?number={number}",
+    }
+    #: Apify API token and base URL (a loopback server in tests).
+    apify_token: SecretStr | None = None
+    apify_api_url: str = "https://api.apify.com"
+    #: Actor id (``user~actor``) per register for the ``apify`` client.
+    apify_actors: dict[str, str] = {}
+    #: Longest wait for one actor run when polling (the batch flow polls).
+    apify_max_wait_seconds: float = Field(default=300.0, gt=0)
+    #: Public URL of the Prefect API that Apify's webhook calls to resume a
+    #: suspended per-application flow run (``.../api``); empty: poll instead.
+    apify_webhook_prefect_api_url: str | None = None
+    #: Driver's licence validation: off (``none``), local format/derivation rules
+    #: (``local``), or a DLDV-style HTTP service (``http``).
+    licence_engine: Literal["none", "local", "http"] = "none"
+    licence_http_url: str | None = None
+    #: Issuing countries the service covers (DLDV: US licences); others are not sent.
+    licence_http_countries: list[str] = ["US", "USA"]
+    #: Header carrying the service's credential, and its value (e.g. "Bearer ...").
+    licence_http_auth_header: str = "Authorization"
+    licence_http_auth_value: SecretStr | None = None
+    #: Request body: service field name -> our claim field (see README).
+    licence_http_request_map: dict[str, str] = {
+        "licenseNumber": "number",
+        "dateOfBirth": "date_of_birth",
+        "firstName": "first_name",
+        "lastName": "last_name",
+        "expirationDate": "expiry_date",
+        "jurisdiction": "region",
+    }
+    #: Response: our field -> dotted path of the service's match flag.
+    licence_http_response_map: dict[str, str] = {
+        "number": "matches.licenseNumber",
+        "date_of_birth": "matches.dateOfBirth",
+        "first_name": "matches.firstName",
+        "last_name": "matches.lastName",
+        "expiry_date": "matches.expirationDate",
+        "found": "recordFound",
+    }
+
     # --- processing ----------------------------------------------------------------------
     #: Applications processed at once by the batch flow.
     concurrency: int = Field(default=4, ge=1, le=64)

@@ -9,10 +9,21 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from kyc.engines.base import DocumentReader, EngineUnavailable, FaceMatcher, LivenessChecker
+from kyc.engines.base import (
+    DocumentReader,
+    EngineUnavailable,
+    FaceMatcher,
+    LicenceValidator,
+    LivenessChecker,
+    RegisterClient,
+)
 from kyc.quality.gate import QualityGate
 from kyc.settings import Settings
+
+if TYPE_CHECKING:
+    from kyc.engines.register_check import RegisterChecker
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +33,8 @@ class Engines:
     document_reader: DocumentReader
     face_matcher: FaceMatcher
     quality_gate: QualityGate
+    register_checker: RegisterChecker
+    licence_validator: LicenceValidator | None
     #: The method chosen by KYC_LIVENESS_ENGINE, then the replay check (always on).
     liveness_checkers: tuple[LivenessChecker, ...] = ()
 
@@ -33,7 +46,11 @@ class Engines:
             "quality_gate": "great_expectations/" + _gx_version(),
             "liveness": " + ".join(f"{c.name}/{c.version}" for c in self.liveness_checkers)
             or "not-run",
-            "register": "not-run",
+            "register": f"{self.register_checker.client.name}/"
+            f"{self.register_checker.client.version}",
+            "licence": "not-run"
+            if self.licence_validator is None
+            else f"{self.licence_validator.name}/{self.licence_validator.version}",
         }
 
 
@@ -102,6 +119,85 @@ def build_liveness_checkers(
     return (primary, ReplayLivenessChecker())
 
 
+def build_register_client(settings: Settings) -> RegisterClient:
+    """The RegisterClient chosen by ``KYC_REGISTER_ENGINE``."""
+    from kyc.engines.http_resilience import RetryPolicy
+
+    policy = RetryPolicy(
+        retries=settings.register_retries,
+        backoff_seconds=settings.register_backoff_seconds,
+        max_retry_after_seconds=settings.register_max_retry_after_seconds,
+    )
+    if settings.register_engine == "snapshot":
+        from kyc import runtime
+        from kyc.engines.register_snapshot import SnapshotRegisterClient
+
+        return SnapshotRegisterClient(runtime.database)
+    if settings.register_engine == "http":
+        from kyc.engines.register_http import HttpRegisterClient
+
+        return HttpRegisterClient(
+            settings.register_http_urls,
+            timeout=settings.register_timeout_seconds,
+            policy=policy,
+            rate_per_second=settings.register_rate_per_second,
+        )
+    from kyc.engines.register_apify import ApifyRegisterClient
+
+    token = settings.apify_token.get_secret_value() if settings.apify_token else None
+    return ApifyRegisterClient(
+        token=token,
+        actors=settings.apify_actors,
+        api_url=settings.apify_api_url,
+        timeout=settings.register_timeout_seconds,
+        policy=policy,
+        rate_per_second=settings.register_rate_per_second,
+        max_wait_seconds=settings.apify_max_wait_seconds,
+    )
+
+
+def build_register_checker(settings: Settings) -> RegisterChecker:
+    """The register client behind number validation and the register cache."""
+    from kyc import runtime
+    from kyc.engines.register_check import RegisterChecker
+
+    return RegisterChecker(
+        build_register_client(settings),
+        runtime.database,
+        ttl_seconds=settings.register_cache_ttl_seconds,
+    )
+
+
+def build_licence_validator(settings: Settings) -> LicenceValidator | None:
+    """The LicenceValidator chosen by ``KYC_LICENCE_ENGINE`` (None: ``none``)."""
+    if settings.licence_engine == "none":
+        return None
+    if settings.licence_engine == "local":
+        from kyc.engines.licence_local import LocalLicenceValidator
+
+        return LocalLicenceValidator()
+    if not settings.licence_http_url:
+        raise EngineUnavailable("KYC_LICENCE_ENGINE=http needs KYC_LICENCE_HTTP_URL")
+    from kyc.engines.http_resilience import RetryPolicy
+    from kyc.engines.licence_http import HttpLicenceValidator
+
+    auth = settings.licence_http_auth_value
+    return HttpLicenceValidator(
+        url=settings.licence_http_url,
+        request_map=settings.licence_http_request_map,
+        response_map=settings.licence_http_response_map,
+        auth_header=settings.licence_http_auth_header,
+        auth_value=auth.get_secret_value() if auth else None,
+        countries=tuple(settings.licence_http_countries),
+        timeout=settings.register_timeout_seconds,
+        policy=RetryPolicy(
+            retries=settings.register_retries,
+            backoff_seconds=settings.register_backoff_seconds,
+            max_retry_after_seconds=settings.register_max_retry_after_seconds,
+        ),
+    )
+
+
 _lock = threading.Lock()
 _cache: dict[tuple[str, ...], Engines] = {}
 
@@ -113,6 +209,8 @@ def build_engines(settings: Settings) -> Engines:
         settings.face_engine,
         settings.liveness_engine,
         settings.liveness_endpoint_url or "",
+        settings.register_engine,
+        settings.licence_engine,
     )
     with _lock:
         if key not in _cache:
@@ -124,5 +222,7 @@ def build_engines(settings: Settings) -> Engines:
                     settings.expectations_dir, worker_process=settings.quality_gate_process
                 ),
                 liveness_checkers=build_liveness_checkers(settings, face_matcher),
+                register_checker=build_register_checker(settings),
+                licence_validator=build_licence_validator(settings),
             )
         return _cache[key]

@@ -405,4 +405,51 @@ CREATE TABLE reminders_sent (
 );
 CREATE INDEX ix_reminders_sent_id_document_id ON reminders_sent (id_document_id);
 
+-- Professional registers and licence validation (migration 0003)
+-- ---------------------------------------------------------------------------
+
+-- Register extracts loaded with `kyc register-load` (what employers buy from the
+-- registers); the snapshot RegisterClient reads them.
+CREATE TABLE register_snapshot (
+    reg_type       reg_type_enum NOT NULL,
+    reg_number     text          NOT NULL,
+    full_name      text          NOT NULL,
+    status         text          NOT NULL,
+    conditions     text[]        NOT NULL DEFAULT '{}'::text[],
+    snapshot_date  date          NOT NULL,
+    source_file    text          NOT NULL,
+    loaded_at      timestamptz   NOT NULL DEFAULT now(),
+    CONSTRAINT pk_register_snapshot PRIMARY KEY (reg_type, reg_number)
+);
+
+-- Register answers reused until expires_at (found / not found only); a row with
+-- pending_run_id and no result is an Apify run still under way.
+CREATE TABLE register_cache (
+    reg_type        reg_type_enum NOT NULL,
+    reg_number      text          NOT NULL,
+    result_json     jsonb,
+    source          text          NOT NULL,
+    fetched_at      timestamptz   NOT NULL DEFAULT now(),
+    expires_at      timestamptz   NOT NULL,
+    pending_run_id  text,
+    CONSTRAINT pk_register_cache PRIMARY KEY (reg_type, reg_number)
+);
+CREATE INDEX ix_register_cache_expires_at ON register_cache (expires_at);
+
+-- Driver's licence validations (local rules or a DLDV-style service).
+CREATE TABLE licence_checks (
+    licence_check_id   uuid        NOT NULL DEFAULT gen_random_uuid(),
+    application_id     text        NOT NULL,
+    engine             text        NOT NULL,
+    verified           boolean,
+    field_matches      jsonb       NOT NULL DEFAULT '{}'::jsonb,
+    findings           jsonb       NOT NULL DEFAULT '[]'::jsonb,
+    raw_response_json  jsonb,
+    checked_at         timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT pk_licence_checks PRIMARY KEY (licence_check_id),
+    CONSTRAINT fk_licence_checks_application_id_applications FOREIGN KEY (application_id)
+        REFERENCES applications (application_id) ON DELETE CASCADE
+);
+CREATE INDEX ix_licence_checks_application_id ON licence_checks (application_id);
+
 COMMIT;

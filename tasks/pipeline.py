@@ -27,9 +27,12 @@ from kyc.domain.records import (
     DuplicateCheck,
     FaceComparison,
     Finding,
+    LicenceClaim,
+    LicenceResult,
     LivenessEvidence,
     LivenessResult,
     QualityResult,
+    RegisterResult,
 )
 from kyc.domain.rules import Signals, Thresholds, decide
 from kyc.settings import get_settings
@@ -316,6 +319,69 @@ def check_duplicates(
     )
 
 
+@task(name="check-register", **TASK_OPTIONS)
+def check_register(
+    app: Application, refs: repo.ApplicationRefs, known: RegisterResult | None = None
+) -> RegisterResult | None:
+    """Check the claimed professional registration (cache, then the register) and record it.
+
+    Args:
+        app: the application.
+        refs: its database ids.
+        known: the answer already obtained by the flow (an Apify run it waited for
+            while suspended); recorded as is, without another look-up.
+
+    Returns:
+        The register's answer; None when the applicant claims no registration.
+    """
+    reg = app.registration
+    if reg.type.value == "NONE":
+        return None
+    result = known or build_engines(get_settings()).register_checker.check(
+        reg.type.value, reg.number
+    )
+    with repo_session() as s:
+        repo.record_reg_check(
+            s,
+            application_id=refs.application_id,
+            user_id=refs.user_id,
+            reg_type=reg.type.value,
+            reg_number=result.number or reg.number,
+            status=result.outcome.value,
+            detail=result.as_dict(),
+        )
+    return result
+
+
+@task(name="validate-licence", **TASK_OPTIONS)
+def validate_licence(app: Application, refs: repo.ApplicationRefs) -> LicenceResult | None:
+    """Validate a driving licence with the configured validator and record it.
+
+    Returns:
+        The result; None when validation is off or the document is not a licence.
+    """
+    validator = build_engines(get_settings()).licence_validator
+    doc = app.document
+    if validator is None or doc.type.value != "driving_licence":
+        return None
+    claim = LicenceClaim(
+        country=doc.issuing_country,
+        region=doc.issuing_region,
+        number=doc.number,
+        date_of_birth=app.date_of_birth,
+        first_name=app.first_name,
+        middle_name=app.middle_name,
+        last_name=app.last_name,
+        expiry_date=doc.expiry_date,
+    )
+    result = validator.validate(claim, today=dt.date.today())
+    from kyc.db import register_repository as rrepo
+
+    with repo_session() as s:
+        rrepo.record_licence_check(s, application_id=refs.application_id, result=result)
+    return result
+
+
 @task(name="data-quality-gate", **TASK_OPTIONS)
 def check_data_quality(
     app: Application, scan: DocumentScan, refs: repo.ApplicationRefs
@@ -342,6 +408,8 @@ def decide_application(
     liveness: tuple[LivenessResult, ...] = (),
     duplicates: DuplicateCheck | None = None,
     reprocess_of: int | None = None,
+    register: RegisterResult | None = None,
+    licence: LicenceResult | None = None,
 ) -> DecisionResult:
     """Apply the decision rules; record the gate result and the decision with its trail.
 
@@ -366,6 +434,8 @@ def decide_application(
             extra_findings=extra_findings,
             liveness=liveness,
             duplicates=duplicates,
+            register=register,
+            licence=licence,
         ),
         thresholds=thresholds,
         today=now.date(),
@@ -386,17 +456,18 @@ def decide_application(
         if quality is not None:
             repo.record_quality(s, application_id=refs.application_id, result=quality)
             _advance(s, refs, "QUALITY_DONE")
-        # Registers are not part of the pipeline yet: record that they did not
-        # run, so the trail shows it was not silently skipped.
+        # check_register records its own row; when it could not run (or there is
+        # nothing to check) record that, so the trail shows nothing was skipped silently.
         reg = app.registration
-        repo.record_reg_check(
-            s,
-            application_id=refs.application_id,
-            user_id=refs.user_id,
-            reg_type=reg.type.value,
-            reg_number=reg.number,
-            status="NOT_REQUIRED" if reg.type.value == "NONE" else "NOT_RUN",
-        )
+        if register is None:
+            repo.record_reg_check(
+                s,
+                application_id=refs.application_id,
+                user_id=refs.user_id,
+                reg_type=reg.type.value,
+                reg_number=reg.number,
+                status="NOT_REQUIRED" if reg.type.value == "NONE" else "NOT_RUN",
+            )
         repo.record_decision(
             s,
             application_id=refs.application_id,
@@ -461,6 +532,7 @@ __all__ = [
     "check_data_quality",
     "check_duplicates",
     "check_liveness",
+    "check_register",
     "dead_letter",
     "decide_application",
     "decided_applications",
@@ -470,4 +542,5 @@ __all__ = [
     "register_application",
     "scan_document",
     "stored_application",
+    "validate_licence",
 ]

@@ -437,6 +437,53 @@ class FaceEmbedding(Base):
     created_at: Mapped[dt.datetime] = _created_at()
 
 
+# --- professional registers and licence validation (migration 0003) -------------------
+
+
+class RegisterSnapshotEntry(Base):
+    """One entry of a loaded register extract (read by the snapshot RegisterClient)."""
+
+    __tablename__ = "register_snapshot"
+
+    reg_type: Mapped[str] = mapped_column(reg_type_enum, primary_key=True)
+    reg_number: Mapped[str] = mapped_column(primary_key=True)
+    full_name: Mapped[str]
+    status: Mapped[str]
+    conditions: Mapped[list[str]] = mapped_column(server_default=sa.text("'{}'::text[]"))
+    snapshot_date: Mapped[dt.date]
+    source_file: Mapped[str]
+    loaded_at: Mapped[dt.datetime] = mapped_column(server_default=NOW)
+
+
+class RegisterCacheEntry(Base):
+    """A register answer reused until ``expires_at``; or an Apify run under way."""
+
+    __tablename__ = "register_cache"
+
+    reg_type: Mapped[str] = mapped_column(reg_type_enum, primary_key=True)
+    reg_number: Mapped[str] = mapped_column(primary_key=True)
+    result_json: Mapped[dict[str, Any] | None]
+    source: Mapped[str]
+    fetched_at: Mapped[dt.datetime] = mapped_column(server_default=NOW)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+    pending_run_id: Mapped[str | None]
+
+
+class LicenceCheck(Base):
+    """A driver's licence validation (local rules or a DLDV-style service)."""
+
+    __tablename__ = "licence_checks"
+
+    licence_check_id: Mapped[uuid.UUID] = _uuid_pk()
+    application_id: Mapped[str] = mapped_column(_fk("applications.application_id"), index=True)
+    engine: Mapped[str]
+    verified: Mapped[bool | None]
+    field_matches: Mapped[dict[str, Any]] = mapped_column(server_default=sa.text("'{}'::jsonb"))
+    findings: Mapped[list[Any]] = mapped_column(server_default=sa.text("'[]'::jsonb"))
+    raw_response_json: Mapped[dict[str, Any] | None]
+    checked_at: Mapped[dt.datetime] = mapped_column(server_default=NOW)
+
+
 __all__ = [
     "CONDITIONAL_INDEXES",
     "ID_DOC_STATUSES",
@@ -453,10 +500,13 @@ __all__ = [
     "FaceEmbedding",
     "IdDocument",
     "KycDecision",
+    "LicenceCheck",
     "LivenessCheck",
     "NotificationDelivery",
     "QualityCheck",
     "RegCheck",
+    "RegisterCacheEntry",
+    "RegisterSnapshotEntry",
     "ReminderSent",
     "Selfie",
     "User",

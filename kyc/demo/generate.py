@@ -382,7 +382,7 @@ def generate_demo(
         )
     )
 
-    # 8. A GMC doctor: the register check is not built yet, so a human must check.
+    # 8. A GMC doctor on the register (bundled fictional snapshot) -> PASS.
     app_id = next_id("gmc-doctor")
     card = same_person(card_data(rng, today, 4), 4)
     front, back, selfie = card_images(card, GENUINE_IDENTITIES[4], 24)
@@ -393,9 +393,9 @@ def generate_demo(
         DemoCase(
             app_id,
             "gmc-doctor",
-            "MANUAL_REVIEW",
-            ("REGISTER_NOT_CHECKED",),
-            "register check not available",
+            "PASS",
+            (),
+            "registered with a licence to practise (demo register snapshot)",
         )
     )
 
@@ -451,7 +451,50 @@ def generate_demo(
         )
     )
 
-    # 13. The first genuine applicant's face again, under another name and date of
+    # 13. Registered nurse with interim conditions of practice -> MANUAL_REVIEW.
+    #     (Appended after the older cases so that their random data stays the same.)
+    app_id = next_id("nmc-conditions")
+    card = card_data(rng, today, 6)
+    front, back, selfie = card_images(card, GENUINE_IDENTITIES[6], 28)
+    put(
+        app_id,
+        application_form(app_id, card, registration=("NMC", "98Y1234D")),
+        front,
+        back,
+        selfie,
+    )
+    cases.append(
+        DemoCase(
+            app_id,
+            "nmc-conditions",
+            "MANUAL_REVIEW",
+            ("REGISTER_CONDITIONS",),
+            "nurse registered with conditions of practice",
+        )
+    )
+
+    # 14. Pharmacist removed from the register, typed with the old "GPC" name -> FAIL.
+    app_id = next_id("gphc-removed")
+    card = card_data(rng, today, 7)
+    front, back, selfie = card_images(card, GENUINE_IDENTITIES[7], 29)
+    put(
+        app_id,
+        application_form(app_id, card, registration=("GPC", "2999001")),
+        front,
+        back,
+        selfie,
+    )
+    cases.append(
+        DemoCase(
+            app_id,
+            "gphc-removed",
+            "FAIL",
+            ("REGISTER_NOT_ACTIVE",),
+            "pharmacist removed from the register",
+        )
+    )
+
+    # 15. The first genuine applicant's face again, under another name and date of
     # birth, with a consistent licence -> MANUAL_REVIEW with the other user's id.
     # (Last in id order, so the earlier application is enrolled by the time it runs.)
     app_id = next_id("same-face-new-name")

@@ -60,6 +60,10 @@ class Reason(StrEnum):
     REGISTER_CONDITIONS = "REGISTER_CONDITIONS"
     REGISTER_UNAVAILABLE = "REGISTER_UNAVAILABLE"
     REGISTER_NUMBER_INVALID = "REGISTER_NUMBER_INVALID"
+    REGISTER_NAME_MISMATCH = "REGISTER_NAME_MISMATCH"
+    # third-party driver's licence validation
+    LICENCE_NOT_VERIFIED = "LICENCE_NOT_VERIFIED"
+    LICENCE_DATA_MISMATCH = "LICENCE_DATA_MISMATCH"
     DUPLICATE_IDENTITY = "DUPLICATE_IDENTITY"
     #: The duplicate-identity search could not run (e.g. the face engine gives no
     #: embedding): kept visible on the decision instead of a silent pass.
@@ -95,7 +99,12 @@ SEVERITY: MappingProxyType[Reason, Severity] = MappingProxyType(
         Reason.REGISTER_NOT_ACTIVE: Severity.FAIL,
         Reason.REGISTER_CONDITIONS: Severity.REVIEW,
         Reason.REGISTER_UNAVAILABLE: Severity.REVIEW,
+        # A malformed number is decided at once, without calling any register: the
+        # applicant must correct it, which a reviewer arranges.
         Reason.REGISTER_NUMBER_INVALID: Severity.REVIEW,
+        Reason.REGISTER_NAME_MISMATCH: Severity.REVIEW,
+        Reason.LICENCE_NOT_VERIFIED: Severity.REVIEW,
+        Reason.LICENCE_DATA_MISMATCH: Severity.REVIEW,
         Reason.DUPLICATE_IDENTITY: Severity.REVIEW,
         Reason.DUPLICATE_NOT_CHECKED: Severity.WARNING,
         Reason.ENGINE_ERROR: Severity.REVIEW,
@@ -386,3 +395,124 @@ class DecisionResult:
     def reasons(self) -> list[str]:
         """Reason codes in a stable order (for the table and the database)."""
         return [f.reason.value for f in self.findings]
+
+
+class RegisterOutcome(StrEnum):
+    """What a register look-up found (``reg_checks.status``)."""
+
+    FOUND = "FOUND"
+    NOT_FOUND = "NOT_FOUND"
+    #: The register could not be asked (down after retries, rate-limited, bad page).
+    UNAVAILABLE = "UNAVAILABLE"
+    #: The number is malformed: no register was called.
+    NUMBER_INVALID = "NUMBER_INVALID"
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterResult:
+    """One professional-register look-up, the same whichever client made it.
+
+    Attributes:
+        register: GMC | GDC | NMC | GPHC.
+        number: the registration number looked up (normalised).
+        outcome: found / not found / unavailable / number invalid.
+        name: the name as the register shows it.
+        status: the register's own wording of the registration status.
+        conditions: conditions, warnings, undertakings or other annotations.
+        snapshot_date: the date of the register data (extract date, or the day
+            the live register was read).
+        raw: the register's response as JSON-ready data (kept as evidence).
+        source: the client that produced it (``snapshot``, ``http``, ``apify``),
+            with ``+cache`` when it came from the register cache.
+        detail: why the look-up did not complete (no PII).
+    """
+
+    register: str
+    number: str
+    outcome: RegisterOutcome
+    name: str | None = None
+    status: str | None = None
+    conditions: tuple[str, ...] = ()
+    snapshot_date: dt.date | None = None
+    raw: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    source: str = ""
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form (stored as ``reg_checks.raw_response_json``)."""
+        return {
+            "register": self.register,
+            "number": self.number,
+            "outcome": self.outcome.value,
+            "matched_name": self.name,
+            "matched_status": self.status,
+            "conditions": list(self.conditions),
+            "snapshot_date": self.snapshot_date.isoformat() if self.snapshot_date else None,
+            "raw": dict(self.raw),
+            "source": self.source,
+            "detail": self.detail,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RegisterResult:
+        """Inverse of :meth:`as_dict` (used by the register cache)."""
+        snap = data.get("snapshot_date")
+        return cls(
+            register=str(data["register"]),
+            number=str(data["number"]),
+            outcome=RegisterOutcome(data["outcome"]),
+            name=data.get("matched_name"),
+            status=data.get("matched_status"),
+            conditions=tuple(data.get("conditions") or ()),
+            snapshot_date=dt.date.fromisoformat(snap) if snap else None,
+            raw=MappingProxyType(dict(data.get("raw") or {})),
+            source=str(data.get("source") or ""),
+            detail=str(data.get("detail") or ""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LicenceClaim:
+    """What is asked of a driver's licence validation service (DLDV-style)."""
+
+    country: str  # ISO alpha-2 or alpha-3 as on the form (US / USA / CA / CAN)
+    region: str | None  # state / province code
+    number: str
+    date_of_birth: dt.date
+    first_name: str
+    last_name: str
+    expiry_date: dt.date
+    middle_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LicenceResult:
+    """A driver's licence validation.
+
+    Attributes:
+        verified: True when the issuer's record (or the local rules) confirm the
+            licence; False when they do not; None when validation could not run.
+        field_matches: field name (``number``, ``date_of_birth``, ``last_name``,
+            ``first_name``, ``expiry_date``) to True / False / None (not checked).
+        findings: LICENCE_NOT_VERIFIED / LICENCE_DATA_MISMATCH / DOCUMENT_EXPIRED ...
+        engine: ``licence-local`` or ``licence-http``.
+        raw: the service's response (evidence), JSON-ready.
+    """
+
+    verified: bool | None
+    field_matches: MappingProxyType[str, bool | None] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    findings: tuple[Finding, ...] = ()
+    engine: str = ""
+    raw: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "verified": self.verified,
+            "field_matches": dict(self.field_matches),
+            "findings": [f.as_dict() for f in self.findings],
+            "engine": self.engine,
+            "raw": dict(self.raw),
+        }

@@ -31,11 +31,14 @@ from kyc.domain.records import (
     DuplicateCheck,
     FaceComparison,
     Finding,
+    LicenceResult,
     LivenessResult,
     QualityResult,
     Reason,
+    RegisterResult,
     Severity,
 )
+from kyc.domain.registers import RegisterApplicant, assess
 
 #: Fields a document must yield before its holder can pass.
 REQUIRED_FIELDS = ("FIRST_NAME", "LAST_NAME", "DATE_OF_BIRTH", "EXPIRATION_DATE", "DOCUMENT_NUMBER")
@@ -60,8 +63,10 @@ class Signals:
     engine failed after its retries); ``extra_findings`` carries such failures.
     ``liveness`` holds one result per liveness method that ran (empty: no evidence,
     LIVENESS_NOT_ASSESSED). ``duplicates`` is None when the duplicate-identity search
-    did not apply (no verified selfie). ``register_status`` is None while register
-    checks are not part of the pipeline (issue 5).
+    did not apply (no verified selfie).
+    ``register`` is None when the applicant claims a registration but no check ran
+    (REGISTER_NOT_CHECKED). ``licence`` is None when no licence validation ran
+    (validation off, or not a licence it covers): no finding of its own.
     """
 
     application: Application
@@ -69,7 +74,8 @@ class Signals:
     face: FaceComparison | None
     quality: QualityResult | None
     liveness: tuple[LivenessResult, ...] = ()
-    register_status: str | None = None
+    register: RegisterResult | None = None
+    licence: LicenceResult | None = None
     extra_findings: tuple[Finding, ...] = ()
     duplicates: DuplicateCheck | None = None
 
@@ -217,13 +223,19 @@ def decide(
     scores |= live_scores
     findings += duplicate_findings(signals.duplicates)
 
-    if app.registration.type is not RegisterType.NONE and signals.register_status is None:
-        findings.append(
-            Finding(
-                Reason.REGISTER_NOT_CHECKED,
-                f"{app.registration.type.value} register check not available",
-            )
+    if app.registration.type is not RegisterType.NONE:
+        findings += assess(
+            RegisterApplicant(
+                register=app.registration.type.value,
+                number=app.registration.number,
+                first_name=app.first_name,
+                middle_name=app.middle_name,
+                last_name=app.last_name,
+            ),
+            signals.register,
         )
+    if signals.licence is not None:
+        findings += signals.licence.findings
     findings += signals.extra_findings
 
     # De-duplicate (same code + detail) and attach severities; order: severest first.

@@ -6,10 +6,19 @@ Implementations live one per file (``document_local.py``, ``face_local.py``,
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Protocol, runtime_checkable
 
 from kyc.domain.application import DocumentType
-from kyc.domain.records import DocumentScan, FaceComparison, LivenessEvidence, LivenessResult
+from kyc.domain.records import (
+    DocumentScan,
+    FaceComparison,
+    LicenceClaim,
+    LicenceResult,
+    LivenessEvidence,
+    LivenessResult,
+    RegisterResult,
+)
 
 
 class EngineUnavailable(RuntimeError):
@@ -88,5 +97,49 @@ class LivenessChecker(Protocol):
             never an exception for bad input (unreadable frames, unknown session).
             Transient service failures (throttling after retries) do raise, so the
             pipeline retries and finally records ENGINE_ERROR.
+        """
+        ...
+
+
+@runtime_checkable
+class RegisterClient(Protocol):
+    """Looks a registration number up on a UK professional register."""
+
+    name: str
+    version: str
+
+    def lookup(self, register: str, number: str) -> RegisterResult:
+        """Look one number up.
+
+        Args:
+            register: GMC | GDC | NMC | GPHC (canonical; aliases resolved by the caller).
+            number: a normalised number whose format is valid for that register.
+
+        Returns:
+            FOUND with name, status and conditions; NOT_FOUND; or UNAVAILABLE after
+            the client's own retries (service down, rate-limited, malformed page).
+            Never an exception for these.
+        """
+        ...
+
+
+@runtime_checkable
+class LicenceValidator(Protocol):
+    """Validates a driver's licence (a third-party service or local rules)."""
+
+    name: str
+    version: str
+
+    def validate(self, claim: LicenceClaim, *, today: dt.date) -> LicenceResult:
+        """Validate one licence.
+
+        Args:
+            claim: number, holder's name and date of birth, expiry, jurisdiction.
+            today: the caller's date (expiry).
+
+        Returns:
+            The result; ``verified`` None with no findings when the validator does not
+            cover the jurisdiction. Service failures are LICENCE_NOT_VERIFIED
+            findings, never exceptions.
         """
         ...

@@ -59,6 +59,9 @@ EXPECTED_TABLES = {
     "reminders_sent",
     "liveness_checks",
     "face_embeddings",
+    "register_snapshot",
+    "register_cache",
+    "licence_checks",
 }
 EXPECTED_ENUMS = {
     "reg_type_enum": ["GMC", "GDC", "NMC", "GPHC", "NONE"],

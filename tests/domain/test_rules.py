@@ -15,9 +15,12 @@ from kyc.domain.records import (
     DuplicateMatch,
     FaceComparison,
     Finding,
+    LicenceResult,
     LivenessResult,
     QualityResult,
     Reason,
+    RegisterOutcome,
+    RegisterResult,
     Severity,
 )
 from kyc.domain.rules import Signals, Thresholds, decide
@@ -58,6 +61,13 @@ def scan(conf=99.0, findings=(), **fields):
         findings=tuple(findings),
     )
 
+
+def reg(outcome=RegisterOutcome.FOUND, status="Registered with a licence to practise", name="Dr Olivia Smith",
+        conditions=()):
+    return RegisterResult("GMC", "7123456", outcome, name=name, status=status, conditions=conditions)
+
+
+GMC = {"type": "GMC", "number": "7123456"}
 
 GOOD_FACE = FaceComparison(similarity=92.0, distance=0.3)
 LIVE = LivenessResult(passed=True, method="challenge")
@@ -124,10 +134,33 @@ CASES = [
     ("data quality failed", {"quality": QualityResult(False, "kyc_driving_licence", ("expect_x(AGE_YEARS)",), 13)},
      Decision.MANUAL_REVIEW, {"DATA_QUALITY_FAILED"}),
     ("data quality not run", {"quality": None}, Decision.MANUAL_REVIEW, {"DATA_QUALITY_FAILED"}),
-    ("register not built yet", {"app": application(registration={"type": "GMC", "number": "7123456"})},
+    ("register check did not run", {"app": application(registration=GMC)},
      Decision.MANUAL_REVIEW, {"REGISTER_NOT_CHECKED"}),
-    ("register checked", {"app": application(registration={"type": "GMC", "number": "7123456"}), "register_status": "REGISTERED"},
-     Decision.PASS, set()),
+    ("registered doctor", {"app": application(registration=GMC), "register": reg()}, Decision.PASS, set()),
+    ("registered with conditions", {"app": application(registration=GMC),
+                                    "register": reg(conditions=("Conditions on practice",))},
+     Decision.MANUAL_REVIEW, {"REGISTER_CONDITIONS"}),
+    ("erased from the register", {"app": application(registration=GMC), "register": reg(status="Erased")},
+     Decision.FAIL, {"REGISTER_NOT_ACTIVE"}),
+    ("suspended", {"app": application(registration=GMC), "register": reg(status="Suspended")},
+     Decision.FAIL, {"REGISTER_NOT_ACTIVE"}),
+    ("not on the register", {"app": application(registration=GMC),
+                             "register": reg(RegisterOutcome.NOT_FOUND, None, None)},
+     Decision.MANUAL_REVIEW, {"REGISTER_NOT_FOUND"}),
+    ("register down", {"app": application(registration=GMC), "register": reg(RegisterOutcome.UNAVAILABLE, None, None)},
+     Decision.MANUAL_REVIEW, {"REGISTER_UNAVAILABLE"}),
+    ("malformed number", {"app": application(registration=GMC),
+                          "register": reg(RegisterOutcome.NUMBER_INVALID, None, None)},
+     Decision.MANUAL_REVIEW, {"REGISTER_NUMBER_INVALID"}),
+    ("someone else's registration", {"app": application(registration=GMC), "register": reg(name="Mark Jones")},
+     Decision.MANUAL_REVIEW, {"REGISTER_NAME_MISMATCH"}),
+    ("unrecognised status wording", {"app": application(registration=GMC), "register": reg(status="Provisional")},
+     Decision.MANUAL_REVIEW, {"REGISTER_CONDITIONS"}),
+    ("licence verified", {"licence": LicenceResult(True)}, Decision.PASS, set()),
+    ("licence not verified", {"licence": LicenceResult(False, findings=(Finding(Reason.LICENCE_NOT_VERIFIED, "x"),))},
+     Decision.MANUAL_REVIEW, {"LICENCE_NOT_VERIFIED"}),
+    ("licence data mismatch", {"licence": LicenceResult(False, findings=(Finding(Reason.LICENCE_DATA_MISMATCH, "dob"),))},
+     Decision.MANUAL_REVIEW, {"LICENCE_DATA_MISMATCH"}),
     ("impostor with expired doc: both reasons", {"face": FaceComparison(similarity=10.0), "sc": scan(EXPIRATION_DATE="2020-01-01"),
                                                   "app": application(document={"expiry_date": "2020-01-01"})},
      Decision.FAIL, {"FACE_MISMATCH", "DOCUMENT_EXPIRED"}),

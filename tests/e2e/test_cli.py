@@ -45,8 +45,9 @@ def test_demo_then_decisions_json(fresh_pg_url: str, tmp_path: Path) -> None:
     cases = json.loads((landing / "expected.json").read_text())
     assert f"all {len(cases)} applications got the expected outcome" in demo.stderr
     assert "liveness policy: record" in demo.stderr
+    assert "fictional demo register entries loaded" in demo.stderr
     for word in ("PASS", "FAIL", "MANUAL_REVIEW", "FACE_MISMATCH", "DOCUMENT_EXPIRED", "DOB_MISMATCH",
-                 "LIVENESS_FAILED", "DUPLICATE_IDENTITY"):
+                 "LIVENESS_FAILED", "DUPLICATE_IDENTITY", "REGISTER_CONDITIONS", "REGISTER_NOT_ACTIVE"):
         assert word in demo.stdout
 
     out = subprocess.run(
@@ -73,3 +74,28 @@ def test_ingest_on_an_empty_landing_decides_nothing(fresh_pg_url: str, tmp_path:
     run = subprocess.run([*KYC, "ingest", str(empty), "--json"], env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout == ""
+
+
+def test_register_check_cli_on_the_demo_snapshot(fresh_pg_url: str, tmp_path: Path) -> None:
+    env = _env(fresh_pg_url, tmp_path)
+    from kyc.demo.registers import DEMO_REGISTER_SNAPSHOT
+
+    load = subprocess.run([*KYC, "register-load", str(DEMO_REGISTER_SNAPSHOT)], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert load.returncode == 0, load.stderr[-2000:]
+    assert "loaded 8 register entries" in load.stderr
+
+    def check(*args: str) -> tuple[int, dict]:
+        run = subprocess.run([*KYC, "register-check", *args, "--json"], env=env, capture_output=True,
+                             text=True, timeout=120)
+        return run.returncode, json.loads(run.stdout) if run.stdout else {"stderr": run.stderr}
+
+    code, rec = check("--type", "GMC", "--number", "7123456", "--name", "Noah Walker")
+    assert code == 0 and rec["decision"] == "PASS" and rec["matched_status"].startswith("Registered")
+    assert rec["snapshot_date"] == "2026-11-01" and rec["source"] == "register-snapshot"
+    code, rec = check("--type", "GPC", "--number", "2999001", "--name", "Arthur Evans")
+    assert code == 1 and rec["decision"] == "FAIL" and rec["register"] == "GPHC"
+    assert [f["code"] for f in rec["findings"]] == ["REGISTER_NOT_ACTIVE"]
+    # (conditions, not found and name mismatches: tests/domain and tests/engines)
+    code, rec = check("--type", "GMC", "--number", "71234", "--name", "Noah Walker")
+    assert rec["outcome"] == "NUMBER_INVALID" and rec["findings"][0]["code"] == "REGISTER_NUMBER_INVALID"

@@ -1,6 +1,6 @@
 """The batch and per-application flows end to end: real engines, Prefect API, PostgreSQL.
 
-One demo set (~24 applications covering every expected outcome) is decided once per
+One demo set (~26 applications covering every expected outcome) is decided once per
 database server; the other tests build on the decisions it leaves.
 """
 
@@ -19,6 +19,7 @@ from kyc import runtime
 from kyc.db.engine import session_scope
 from kyc.db.repository import list_dead_letters, list_decisions
 from kyc.demo.generate import generate_demo
+from kyc.demo.registers import load_demo_register
 from kyc.storage.local import LocalStore
 from tasks.pipeline import discover_applications
 
@@ -47,6 +48,7 @@ def _count(sql: str) -> int:
 def test_demo_set_end_to_end(pipeline_env: Path, shared_data: Path) -> None:
     store = LocalStore(pipeline_env)
     cases = generate_demo(store, shared_data)
+    load_demo_register(runtime.database())
     expected = {
         c.application_id: {"expected": c.expected, "expected_reasons": list(c.expected_reasons)}
         for c in cases
@@ -65,7 +67,13 @@ def test_demo_set_end_to_end(pipeline_env: Path, shared_data: Path) -> None:
     assert _count("select count(*) from doc_scans") == len(decided)
     assert _count("select count(*) from face_checks") == len(decided)
     assert _count("select count(*) from quality_checks") == len(decided)
-    assert _count("select count(*) from reg_checks where status = 'NOT_RUN'") == 1  # GMC doctor
+    # Register checks: the GMC doctor, the NMC nurse and the GPhC ("GPC") pharmacist.
+    assert _count("select count(*) from reg_checks where status = 'NOT_RUN'") == 0
+    assert _count(
+        "select count(*) from reg_checks where status = 'FOUND' and snapshot_date is not null"
+        " and matched_name is not null and matched_status is not null"
+        " and raw_response_json->>'source' = 'register-snapshot'"
+    ) == 3
     assert _count("select count(*) from audit_log") > 5 * len(decided)
     with session_scope(runtime.database()) as s:
         rows = {r.application_id: r for r in list_decisions(s)}
