@@ -1,7 +1,7 @@
 """Professional registers: loaded register extracts, register cache, licence checks.
 
 Revision ID: 0003
-Revises: 0005
+Revises: 0002
 Create Date: 2026-11-23 20:10:00
 
 Written out explicitly, like 0001: a migration states the schema at its revision.

@@ -1,7 +1,7 @@
 """Notifications: delivery log of every attempt, and expiry reminders sent.
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0003
 Create Date: 2026-11-23 20:00:00
 
 Written out explicitly, like 0001: a migration describes the schema as it was at

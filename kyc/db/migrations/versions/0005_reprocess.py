@@ -1,7 +1,7 @@
 """Reprocessing: a new decision version on the same objects, marked as such.
 
 Revision ID: 0005
-Revises: 0001
+Revises: 0004
 Create Date: 2026-11-23 20:00:00
 
 Until now ``(application_id, input_fingerprint)`` was unique: the same objects could
