@@ -454,7 +454,9 @@ def generate_demo(
     # 13. Registered nurse with interim conditions of practice -> MANUAL_REVIEW.
     #     (Appended after the older cases so that their random data stays the same.)
     app_id = next_id("nmc-conditions")
-    card = card_data(rng, today, 6)
+    # The same person as genuine applicant 7 (same face, name and date of birth), so
+    # the duplicate-identity rule has nothing to say about it.
+    card = same_person(card_data(rng, today, 6), 6)
     front, back, selfie = card_images(card, GENUINE_IDENTITIES[6], 28)
     put(
         app_id,
@@ -475,7 +477,7 @@ def generate_demo(
 
     # 14. Pharmacist removed from the register, typed with the old "GPC" name -> FAIL.
     app_id = next_id("gphc-removed")
-    card = card_data(rng, today, 7)
+    card = same_person(card_data(rng, today, 7), 7)
     front, back, selfie = card_images(card, GENUINE_IDENTITIES[7], 29)
     put(
         app_id,

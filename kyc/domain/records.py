@@ -393,8 +393,12 @@ class DecisionResult:
 
     @property
     def reasons(self) -> list[str]:
-        """Reason codes in a stable order (for the table and the database)."""
-        return [f.reason.value for f in self.findings]
+        """Reason codes in a stable order, each once (for the table and the database).
+
+        Two findings may share a code (two liveness methods failing, two earlier
+        users matching); their details stay apart in ``findings``.
+        """
+        return list(dict.fromkeys(f.reason.value for f in self.findings))
 
 
 class RegisterOutcome(StrEnum):
