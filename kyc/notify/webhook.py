@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import email.utils
 import hashlib
 import hmac
 import json
@@ -27,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from kyc.engines.http_resilience import retry_after_seconds
 from kyc.notify.base import DeliveryFailed, Notification
 
 if TYPE_CHECKING:
@@ -180,20 +180,13 @@ def redact_url(url: str) -> str:
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from an HTTP ``Retry-After`` (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)
+    """Seconds to wait from an HTTP ``Retry-After`` (delta-seconds or an HTTP date).
+
+    The parsing is :func:`kyc.engines.http_resilience.retry_after_seconds` (shared
+    with the register clients); this keeps the webhook's epoch-seconds ``now``.
+    """
+    current = None if now is None else dt.datetime.fromtimestamp(now, dt.UTC)
+    return retry_after_seconds(value, now=current)
 
 
 def body_for(notification: Notification, *, sent_at: dt.datetime | None = None) -> bytes:
