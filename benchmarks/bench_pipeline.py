@@ -233,13 +233,32 @@ class Usage:
         }
 
 
+#: Our descendants, by what they are: Prefect's ephemeral API server (a uvicorn
+#: subprocess), the quality gate's GX worker (a multiprocessing "spawn" child) and
+#: anything else.
+CHILD_GROUPS = ("api_server", "gx_worker", "other_children")
+
+
+def _child_group(proc: psutil.Process) -> str:
+    try:
+        cmdline = " ".join(proc.cmdline())
+    except psutil.Error:
+        return "other_children"
+    if "spawn_main" in cmdline:
+        return "gx_worker"
+    if "uvicorn" in cmdline or "prefect" in cmdline:
+        return "api_server"
+    return "other_children"
+
+
 class ResourceSampler(threading.Thread):
     """Samples RSS (and, every 10th tick, PSS) and CPU time of the processes involved.
 
-    Groups: ``main`` (this process), ``children`` (its descendants: Prefect's API
-    server runs as a uvicorn subprocess in Prefect 3) and ``postgres`` (the embedded
-    server's postmaster and its backends, found through ``postmaster.pid``; they
-    are not our descendants). RSS sums count shared pages once per process, so they
+    Groups: ``main`` (this process), its descendants split by ``_child_group``
+    (``api_server``: Prefect 3 runs the ephemeral API server as a uvicorn
+    subprocess; ``gx_worker``: the quality gate's process) and ``postgres`` (the
+    embedded server's postmaster and its backends, found through ``postmaster.pid``;
+    they are not our descendants). RSS sums count shared pages once per process, so they
     overstate; PSS splits shared pages between the processes mapping them.
 
     The process list is refreshed every 5th tick (walking /proc costs more than
@@ -279,7 +298,8 @@ class ResourceSampler(threading.Thread):
     def _refresh(self) -> None:
         postgres = self._postgres_pids()
         groups = {self._me.pid: "main"}
-        groups |= {c.pid: "children" for c in self._me.children(recursive=True)}
+        for child in self._me.children(recursive=True):
+            groups[child.pid] = _child_group(child)
         groups |= {pid: "postgres" for pid in postgres}
         procs: dict[int, tuple[str, psutil.Process]] = {}
         for pid, group in groups.items():
@@ -312,11 +332,14 @@ class ResourceSampler(threading.Thread):
             if usage is None:
                 return
             usage.main_rss = max(usage.main_rss, rss["main"])
-            usage.children_rss = max(usage.children_rss, rss["children"])
-            usage.python_rss = max(usage.python_rss, rss["main"] + rss["children"])
+            children_rss = sum(rss[g] for g in CHILD_GROUPS)
+            usage.children_rss = max(usage.children_rss, children_rss)
+            usage.python_rss = max(usage.python_rss, rss["main"] + children_rss)
             usage.postgres_rss = max(usage.postgres_rss, rss["postgres"])
             if with_pss:
-                usage.python_pss = max(usage.python_pss, pss["main"] + pss["children"])
+                usage.python_pss = max(
+                    usage.python_pss, pss["main"] + sum(pss[g] for g in CHILD_GROUPS)
+                )
                 usage.postgres_pss = max(usage.postgres_pss, pss["postgres"])
 
     def _cpu_totals(self) -> dict[str, float]:
@@ -621,6 +644,10 @@ def instrument(breakdown: Breakdown, engines: Engines, landing: str) -> None:
     reader.read = breakdown.timed("engine: document read", reader.read)
     matcher.compare = breakdown.timed("engine: face compare", matcher.compare)
     gate.validate = breakdown.timed("gx: validate per application (incl. waits)", gate.validate)
+    if hasattr(gate, "_flush_for"):  # the batch flow submits early and asks before deciding
+        gate._flush_for = breakdown.timed(
+            "gx: result wait per application (incl. runs)", gate._flush_for
+        )
     if hasattr(gate, "_run"):  # the gate coalesces concurrent rows into one GX run
         gate._run = breakdown.timed("gx: GX runs (one per coalesced batch)", gate._run)
     if hasattr(gate, "_lock"):
@@ -694,7 +721,7 @@ def print_report(report: dict[str, Any]) -> None:
     )
     w(
         f"  latency p50 {_s(pipe['latency_p50_s'])}   p95 {_s(pipe['latency_p95_s'])}"
-        "   (Outcome.elapsed_s: the process-application task)"
+        "   (Outcome.elapsed_s: one application, start to outcome)"
     )
     ratio = report["ratio"]
     w(f"ratio pipeline/floor  {ratio:.3f}   (target >= {RATIO_TARGET})")
@@ -713,7 +740,10 @@ def print_report(report: dict[str, Any]) -> None:
         f"  PostgreSQL RSS       {_gib(mem['postgres_peak_rss'])}   "
         f"(PSS {_gib(mem['postgres_peak_pss'])}; RSS counts shared buffers once per backend)"
     )
-    w("CPU seconds per application (user + system; children = Prefect's API server)")
+    w(
+        "CPU seconds per application (user + system; api_server = Prefect's ephemeral API,"
+        " gx_worker = the quality gate's process)"
+    )
     for phase in ("floor", "pipeline"):
         cpu = report["cpu_s_per_app"][phase]
         parts = "   ".join(f"{k} {v:.3f}" for k, v in cpu.items())

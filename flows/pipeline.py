@@ -95,8 +95,8 @@ def run_application(
     Args:
         landing: landing URI (folder or s3://bucket/prefix).
         bundle: the application's objects.
-        inline: run the stages inside the current task run (batch mode) instead of
-            as task runs of their own; same functions, same retry policy.
+        inline: run the stages in the calling thread (batch mode) instead of as
+            task runs of their own; same functions, same retry policy.
         checked: the caller already found these objects undecided (the batch flow
             asks for the whole batch at once); a concurrent decision is still caught
             when recording.
@@ -156,6 +156,10 @@ def run_application(
                 Finding(Reason.ENGINE_ERROR, f"document reader failed: {type(exc).__name__}"),
             ),
         )
+    # Batch mode queues the fields for the GX gate now and asks for the result just
+    # before the decision: rows of other applications in flight join the same GX run
+    # while this one matches faces (one run per row would cost ~50 ms of CPU each).
+    ticket = _submit_quality(app, scan, log) if inline else None
     try:
         face = stage(t.match_face, landing, bundle, refs, scan)
     except Exception as exc:
@@ -179,7 +183,7 @@ def run_application(
             Finding(Reason.ENGINE_ERROR, f"duplicate-identity search failed: {type(exc).__name__}")
         )
     try:
-        quality = stage(t.check_data_quality, app, scan, refs)
+        quality = _quality_result(ticket, stage, app, scan, refs, log)
     except Exception as exc:
         log.error("application %s: data-quality gate failed: %s", app_id, type(exc).__name__)
         quality = None
@@ -214,6 +218,31 @@ def run_application(
     )
 
 
+def _submit_quality(app: Any, scan: DocumentScan, log: Any) -> Any:
+    """Queue the scan for the gate; None (validate later, with retries) if that fails."""
+    try:
+        return t.submit_data_quality(app, scan)
+    except Exception as exc:
+        log.warning("application %s: could not queue for the gate: %s", app.application_id, exc)
+        return None
+
+
+def _quality_result(ticket: Any, stage: Any, app: Any, scan: Any, refs: Any, log: Any) -> Any:
+    """The gate's result from the queued ticket, or from the stage (with its retries)."""
+    if ticket is not None:
+        try:
+            return ticket.result()
+        except Exception as exc:
+            # The shared GX run failed (e.g. the worker process died): this row is
+            # validated again on its own, under the stage's retry policy.
+            log.warning(
+                "application %s: queued gate run failed (%s); validating again",
+                app.application_id,
+                type(exc).__name__,
+            )
+    return stage(t.check_data_quality, app, scan, refs)
+
+
 class _Checks:
     """Register and licence checks under way for one application."""
 
@@ -225,7 +254,7 @@ class _Checks:
 
 def _start_checks(app: Any, refs: Any, *, inline: bool, known: RegisterResult | None) -> _Checks:
     if inline:
-        # Batch mode: the stages run inside one task run; a thread gives the
+        # Batch mode: the stages run as plain calls; a thread gives the
         # register's network wait the same overlap without extra task runs.
         pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kyc-checks")
         return _Checks(
@@ -258,34 +287,31 @@ def _join_checks(checks: _Checks, app_id: str, extra: list[Finding], log: Any) -
     return out[0], out[1]
 
 
-@task(
-    name="process-application",
-    cache_policy=t.NO_CACHE,
-    persist_result=False,
-    # Backstop only: each stage has its own limits (DB statement timeout, S3 timeouts).
-    timeout_seconds=4 * t.TASK_OPTIONS["timeout_seconds"],
-)
-def process_application_task(
+def process_application(
     landing: str,
     bundle: LandingBundle,
+    *,
     inline: bool = False,
     checked: bool = False,
     register: RegisterResult | None = None,
 ) -> Outcome:
-    """One application as a task, so the batch flow can run many concurrently.
+    """One application from start to outcome; an unexpected error becomes a dead letter.
 
-    (Prefect subflows run one at a time and cost ~0.4 s each on this machine;
-    tasks run in the flow's thread pool.) Any unexpected error after the stages'
-    own retries becomes a dead letter here, so one application can never crash
-    the batch.
+    Any error that escapes the stages' own retries is recorded as a dead letter here,
+    so one application can never crash the batch. The batch flow calls this on its
+    own thread pool; the per-application flow calls it through
+    :func:`process_application_task`.
 
     Args:
         landing: landing URI.
         bundle: the application's objects.
-        inline: run the stages in this task run (the batch flow) rather than as
-            nested task runs (the per-application flow).
+        inline: run the stages in the calling thread (the batch flow) rather than as
+            task runs of their own.
         checked: the caller found these objects undecided (see run_application).
         register: the register's answer the flow already has (see run_application).
+
+    Returns:
+        The outcome, with ``elapsed_s`` set when the application ran.
     """
     started = time.perf_counter()
     try:
@@ -303,3 +329,14 @@ def process_application_task(
         except Exception:
             detail += " (dead letter not recorded: database unavailable)"
         return Outcome(bundle.application_id, "DEAD_LETTER", detail=detail)
+
+
+#: One application as a task run: the per-application flow's unit (the batch flow
+#: calls ``process_application`` directly on its own thread pool).
+process_application_task = task(
+    name="process-application",
+    cache_policy=t.NO_CACHE,
+    persist_result=False,
+    # Backstop only: each stage has its own limits (DB statement timeout, S3 timeouts).
+    timeout_seconds=4 * t.TASK_OPTIONS["timeout_seconds"],
+)(process_application)

@@ -220,13 +220,9 @@ class QualityGate:
     def validate(
         self, scan: DocumentScan, *, document_type: DocumentType, today: dt.date
     ) -> QualityResult:
-        """Validate one scan (coalesced with concurrent callers into one GX run).
+        """Validate one scan now (coalesced with every row queued meanwhile).
 
-        A GX validation costs ~35-70 ms whether it checks one row or fifty, and runs
-        one at a time. So a caller queues its row, and whichever caller next holds
-        the lock validates every queued row in one DataFrame; the others find their
-        result ready. With N applications in flight that divides the cost by up to
-        N, and a lone caller is not delayed at all.
+        Same as ``submit(...).result()``; see :meth:`submit` for the coalescing.
 
         Args:
             scan: parsed document fields.
@@ -239,19 +235,42 @@ class QualityGate:
         Raises:
             QualityGateError: GX (or its worker process) failed on this row's batch.
         """
-        request = _Request(document_frame_row(scan, today=today), document_type)
+        return self.submit(scan, document_type=document_type, today=today).result()
+
+    def submit(
+        self, scan: DocumentScan, *, document_type: DocumentType, today: dt.date
+    ) -> GateTicket:
+        """Queue one scan for validation; the returned ticket's ``result()`` gives its result.
+
+        A GX validation costs ~35-70 ms of CPU whether it checks one row or fifty (its
+        cost is building the metric graph per expectation, not the data), and runs one
+        at a time. So rows wait in a queue, and the first caller that asks for a
+        result validates every queued row in one DataFrame; the others find theirs
+        ready. A caller that submits as soon as its document is read and asks only
+        before its decision (the batch flow: face match and liveness run meanwhile)
+        lets the rows of other applications join its run, at no cost in latency; a
+        caller that asks at once is not delayed either.
+
+        Args:
+            scan: parsed document fields.
+            document_type: selects the suite.
+            today: reference date for derived columns.
+
+        Returns:
+            A ticket; nothing is validated until some ticket's ``result()`` is called.
+        """
+        request = _Request(document_frame_row(scan, today=today), document_type, gate=self)
         with self._queue_lock:
             self._queue.append(request)
+        return GateTicket(request)
+
+    def _flush_for(self, request: _Request) -> None:
+        """Make sure ``request`` is validated: run the queue unless another caller has."""
         with self._lock:
             if not request.done.is_set():
                 with self._queue_lock:
                     batch, self._queue = self._queue, []
                 self._run(batch)
-        if request.error is not None:
-            raise QualityGateError(f"validation failed: {request.error}") from request.error
-        if request.result is None:  # pragma: no cover - _run always sets one of the two
-            raise QualityGateError("validation produced no result")
-        return request.result
 
     def _run(self, batch: list[_Request]) -> None:
         """Validate queued rows, one GX run per document type; never leaves one waiting."""
@@ -281,6 +300,28 @@ class _Request:
 
     row: dict[str, Any]
     document_type: DocumentType
+    gate: QualityGate
     result: QualityResult | None = None
     error: BaseException | None = None
     done: threading.Event = field(default_factory=threading.Event)
+
+
+class GateTicket:
+    """A row submitted to :meth:`QualityGate.submit`; ``result()`` validates if needed."""
+
+    def __init__(self, request: _Request) -> None:
+        self._request = request
+
+    def result(self) -> QualityResult:
+        """The row's result, validating the queue now if no other caller has yet.
+
+        Raises:
+            QualityGateError: GX (or its worker process) failed on this row's batch.
+        """
+        request = self._request
+        request.gate._flush_for(request)
+        if request.error is not None:
+            raise QualityGateError(f"validation failed: {request.error}") from request.error
+        if request.result is None:  # pragma: no cover - _run always sets one of the two
+            raise QualityGateError("validation produced no result")
+        return request.result

@@ -99,3 +99,30 @@ def test_dead_database_stops_the_batch_with_one_clear_error(
             ingest_landing(str(tmp_path))
     finally:
         runtime.reset()
+
+
+def test_a_failed_shared_gate_run_is_validated_again_not_lost(
+    pipeline_env: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch queues rows for GX early; if that shared run fails, each row is re-validated."""
+    ids = _small_landing(pipeline_env, shared_data, keep=2)
+    gate = build_engines(get_settings()).quality_gate
+    original = gate._run
+    failed_runs: list[int] = []
+
+    def first_run_fails(batch: list[Any]) -> None:
+        if not failed_runs:
+            failed_runs.append(len(batch))
+            for request in batch:  # what _run does when GX raises
+                request.error = RuntimeError("GX worker died")
+                request.done.set()
+            return
+        original(batch)
+
+    monkeypatch.setattr(gate, "_run", first_run_fails)
+    outcomes = ingest_landing(str(pipeline_env))
+    assert failed_runs, "the shared run was never asked for"
+    assert [o.application_id for o in outcomes] == sorted(ids)
+    for o in outcomes:
+        assert o.status == "DECIDED" and o.decision == "PASS", o
+        assert "DATA_QUALITY_FAILED" not in o.reasons and "ENGINE_ERROR" not in o.reasons

@@ -103,3 +103,43 @@ def test_concurrent_callers_each_get_their_own_rows_result(gate: QualityGate) ->
             assert result.success, (over, result.failed_expectations)
         else:
             assert result.failed_expectations == (failing,), (over, result.failed_expectations)
+
+
+def test_submitted_rows_share_one_run_when_a_result_is_asked(gate: QualityGate, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows queued by submit() are validated together by the first result() call, once."""
+    runs: list[int] = []
+    original = gate._run
+
+    def counting(batch: list) -> None:  # type: ignore[type-arg]
+        runs.append(len(batch))
+        original(batch)
+
+    monkeypatch.setattr(gate, "_run", counting)
+    tickets = [
+        gate.submit(scan(), document_type=DocumentType.DRIVING_LICENCE, today=TODAY),
+        gate.submit(scan(DATE_OF_BIRTH="1990-02-30"), document_type=DocumentType.DRIVING_LICENCE, today=TODAY),
+        gate.submit(scan(LAST_NAME=None), document_type=DocumentType.PASSPORT, today=TODAY),
+    ]
+    assert runs == []  # nothing runs until somebody asks
+    last = tickets[2].result()
+    assert runs == [3]
+    first, second = tickets[0].result(), tickets[1].result()
+    assert runs == [3]  # already validated in that run: no second run
+    assert first.success and first.suite == "kyc_driving_licence"
+    assert second.failed_expectations == ("expect_column_values_to_match_strftime_format(DATE_OF_BIRTH)",)
+    assert last.failed_expectations == ("expect_column_values_to_not_be_null(LAST_NAME)",)
+
+
+def test_a_failed_shared_run_fails_every_ticket_in_it(gate: QualityGate, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nobody is left waiting, and the error reaches each caller as QualityGateError."""
+    def broken(document_type: DocumentType, rows: list) -> list:  # type: ignore[type-arg]
+        raise RuntimeError("worker died")
+
+    if gate._pool is not None:
+        monkeypatch.setattr(gate._pool, "submit", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("worker died")))
+    else:
+        monkeypatch.setattr(gate._local, "run", broken)
+    tickets = [gate.submit(scan(), document_type=DocumentType.DRIVING_LICENCE, today=TODAY) for _ in range(2)]
+    for ticket in tickets:
+        with pytest.raises(QualityGateError, match="worker died"):
+            ticket.result()
