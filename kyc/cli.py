@@ -388,7 +388,7 @@ def demo(
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Generate 28 synthetic applications, decide them, print expected vs actual."""
+    """Generate 30 synthetic applications, decide them, print expected vs actual."""
     import shutil
 
     from kyc.settings import PROJECT_ROOT, get_settings

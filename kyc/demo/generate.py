@@ -19,9 +19,11 @@ from PIL import Image, ImageFilter
 from kyc.demo.cards import (
     PORTRAIT_BOX,
     CardData,
+    PassportData,
     degrade,
     render_licence_back,
     render_licence_front,
+    render_passport_page,
 )
 from kyc.storage.base import ObjectStore
 
@@ -149,6 +151,7 @@ def application_form(
     dob: dt.date | None = None,
     registration: tuple[str, str | None] = ("NONE", None),
     expiry: dt.date | None = None,
+    passport: PassportData | None = None,
 ) -> dict[str, object]:
     """``application.json`` for a card, typed as on the card unless a field is overridden.
 
@@ -161,7 +164,23 @@ def application_form(
         dob: date of birth typed on the form instead of the card's.
         registration: professional register type and number.
         expiry: document expiry typed on the form instead of the card's.
+        passport: the applicant's identity document is this passport, not the card
+            (the card still gives the name, date of birth and address).
     """
+    document: dict[str, object] = {
+        "type": "driving_licence",
+        "number": card.document_number,
+        "issuing_country": "USA",
+        "issuing_region": card.state,
+        "expiry_date": (expiry or card.expiry_date).isoformat(),
+    }
+    if passport is not None:
+        document = {
+            "type": "passport",
+            "number": passport.document_number,
+            "issuing_country": passport.issuing_state,
+            "expiry_date": (expiry or passport.expiry_date).isoformat(),
+        }
     return {
         "application_id": app_id,
         "email": f"{app_id}@example.org",
@@ -176,15 +195,24 @@ def application_form(
             "postal_code": card.postal_code,
             "country": "US",
         },
-        "document": {
-            "type": "driving_licence",
-            "number": card.document_number,
-            "issuing_country": "USA",
-            "issuing_region": card.state,
-            "expiry_date": (expiry or card.expiry_date).isoformat(),
-        },
+        "document": document,
         "registration": {"type": registration[0], "number": registration[1]},
     }
+
+
+def passport_for(card: CardData, rng: random.Random) -> PassportData:
+    """A passport of the card's holder: same names and date of birth, its own number."""
+    issue = card.issue_date - dt.timedelta(days=rng.randint(30, 900))
+    return PassportData(
+        surname=card.last_name,
+        given_names=" ".join(n for n in (card.first_name, card.middle_name) if n),
+        nationality="UTO",
+        date_of_birth=card.date_of_birth,
+        sex="F" if card.sex in ("2", "F") else "M",
+        expiry_date=issue + dt.timedelta(days=365 * 10),
+        issue_date=issue,
+        document_number=f"{chr(65 + rng.randint(0, 25))}{rng.randint(10_000_000, 99_999_999)}",
+    )
 
 
 def photo_of_portrait(front: bytes) -> bytes:
@@ -496,7 +524,38 @@ def generate_demo(
         )
     )
 
-    # 15. The first genuine applicant's face again, under another name and date of
+    # 15. Passports (TD3 data page with its MRZ, no barcode): the holder of genuine
+    # case 4 (same names and date of birth) -> PASS; the holder of genuine case 5
+    # whose printed date of birth was altered after issue, so it disagrees with the
+    # MRZ -> MANUAL_REVIEW (DOCUMENT_INCONSISTENT; the MRZ's date is the one used).
+    for n, kind in ((4, "passport"), (5, "passport-tampered")):
+        app_id = next_id(kind)
+        card = same_person(card_data(rng, today, n), n)
+        passport = passport_for(card, rng)
+        printed = passport
+        if kind == "passport-tampered":
+            printed = replace(
+                passport, date_of_birth=passport.date_of_birth - dt.timedelta(days=3653)
+            )
+        with Image.open(faces[GENUINE_IDENTITIES[n]][0]) as portrait:
+            page = render_passport_page(
+                passport, portrait.convert("RGB"), seed=40 + n, printed=printed
+            )
+        selfie = faces[GENUINE_IDENTITIES[n]][1].read_bytes()
+        put(app_id, application_form(app_id, card, passport=passport), page, None, selfie)
+        cases.append(
+            DemoCase(app_id, kind, "PASS", (), "passport: MRZ and printed page agree")
+            if kind == "passport"
+            else DemoCase(
+                app_id,
+                kind,
+                "MANUAL_REVIEW",
+                ("DOCUMENT_INCONSISTENT",),
+                "passport: printed date of birth altered, MRZ disagrees",
+            )
+        )
+
+    # 16. The first genuine applicant's face again, under another name and date of
     # birth, with a consistent licence -> MANUAL_REVIEW with the other user's id.
     # (Last in id order, so the earlier application is enrolled by the time it runs.)
     app_id = next_id("same-face-new-name")
