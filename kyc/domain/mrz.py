@@ -512,6 +512,9 @@ _LAYOUTS: Mapping[MrzType, tuple[str, ...]] = MappingProxyType(
 )  # fmt: skip
 
 
+#: In alphanumeric fields a digit scoring within this much of the best letter wins.
+DIGIT_PRIOR = 0.04
+
 #: ICAO 9303 state codes (with ``D`` for Germany and the UTO/XX* specials), padded
 #: to three characters with fillers.
 STATE_CODES = frozenset(c.ljust(3, "<") for c in code_list())
@@ -533,7 +536,7 @@ def layout(kind: MrzType) -> tuple[str, ...]:
 
 
 def decode_scores(
-    scores: Sequence[Sequence[Mapping[str, float]]], *, first_char: str = ""
+    scores: Sequence[Sequence[Mapping[str, float]]], *, first_char: str = "", repair: bool = True
 ) -> list[str] | None:
     """MRZ lines from per-character match scores, each position limited to its class.
 
@@ -546,6 +549,8 @@ def decode_scores(
     Args:
         scores: per line, per cell: character -> score (higher is better).
         first_char: unused unless given; the first line's first character.
+        repair: let the check digits choose among near-tied characters
+            (:func:`repair_with_check_digits`); the plain best reading otherwise.
 
     Returns:
         The lines, or None when the line count/widths fit no format.
@@ -567,11 +572,15 @@ def decode_scores(
         for cell, cls in zip(line_scores, classes, strict=True):
             allowed = [c for c in _CLASSES[cls] if c in cell] or list(cell)
             best = max(allowed, key=lambda c: cell[c])
-            # OCR-B's O and 0 differ by a few pixels at scan resolution; in document
-            # numbers and optional data digits are far more common, and parse_mrz
-            # swaps back when only the letter satisfies the check digits.
-            if cls == "X" and best == "O" and "0" in cell:
-                best = "0"
+            # OCR-B's O and 0 (S and 3 or 5, B and 8) differ by a few pixels at scan
+            # resolution; in document numbers and optional data digits are far more
+            # common. A near-tied letter loses to the digit: a single wrong digit is
+            # caught by the check digit (and repaired when the letter then fits),
+            # while two letter-for-digit swaps can cancel out in the 7-3-1 sum.
+            if cls == "X" and best.isalpha():
+                digit = max("0123456789", key=lambda c: cell.get(c, -1.0))
+                if digit in cell and (best == "O" or cell[digit] >= cell[best] - DIGIT_PRIOR):
+                    best = digit
             chars.append(best)
         lines.append("".join(chars))
     # State fields hold one of a known set of codes: take the best-scoring code
@@ -583,7 +592,202 @@ def decode_scores(
             key=lambda c: sum(cell[ch] for ch, cell in zip(c, cells, strict=True)),
             default=None,
         )
-        if best_code is not None:
-            line = lines[li]
-            lines[li] = line[:start] + best_code + line[start + 3 :]
+        if best_code is None:
+            continue
+        read = lines[li][start : start + 3]
+        read_score = sum(cell[ch] for ch, cell in zip(read, cells, strict=True))
+        code_score = sum(cell[ch] for ch, cell in zip(best_code, cells, strict=True))
+        # Only a near tie is overruled: a code read clearly (``BDR`` on old German
+        # passports, ``SI<`` on old Slovenian cards) is kept even if not in the list.
+        if read_score - code_score <= _STATE_MARGIN:
+            lines[li] = lines[li][:start] + best_code + lines[li][start + 3 :]
+    if repair:
+        return repair_with_check_digits(kind, lines, scores) or lines
     return lines
+
+
+# --- check-digit constrained choice among near-tied characters ---------------------------
+
+#: An alternative character is considered in a cell only when its score is within
+#: this much of the cell's best (template correlation, 0-1). Wider margins let the
+#: check digits pick among more look-alikes but raise the odds of a chance fit.
+REPAIR_MARGIN = 0.08
+#: At most this many cells of one check-digit field are changed.
+_MAX_FIELD_CHANGES = 2
+#: At most this many cells of the whole MRZ are changed.
+_MAX_CHANGES = 3
+#: No repair when more than this share of the covered cells are near ties.
+_MAX_AMBIGUOUS_SHARE = 0.2
+#: Valid variants kept per field when combining them under the composite digit.
+_FIELD_OPTIONS = 4
+#: Cost of any change, so that fewer changes win among equal scores.
+_CHANGE_COST = 0.01
+#: Margin under which a state-code-list entry replaces the code as read.
+_STATE_MARGIN = 0.25
+
+_Cell = tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckSpan:
+    """One check digit: the cells it covers and where it is (line, index)."""
+
+    name: str
+    cells: tuple[_Cell, ...]
+    digit: _Cell
+    #: ICAO lets an empty optional field (TD3 personal number) carry ``<`` as its digit.
+    may_be_empty: bool = False
+
+
+def _span(name: str, line: int, start: int, end: int, digit: int, **kw: bool) -> CheckSpan:
+    return CheckSpan(name, tuple((line, i) for i in range(start, end)), (line, digit), **kw)
+
+
+def check_spans(kind: MrzType) -> tuple[tuple[CheckSpan, ...], CheckSpan | None]:
+    """The per-field check digits of a format, and its composite digit (None for visas)."""
+    if kind is MrzType.TD1:
+        fields = (
+            _span("document_number", 0, 5, 14, 14),
+            _span("birth_date", 1, 0, 6, 6),
+            _span("expiry_date", 1, 8, 14, 14),
+        )
+        cells = (
+            [(0, i) for i in range(5, 30)]
+            + [(1, i) for i in range(0, 7)]
+            + [(1, i) for i in range(8, 15)]
+            + [(1, i) for i in range(18, 29)]
+        )
+        return fields, CheckSpan("composite", tuple(cells), (1, 29))
+    fields = (
+        _span("document_number", 1, 0, 9, 9),
+        _span("birth_date", 1, 13, 19, 19),
+        _span("expiry_date", 1, 21, 27, 27),
+    )
+    if kind is MrzType.TD3:
+        fields += (_span("personal_number", 1, 28, 42, 42, may_be_empty=True),)
+        end, digit = 43, 43
+    elif kind is MrzType.TD2:
+        end, digit = 35, 35
+    else:
+        return fields, None
+    cells = [(1, i) for i in range(0, 10)] + [(1, i) for i in range(13, 20)]
+    cells += [(1, i) for i in range(21, end)]
+    return fields, CheckSpan("composite", tuple(cells), (1, digit))
+
+
+def _span_ok(span: CheckSpan, chars: Mapping[_Cell, str]) -> bool:
+    value = "".join(chars[c] for c in span.cells)
+    digit = chars[span.digit]
+    if span.may_be_empty and not value.strip("<") and digit in "<0":
+        return True
+    return _check_ok(value, digit)
+
+
+def repair_with_check_digits(
+    kind: MrzType,
+    lines: Sequence[str],
+    scores: Sequence[Sequence[Mapping[str, float]]],
+    *,
+    margin: float = REPAIR_MARGIN,
+) -> list[str] | None:
+    """Let the check digits choose among near-tied readings of the covered cells.
+
+    A template recogniser ranks look-alikes (``3``/``8``, ``Z``/``2``, ``C``/``<``)
+    by a hair on small scans. In every cell a check digit covers, characters of the
+    position's class scoring within ``margin`` of the best are alternatives; for each
+    field the cheapest variants (score lost, at most two cells changed) that satisfy
+    its own digit are kept, then the cheapest combination that also satisfies the
+    composite digit wins.
+
+    Returns:
+        The repaired lines, only when *every* check digit validates after the repair
+        (the lines as given when they already do); None when no such combination
+        exists, so an MRZ that is really invalid stays invalid.
+    """
+    fields, composite = check_spans(kind)
+    classes = _LAYOUTS[kind]
+    chars: dict[_Cell, str] = {
+        (li, i): ch for li, line in enumerate(lines) for i, ch in enumerate(line)
+    }
+    if kind is MrzType.TD1 and lines[0][14] == "<" and lines[0][15] != "<":
+        # A long document number continues in the optional data: its digit moves and
+        # only the composite digit covers it (parse_mrz checks it as read).
+        fields = fields[1:]
+
+    def alternatives(cell: _Cell) -> list[tuple[str, float]]:
+        li, i = cell
+        scored = scores[li][i]
+        current = chars[cell]
+        if current not in scored:
+            return []
+        best = scored[current]
+        allowed = _CLASSES[classes[li][i]]
+        # Every change costs a little even when the alternative scored higher (the O/0
+        # preference in alphanumeric fields), so an unchanged valid reading wins ties.
+        out = [
+            (c, max(0.0, best - s) + _CHANGE_COST)
+            for c, s in scored.items()
+            if c in allowed and c != current
+        ]
+        return sorted(((c, d) for c, d in out if d <= margin), key=lambda x: x[1])[:2]
+
+    def variants(cells: Sequence[_Cell], max_changes: int) -> list[tuple[float, dict[_Cell, str]]]:
+        ambiguous = [(cell, alternatives(cell)) for cell in cells]
+        ambiguous = [(cell, alts) for cell, alts in ambiguous if alts]
+        out: list[tuple[float, dict[_Cell, str]]] = [(0.0, {})]
+        for n in range(1, max_changes + 1):
+            for combo in itertools.combinations(ambiguous, n):
+                for picks in itertools.product(*(alts for _, alts in combo)):
+                    change = {cell: c for (cell, _), (c, _) in zip(combo, picks, strict=True)}
+                    out.append((sum(d for _, d in picks), change))
+        return out
+
+    failing = [span for span in fields if not _span_ok(span, chars)]
+    composite_fails = composite is not None and not _span_ok(composite, chars)
+    if not failing and not composite_fails:
+        return list(lines)
+    # A reading where many covered cells are near ties is mostly guesswork: with that
+    # many alternatives some combination satisfies every digit by chance.
+    covered = {c for span in (*fields, *([composite] if composite else [])) for c in span.cells}
+    ambiguous = sum(1 for c in covered if alternatives(c))
+    if ambiguous > _MAX_AMBIGUOUS_SHARE * len(covered):
+        return None
+    # Only fields whose own digit fails are changed (a field that validates stays as
+    # read), each to its cheapest few valid variants.
+    field_options: list[list[tuple[float, dict[_Cell, str]]]] = []
+    for span in failing:
+        valid = [
+            (cost, change)
+            for cost, change in variants((*span.cells, span.digit), _MAX_FIELD_CHANGES)
+            if _span_ok(span, {**chars, **change})
+        ]
+        if not valid:
+            return None
+        valid.sort(key=lambda v: v[0])
+        field_options.append(valid[:_FIELD_OPTIONS])
+
+    best: tuple[float, dict[_Cell, str]] | None = None
+    in_fields = {c for span in fields for c in (*span.cells, span.digit)}
+    rest = (
+        [c for c in (*composite.cells, composite.digit) if c not in in_fields]
+        if composite is not None
+        else []
+    )
+    for rest_cost, rest_change in variants(rest, 1):
+        for combo in itertools.product(*field_options):
+            cost = rest_cost + sum(c for c, _ in combo)
+            if best is not None and cost >= best[0]:
+                continue
+            change = dict(rest_change)
+            for _, ch in combo:
+                change.update(ch)
+            if len(change) > _MAX_CHANGES:
+                continue
+            if composite is None or _span_ok(composite, {**chars, **change}):
+                best = (cost, change)
+    if best is None:
+        return None
+    repaired = [list(line) for line in lines]
+    for (li, i), c in best[1].items():
+        repaired[li][i] = c
+    return ["".join(line) for line in repaired]

@@ -23,7 +23,9 @@ Two recognisers:
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -50,38 +52,96 @@ _CELL = (24, 32)
 _SHIFT = 3
 
 
+#: A second, non-OCR-B monospaced face some issuers' specimens are set in.
+FALLBACK_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf")
+
+
+@dataclass(frozen=True, slots=True)
+class Style:
+    """How the templates are drawn: font, blur (sigma, cell px), stroke (+bolder/-thinner)."""
+
+    font: str = "ocr-b"
+    blur: float = 0.0
+    stroke: int = 0
+
+
+DEFAULT_STYLE = Style()
+#: Styles tried when the default one does not give a valid MRZ: heavier and lighter
+#: print, soft scans, and the fallback font (see :func:`read_mrz`).
+STYLES = (
+    DEFAULT_STYLE,
+    Style(stroke=1),
+    Style(stroke=-1),
+    Style(blur=1.2),
+    Style(blur=1.2, stroke=1),
+    Style(font="fallback"),
+)
+
+
 class OcrbTemplates:
     """Scores MRZ cells against the OCR-B glyphs (see the module doc)."""
 
-    def __init__(self, font_path: Path = OCRB_FONT) -> None:
-        """Render the 37 MRZ characters from the font.
+    def __init__(self, font_path: Path = OCRB_FONT, fallback: Path = FALLBACK_FONT) -> None:
+        """Render the 37 MRZ characters from the font (and the fallback font if present).
 
         Raises:
-            OSError: the font file is missing or unreadable.
+            OSError: the OCR-B font file is missing or unreadable.
         """
-        font = ImageFont.truetype(str(font_path), 100)
-        cap = font.getbbox("H")
-        advance = int(font.getlength("H"))
-        self.templates: dict[str, np.ndarray] = {}
-        for ch in MRZ_WHITELIST:
-            img = Image.new("L", (advance + 20, 160), 255)
-            ImageDraw.Draw(img).text((10, 20), ch, font=font, fill=0)
-            cell = np.asarray(img)[20 + cap[1] : 20 + cap[3], 10 : 10 + advance]
-            self.templates[ch] = cv2.resize(255 - cell, _CELL, interpolation=cv2.INTER_AREA).astype(
-                np.float32
-            )
+        self.fonts: dict[str, dict[str, np.ndarray]] = {"ocr-b": _render(font_path)}
+        with contextlib.suppress(OSError):  # optional: OCR-B alone still works
+            self.fonts["fallback"] = _render(fallback)
+        self.templates = self.fonts["ocr-b"]
+        self._degraded: dict[tuple[Style, float], dict[str, np.ndarray]] = {}
 
-    def score_row(self, row: NDArray[np.uint8]) -> list[dict[str, float]] | None:
+    def degraded(self, source_pitch: float, style: Style = DEFAULT_STYLE) -> dict[str, np.ndarray]:
+        """The templates in ``style`` as they look when printed at ``source_pitch`` px per cell.
+
+        A 6 px glyph scaled up to the 24 px cell is a soft blob; comparing it with
+        sharp templates favours the glyph with less ink (F over E, P over R). Taking
+        the templates down to the source size and back up blurs them the same way.
+        """
+        key = (style, round(source_pitch * 2) / 2)
+        cached = self._degraded.get(key)
+        if cached is not None:
+            return cached
+        base = self.fonts.get(style.font, self.templates)
+        out = {}
+        for ch, t in base.items():
+            if style.stroke:
+                op = cv2.dilate if style.stroke > 0 else cv2.erode
+                t = op(t, np.ones((3, 3), np.uint8), iterations=abs(style.stroke))
+            if style.blur:
+                t = cv2.GaussianBlur(t, (0, 0), style.blur)
+            if key[1] < _CELL[0]:
+                w = max(3, round(key[1]))
+                h = max(4, round(key[1] * _CELL[1] / _CELL[0]))
+                small = cv2.resize(t, (w, h), interpolation=cv2.INTER_AREA)
+                t = cv2.resize(small, _CELL, interpolation=cv2.INTER_CUBIC)
+            out[ch] = t
+        self._degraded[key] = out
+        return out
+
+    def score_row(
+        self, row: NDArray[np.uint8], upscale: float = 1.0, style: Style = DEFAULT_STYLE
+    ) -> list[dict[str, float]] | None:
         """Per-cell character scores of one MRZ text row (grey), or None.
 
         The row's glyphs are found as connected components; their count picks the
-        line width (30, 36 or 44 characters) and the first and last centres the pitch.
+        line width (30, 36 or 44 characters) and the first and last centres a first
+        pitch, which a grid fit then refines (the known cell count places every cell
+        boundary, so a broken or merged glyph does not shift its neighbours).
+
+        Args:
+            row: the text row, grey, glyphs dark.
+            upscale: how much the row was enlarged from the source image (templates
+                are blurred to the source resolution, see :meth:`degraded`).
+            style: how the templates are drawn.
         """
         ink = cv2.threshold(row, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)[1]
-        ys = np.where(ink.sum(axis=1) > 0.02 * 255 * row.shape[1])[0]
-        if len(ys) == 0:
+        span = _text_span(ink)
+        if span is None:
             return None
-        y0, y1 = int(ys[0]), int(ys[-1]) + 1
+        y0, y1 = span
         stats = cv2.connectedComponentsWithStats(ink[y0:y1])[2][1:]
         glyphs = sorted((s for s in stats if s[4] > 0.02 * (y1 - y0) ** 2), key=lambda s: s[0])
         glyphs = _plausible_glyphs(glyphs, row.shape[1])
@@ -95,29 +155,94 @@ class OcrbTemplates:
         pitch = (last - first) / (width - 1)
         if pitch <= 1:
             return None
+        templates = self.degraded(pitch / upscale, style)
         # Scale the whole row so one cell is exactly one template, then match each
         # template once along the row (37 calls per row instead of 37 per cell).
         sx = _CELL[0] / pitch
-        left = max(0, int(first - pitch / 2))
-        right = min(row.shape[1], int(last + pitch / 2) + 1)
+        left = max(0, int(first - pitch))
+        right = min(row.shape[1], int(last + pitch) + 1)
         inverted = 255 - row[y0:y1, left:right].astype(np.float32)
         scaled_w = max(_CELL[0], round(inverted.shape[1] * sx))
         small = cv2.resize(inverted, (scaled_w, _CELL[1]), interpolation=cv2.INTER_AREA)
         pad = cv2.copyMakeBorder(
-            small, _SHIFT, _SHIFT, _SHIFT, _SHIFT + _CELL[0], cv2.BORDER_CONSTANT
+            small, _SHIFT, _SHIFT, _SHIFT, _SHIFT + 2 * _CELL[0], cv2.BORDER_CONSTANT
         )
         start = (first - pitch / 2 - left) * sx
         responses = {
-            ch: cv2.matchTemplate(pad, t, cv2.TM_CCOEFF_NORMED) for ch, t in self.templates.items()
+            ch: cv2.matchTemplate(pad, t, cv2.TM_CCOEFF_NORMED).max(axis=0)
+            for ch, t in templates.items()
         }
+        stack = np.stack(list(responses.values()))
+        best_any = stack.max(axis=0)
+        origin, step = _fit_grid(best_any, start + _SHIFT, width)
         out = []
         for i in range(width):
-            # Cell i starts at start + i * CELL in `small`, i.e. + SHIFT in `pad`;
-            # allow +-SHIFT pixels of drift.
-            x = round(start + i * _CELL[0])
-            lo, hi = max(0, x), x + 2 * _SHIFT + 1
-            out.append({ch: float(r[:, lo:hi].max()) for ch, r in responses.items()})
+            # Cell i's template position in `pad`, +-1 pixel of residual drift.
+            x = round(origin + i * step)
+            lo, hi = max(0, x - 1), max(1, min(stack.shape[1], x + 2))
+            cell = stack[:, lo:hi].max(axis=1)
+            out.append(dict(zip(responses, cell.tolist(), strict=True)))
         return out
+
+
+def _render(font_path: Path) -> dict[str, np.ndarray]:
+    """The 37 MRZ characters of a font, each scaled to one cell (ink bright)."""
+    font = ImageFont.truetype(str(font_path), 100)
+    cap = font.getbbox("H")
+    advance = int(font.getlength("H"))
+    out = {}
+    for ch in MRZ_WHITELIST:
+        img = Image.new("L", (advance + 20, 160), 255)
+        ImageDraw.Draw(img).text((10, 20), ch, font=font, fill=0)
+        cell = np.asarray(img)[20 + cap[1] : 20 + cap[3], 10 : 10 + advance]
+        out[ch] = cv2.resize(255 - cell, _CELL, interpolation=cv2.INTER_AREA).astype(np.float32)
+    return out
+
+
+def _text_span(ink: NDArray[np.uint8]) -> tuple[int, int] | None:
+    """(top, bottom) of the text line in a row crop: the heaviest run of inked rows.
+
+    The crop is padded and may catch the bottom of the line above or the top of the
+    one below; taking first..last inked rows would stretch the cell over both.
+    """
+    profile = ink.sum(axis=1) / 255.0
+    if profile.max() <= 0:
+        return None
+    on = profile > 0.12 * profile.max()
+    runs: list[tuple[float, int, int]] = []
+    start: int | None = None
+    for i, v in enumerate([*on.tolist(), False]):
+        if v and start is None:
+            start = i
+        elif not v and start is not None:
+            runs.append((float(profile[start:i].sum()), start, i))
+            start = None
+    _, top, bottom = max(runs)
+    return (top, bottom) if bottom - top >= 4 else None
+
+
+def _fit_grid(best_any: NDArray[np.float32], origin: float, count: int) -> tuple[float, float]:
+    """Origin and step (px) of ``count`` equal cells that best fit the match scores.
+
+    ``best_any[x]`` is the best score of any character with its template at ``x``;
+    the grid whose cells sit on the highest scores is the line's true pitch and phase
+    (the first estimate comes from the outer glyphs, which a speck or a clipped
+    character can move by a few pixels).
+    """
+    n = best_any.shape[0]
+    # Max over +-1 px so that the grid does not have to hit the exact peak.
+    local = np.maximum(best_any, np.maximum(np.roll(best_any, 1), np.roll(best_any, -1)))
+    cells = np.arange(count)
+    best = (-np.inf, origin, float(_CELL[0]))
+    for step in np.arange(_CELL[0] * 0.96, _CELL[0] * 1.04 + 1e-6, _CELL[0] * 0.005):
+        for dx in range(-_CELL[0] // 2, _CELL[0] // 2 + 1):
+            xs = np.round(origin + dx + cells * step).astype(int)
+            if xs[0] < 0 or xs[-1] >= n:
+                continue
+            total = float(local[xs].sum())
+            if total > best[0]:
+                best = (total, origin + dx, float(step))
+    return best[1], best[2]
 
 
 def _plausible_glyphs(glyphs: list[NDArray[np.int32]], row_width: int) -> list[NDArray[np.int32]]:
@@ -155,14 +280,53 @@ def ocrb_templates() -> OcrbTemplates | None:
         return None
 
 
-def _mrz_rows(rows: Sequence[list[dict[str, float]]]) -> list[str] | None:
-    """Decode the last run of rows that has an MRZ's line count and width."""
+def _mrz_group(rows: Sequence[list[dict[str, float]]]) -> slice | None:
+    """The last run of rows that has an MRZ's line count and width."""
     for count, width in ((3, 30), (2, 44), (2, 36)):
         for i in range(len(rows) - count, -1, -1):
-            group = rows[i : i + count]
-            if all(len(r) == width for r in group):
-                return decode_scores(group)
+            if all(len(r) == width for r in rows[i : i + count]):
+                return slice(i, i + count)
     return None
+
+
+def _fit(rows: Sequence[list[dict[str, float]]]) -> float:
+    """Mean best score over the cells: how well a template style matches the print."""
+    return float(np.mean([max(cell.values()) for row in rows for cell in row]))
+
+
+def _read_group(
+    templates: OcrbTemplates,
+    crops: Sequence[NDArray[np.uint8]],
+    upscale: float,
+    styles: Sequence[Style] = STYLES,
+) -> MrzResult | None:
+    """Read the MRZ rows in each template style; the best valid reading wins.
+
+    The default style is tried first and kept when its check digits validate. Else
+    every style is scored; a reading whose check digits all validate beats one that
+    does not, then the style whose templates fit the print best (mean best score)
+    wins. Six styles are six hypotheses, far too few for a wrong reading to pass four
+    or five check digits by chance.
+    """
+    best: tuple[bool, float, MrzResult] | None = None
+    for style in styles:
+        rows = [templates.score_row(c, upscale=upscale, style=style) for c in crops]
+        if any(r is None for r in rows):
+            continue
+        scored = [r for r in rows if r is not None]
+        lines = decode_scores(scored)
+        if lines is None:
+            continue
+        try:
+            result = parse_mrz(lines)
+        except MrzError:
+            continue
+        if style == DEFAULT_STYLE and result.valid:
+            return result
+        rank = (result.valid, _fit(scored), result)
+        if best is None or rank[:2] > best[:2]:
+            best = rank
+    return best[2] if best is not None else None
 
 
 def mrz_bands(gray: NDArray[np.uint8]) -> list[tuple[int, int, int, int]]:
@@ -230,14 +394,19 @@ def read_mrz(
         The first MRZ whose check digits all validate; else the first one that
         parsed (with its failed checks); None when no MRZ was found.
     """
-    gray_img = img.convert("L")
-    gray = np.asarray(gray_img)
+    gray = np.asarray(img.convert("L"))
     height, width = gray.shape
     boxes = mrz_bands(gray)[:_MAX_BANDS]
     boxes.append((0, int(height * 0.6), width, height))  # fallback: the bottom 40 %
+    # MRZ ink is black: in the brightest of the three channels it stays dark while
+    # coloured print over it (a red "RH" across a Croatian MRZ, pink guilloches)
+    # fades to background.
+    rgb = img.mode == "RGB"
+    ink_img = Image.fromarray(np.asarray(img).max(axis=2)) if rgb else img.convert("L")
     first: MrzResult | None = None
+    styled = False
     for x0, y0, x1, y1 in boxes:
-        band = gray_img.crop((x0, y0, x1, y1))
+        band = ink_img.crop((x0, y0, x1, y1))
         if band.width < 50 or band.height < 10:
             continue
         for target in _OCR_WIDTHS[:1] if templates is not None else _OCR_WIDTHS:
@@ -246,25 +415,41 @@ def read_mrz(
             scaled = band.resize(size, Image.Resampling.LANCZOS)
             lines = []
             cells = []
+            crops = []
             for top, bottom in _text_rows(scaled):
                 pad = max(4, (bottom - top) // 3)
                 box = (0, max(0, top - pad), scaled.width, min(scaled.height, bottom + pad))
                 row = scaled.crop(box)
                 if templates is not None:
-                    scored = templates.score_row(np.asarray(row))
+                    crop = np.asarray(row)
+                    scored = templates.score_row(crop, upscale=scale)
                     if scored is not None:
                         cells.append(scored)
+                        crops.append(crop)
                     continue
                 text = read_line(row).strip()
                 if text:
                     lines.append(text)
-            mrz_lines = _mrz_rows(cells) if templates is not None else find_mrz_lines(lines)
-            if mrz_lines is None:
-                continue
-            try:
-                result = parse_mrz(mrz_lines)
-            except MrzError:
-                continue
+            if templates is not None:
+                group = _mrz_group(cells)
+                if group is None:
+                    continue
+                # The other styles cost ~40 ms a row group: tried on the first group only.
+                read = _read_group(
+                    templates, crops[group], scale, STYLES if not styled else STYLES[:1]
+                )
+                styled = True
+                if read is None:
+                    continue
+                result = read
+            else:
+                mrz_lines = find_mrz_lines(lines)
+                if mrz_lines is None:
+                    continue
+                try:
+                    result = parse_mrz(mrz_lines)
+                except MrzError:
+                    continue
             if result.valid:
                 return result
             first = first or result
