@@ -692,10 +692,10 @@ class LocalDocumentReader:
         inside (the photo, a security band) would cut the MRZ, so the flattened
         image is only the second try.
         """
-        first = read_mrz(photo.convert("L"), self._read_mrz_line, self._ocrb)
+        first = read_mrz(photo.convert("RGB"), self._read_mrz_line, self._ocrb)
         if (first is not None and first.valid) or flat.size == photo.size:
             return first
-        second = read_mrz(flat.convert("L"), self._read_mrz_line, self._ocrb)
+        second = read_mrz(flat.convert("RGB"), self._read_mrz_line, self._ocrb)
         if second is not None and (second.valid or first is None):
             return second
         return first

@@ -137,7 +137,7 @@ class OcrbTemplates:
                 are blurred to the source resolution, see :meth:`degraded`).
             style: how the templates are drawn.
         """
-        ink = cv2.threshold(row, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)[1]
+        ink = _binarise(row)
         span = _text_span(ink)
         if span is None:
             return None
@@ -150,6 +150,14 @@ class OcrbTemplates:
         width = min((30, 36, 44), key=lambda n: abs(n - len(glyphs)))
         if abs(width - len(glyphs)) > 6:
             return None
+        # Cell top and bottom from the full-height glyphs (not '<'), so a shadow or
+        # a stroke of the next line inside the span does not squash the cells.
+        tall = sorted(g[3] for g in glyphs)[int(0.9 * (len(glyphs) - 1))]
+        caps = [g for g in glyphs if g[3] >= 0.85 * tall]
+        top = int(np.median([g[1] for g in caps]))
+        bottom = int(np.median([g[1] + g[3] for g in caps]))
+        if bottom - top >= 4 and (y1 - y0) > 1.25 * (bottom - top):
+            y0, y1 = y0 + top, y0 + bottom
         first = glyphs[0][0] + glyphs[0][2] / 2
         last = glyphs[-1][0] + glyphs[-1][2] / 2
         pitch = (last - first) / (width - 1)
@@ -197,6 +205,22 @@ def _render(font_path: Path) -> dict[str, np.ndarray]:
         cell = np.asarray(img)[20 + cap[1] : 20 + cap[3], 10 : 10 + advance]
         out[ch] = cv2.resize(255 - cell, _CELL, interpolation=cv2.INTER_AREA).astype(np.float32)
     return out
+
+
+def _binarise(row: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """Ink mask of a text row: dark against the local background.
+
+    A global (Otsu) threshold fails when the crop holds something much brighter or
+    darker than the paper (a white frame drawn round the MRZ, a shadow at the
+    page's edge); the local mean over about two character heights does not.
+    """
+    block = max(15, (row.shape[0] // 2) * 2 + 1)
+    local = cv2.adaptiveThreshold(
+        row, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 12
+    )
+    otsu = cv2.threshold(row, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)[1]
+    # Both must agree: the local threshold alone also marks paper texture.
+    return cv2.bitwise_and(local, otsu) if otsu.mean() < 128 else local
 
 
 def _text_span(ink: NDArray[np.uint8]) -> tuple[int, int] | None:
@@ -331,6 +355,15 @@ def _read_group(
 
 def mrz_bands(gray: NDArray[np.uint8]) -> list[tuple[int, int, int, int]]:
     """Candidate MRZ boxes (x0, y0, x1, y1) in ``gray``, bottom-most first."""
+    return _bands(gray)[0]
+
+
+def _bands(gray: NDArray[np.uint8]) -> tuple[list[tuple[int, int, int, int]], float | None]:
+    """Level MRZ boxes (see :func:`mrz_bands`), and the tilt of any askew band.
+
+    The tilt (degrees) is that of the longest band-like region that is not level (a
+    page photographed askew), or None.
+    """
     h, w = gray.shape[:2]
     scale = _WORK_WIDTH / w
     small = cv2.resize(gray, (_WORK_WIDTH, max(1, int(h * scale))))
@@ -344,9 +377,21 @@ def mrz_bands(gray: NDArray[np.uint8]) -> list[tuple[int, int, int, int]]:
     mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, square)
     mask = cv2.erode(mask, np.ones((3, 3), np.uint8), iterations=2)
     found = []
+    tilt: tuple[float, float] | None = None  # (length, angle)
     for c in cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)[0]:
+        (_, _), (rw, rh), angle = cv2.minAreaRect(c)
+        if rw < rh:
+            rw, rh, angle = rh, rw, angle - 90
+        angle = (angle + 90) % 180 - 90  # the long side's angle, in (-90, 90]
+        askew = rw > 0.45 * _WORK_WIDTH and rw > 4 * rh and 3 < abs(angle) < 45
+        if askew and (tilt is None or rw > tilt[0]):
+            tilt = (rw, angle)
         x, y, cw, ch = cv2.boundingRect(c)
-        if cw / max(ch, 1) > 4 and cw > 0.55 * _WORK_WIDTH:
+        # Wide bands; narrower ones only when very elongated (a residence card's
+        # back beside its front in one image holds an MRZ 45 % of the width).
+        if cw / max(ch, 1) > 4 and (
+            cw > 0.55 * _WORK_WIDTH or (cw > 0.3 * _WORK_WIDTH and cw / max(ch, 1) > 6)
+        ):
             px, py = int(0.03 * cw), int(0.25 * ch)
             box = (
                 max(0, x - px),
@@ -356,7 +401,41 @@ def mrz_bands(gray: NDArray[np.uint8]) -> list[tuple[int, int, int, int]]:
             )
             found.append((y, tuple(int(v / scale) for v in box)))
     found.sort(reverse=True)
-    return [b for _, b in found]  # type: ignore[misc]
+    return [b for _, b in found], (tilt[1] if tilt else None)  # type: ignore[misc]
+
+
+def deskew(band: Image.Image, max_deg: float = 6.0) -> Image.Image:
+    """The band rotated so its text lines run level (photos tilt the page a few degrees).
+
+    The angle is the one whose projection of the ink onto the vertical axis is
+    sharpest (text rows as narrow peaks); a 44-character line tilted 2 degrees
+    otherwise drifts by more than a character height from end to end.
+    """
+    a = np.asarray(band)
+    ink = cv2.threshold(a, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)[1]
+    ys, xs = np.nonzero(ink)
+    if len(xs) < 50:
+        return band
+    step = max(1, len(xs) // 20000)
+    ys, xs = ys[::step].astype(np.float32), xs[::step].astype(np.float32)
+    best_angle, best_sharpness = 0.0, -1.0
+    bins = max(8, a.shape[0])
+    for deg in np.arange(-max_deg, max_deg + 1e-6, 0.25):
+        t = np.deg2rad(deg)
+        hist = np.bincount(
+            np.clip((ys * np.cos(t) - xs * np.sin(t) + a.shape[1]).astype(int), 0, None),
+            minlength=bins,
+        ).astype(np.float64)
+        sharpness = float((hist**2).sum())
+        if sharpness > best_sharpness:
+            best_angle, best_sharpness = float(deg), sharpness
+    if abs(best_angle) < 0.3:
+        return band
+    h, w = a.shape
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), best_angle, 1.0)
+    border = int(np.median(a))
+    rotated = cv2.warpAffine(a, m, (w, h), flags=cv2.INTER_CUBIC, borderValue=border)
+    return Image.fromarray(rotated)
 
 
 def _text_rows(img: Image.Image) -> list[tuple[int, int]]:
@@ -381,14 +460,19 @@ def read_mrz(
     img: Image.Image,
     read_line: Callable[[Image.Image], str],
     templates: OcrbTemplates | None = None,
+    *,
+    straighten: bool = True,
 ) -> MrzResult | None:
     """Find and read the MRZ of a document image.
 
     Args:
-        img: the document (grey or RGB), upright.
+        img: the document, upright; RGB preferred (the brightest channel drops
+            coloured print over the MRZ), grey accepted.
         read_line: OCR of one text line restricted to :data:`MRZ_WHITELIST`
             (used when ``templates`` is None).
         templates: the OCR-B template recogniser, preferred when given.
+        straighten: when no MRZ is found but a long text band is tilted, read the
+            image rotated level (once).
 
     Returns:
         The first MRZ whose check digits all validate; else the first one that
@@ -396,7 +480,8 @@ def read_mrz(
     """
     gray = np.asarray(img.convert("L"))
     height, width = gray.shape
-    boxes = mrz_bands(gray)[:_MAX_BANDS]
+    level, tilt = _bands(gray)
+    boxes = level[:_MAX_BANDS]
     boxes.append((0, int(height * 0.6), width, height))  # fallback: the bottom 40 %
     # MRZ ink is black: in the brightest of the three channels it stays dark while
     # coloured print over it (a red "RH" across a Croatian MRZ, pink guilloches)
@@ -406,7 +491,7 @@ def read_mrz(
     first: MrzResult | None = None
     styled = False
     for x0, y0, x1, y1 in boxes:
-        band = ink_img.crop((x0, y0, x1, y1))
+        band = deskew(ink_img.crop((x0, y0, x1, y1)))
         if band.width < 50 or band.height < 10:
             continue
         for target in _OCR_WIDTHS[:1] if templates is not None else _OCR_WIDTHS:
@@ -453,4 +538,17 @@ def read_mrz(
             if result.valid:
                 return result
             first = first or result
+    if first is None and tilt is not None and straighten:
+        # Nothing level was readable but a long text band runs askew (a passport
+        # photographed at 15-20 degrees): read the image turned level once.
+        turned = img.rotate(
+            tilt, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=_fill(img)
+        )
+        return read_mrz(turned, read_line, templates, straighten=False)
     return first
+
+
+def _fill(img: Image.Image) -> int | tuple[int, ...]:
+    """The image's median colour, for the corners a rotation uncovers."""
+    median = np.median(np.asarray(img).reshape(-1, len(img.getbands())), axis=0)
+    return tuple(int(v) for v in median) if len(median) > 1 else int(median[0])
