@@ -48,7 +48,7 @@ MRZ_WHITELIST = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<"
 OCRB_FONT = Path("/usr/share/fonts/opentype/ocr-b/OCRB.otf")
 #: Cell size characters are compared at.
 _CELL = (24, 32)
-#: Pixels of zero padding around a cell, so a template may shift by that much.
+#: Pixels of padding around a row, so a template may shift by that much.
 _SHIFT = 3
 
 
@@ -169,11 +169,17 @@ class OcrbTemplates:
         sx = _CELL[0] / pitch
         left = max(0, int(first - pitch))
         right = min(row.shape[1], int(last + pitch) + 1)
-        inverted = 255 - row[y0:y1, left:right].astype(np.float32)
+        # One real image row above and below the ink span, then the border replicated
+        # (not blank): a template shifted by a pixel or two then still compares with
+        # paper and the glyph's edge rows, where the E/F and P/R differences are.
+        ya, yb = max(0, y0 - 1), min(row.shape[0], y1 + 1)
+        sy = _CELL[1] / (y1 - y0)
+        inverted = 255 - row[ya:yb, left:right].astype(np.float32)
         scaled_w = max(_CELL[0], round(inverted.shape[1] * sx))
-        small = cv2.resize(inverted, (scaled_w, _CELL[1]), interpolation=cv2.INTER_AREA)
+        scaled_h = max(_CELL[1], round((yb - ya) * sy))
+        small = cv2.resize(inverted, (scaled_w, scaled_h), interpolation=cv2.INTER_AREA)
         pad = cv2.copyMakeBorder(
-            small, _SHIFT, _SHIFT, _SHIFT, _SHIFT + 2 * _CELL[0], cv2.BORDER_CONSTANT
+            small, _SHIFT, _SHIFT, _SHIFT, _SHIFT + 2 * _CELL[0], cv2.BORDER_REPLICATE
         )
         start = (first - pitch / 2 - left) * sx
         responses = {
