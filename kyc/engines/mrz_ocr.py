@@ -361,15 +361,6 @@ def _read_group(
 
 def mrz_bands(gray: NDArray[np.uint8]) -> list[tuple[int, int, int, int]]:
     """Candidate MRZ boxes (x0, y0, x1, y1) in ``gray``, bottom-most first."""
-    return _bands(gray)[0]
-
-
-def _bands(gray: NDArray[np.uint8]) -> tuple[list[tuple[int, int, int, int]], float | None]:
-    """Level MRZ boxes (see :func:`mrz_bands`), and the tilt of any askew band.
-
-    The tilt (degrees) is that of the longest band-like region that is not level (a
-    page photographed askew), or None.
-    """
     h, w = gray.shape[:2]
     scale = _WORK_WIDTH / w
     small = cv2.resize(gray, (_WORK_WIDTH, max(1, int(h * scale))))
@@ -383,15 +374,7 @@ def _bands(gray: NDArray[np.uint8]) -> tuple[list[tuple[int, int, int, int]], fl
     mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, square)
     mask = cv2.erode(mask, np.ones((3, 3), np.uint8), iterations=2)
     found = []
-    tilt: tuple[float, float] | None = None  # (length, angle)
     for c in cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)[0]:
-        (_, _), (rw, rh), angle = cv2.minAreaRect(c)
-        if rw < rh:
-            rw, rh, angle = rh, rw, angle - 90
-        angle = (angle + 90) % 180 - 90  # the long side's angle, in (-90, 90]
-        askew = rw > 0.45 * _WORK_WIDTH and rw > 4 * rh and 3 < abs(angle) < 45
-        if askew and (tilt is None or rw > tilt[0]):
-            tilt = (rw, angle)
         x, y, cw, ch = cv2.boundingRect(c)
         # Wide bands; narrower ones only when very elongated (a residence card's
         # back beside its front in one image holds an MRZ 45 % of the width).
@@ -407,7 +390,7 @@ def _bands(gray: NDArray[np.uint8]) -> tuple[list[tuple[int, int, int, int]], fl
             )
             found.append((y, tuple(int(v / scale) for v in box)))
     found.sort(reverse=True)
-    return [b for _, b in found], (tilt[1] if tilt else None)  # type: ignore[misc]
+    return [b for _, b in found]  # type: ignore[misc]
 
 
 def deskew(band: Image.Image, max_deg: float = 6.0) -> Image.Image:
@@ -466,8 +449,6 @@ def read_mrz(
     img: Image.Image,
     read_line: Callable[[Image.Image], str],
     templates: OcrbTemplates | None = None,
-    *,
-    straighten: bool = True,
 ) -> MrzResult | None:
     """Find and read the MRZ of a document image.
 
@@ -477,8 +458,6 @@ def read_mrz(
         read_line: OCR of one text line restricted to :data:`MRZ_WHITELIST`
             (used when ``templates`` is None).
         templates: the OCR-B template recogniser, preferred when given.
-        straighten: when no MRZ is found but a long text band is tilted, read the
-            image rotated level (once).
 
     Returns:
         The first MRZ whose check digits all validate; else the first one that
@@ -486,8 +465,7 @@ def read_mrz(
     """
     gray = np.asarray(img.convert("L"))
     height, width = gray.shape
-    level, tilt = _bands(gray)
-    boxes = level[:_MAX_BANDS]
+    boxes = mrz_bands(gray)[:_MAX_BANDS]
     boxes.append((0, int(height * 0.6), width, height))  # fallback: the bottom 40 %
     # MRZ ink is black: in the brightest of the three channels it stays dark while
     # coloured print over it (a red "RH" across a Croatian MRZ, pink guilloches)
@@ -544,17 +522,4 @@ def read_mrz(
             if result.valid:
                 return result
             first = first or result
-    if first is None and tilt is not None and straighten:
-        # Nothing level was readable but a long text band runs askew (a passport
-        # photographed at 15-20 degrees): read the image turned level once.
-        turned = img.rotate(
-            tilt, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=_fill(img)
-        )
-        return read_mrz(turned, read_line, templates, straighten=False)
     return first
-
-
-def _fill(img: Image.Image) -> int | tuple[int, ...]:
-    """The image's median colour, for the corners a rotation uncovers."""
-    median = np.median(np.asarray(img).reshape(-1, len(img.getbands())), axis=0)
-    return tuple(int(v) for v in median) if len(median) > 1 else int(median[0])

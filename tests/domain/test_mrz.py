@@ -15,10 +15,12 @@ from kyc.domain.mrz import (
     MrzError,
     MrzType,
     check_digit,
+    check_spans,
     decode_scores,
     find_mrz_lines,
     layout,
     parse_mrz,
+    repair_with_check_digits,
 )
 from kyc.settings import get_settings
 
@@ -168,3 +170,113 @@ def test_decode_scores_uses_the_class_of_each_position() -> None:
     assert decode_scores(scores) == ICAO_TD3
     assert len(layout(MrzType.TD1)) == 3 and all(len(x) == 30 for x in layout(MrzType.TD1))
     assert decode_scores([[{"A": 1.0}] * 10]) is None
+
+
+# --- check-digit constrained choice among near ties -------------------------------------
+
+ICAO_TD1 = [
+    "I<UTOD231458907<<<<<<<<<<<<<<<",
+    "7408122F1204159UTO<<<<<<<<<<<6",
+    "ERIKSSON<<ANNA<MARIA<<<<<<<<<<",
+]
+ICAO_MRVB = ["V<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<", "L8988901C4XXX4009078F9612109<<<<<<<<"]
+
+
+def _scores(
+    lines: list[str], ties: dict[tuple[int, int], dict[str, float]] | None = None
+) -> list[list[dict[str, float]]]:
+    """Cells where the given character scores 0.9 and every other one 0.5, plus ties."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<"
+    out = [[{c: 0.9 if c == ch else 0.5 for c in alphabet} for ch in line] for line in lines]
+    for (li, i), extra in (ties or {}).items():
+        out[li][i].update(extra)
+    return out
+
+
+def _with(lines: list[str], li: int, i: int, ch: str) -> list[str]:
+    out = list(lines)
+    out[li] = out[li][:i] + ch + out[li][i + 1 :]
+    return out
+
+
+@pytest.mark.parametrize(
+    ("kind", "lines"),
+    [(MrzType.TD3, ICAO_TD3), (MrzType.TD1, ICAO_TD1), (MrzType.MRVB, ICAO_MRVB)],
+)
+def test_check_spans_validate_the_icao_examples(kind: MrzType, lines: list[str]) -> None:
+    fields, composite = check_spans(kind)
+    assert repair_with_check_digits(kind, lines, _scores(lines)) == lines
+    assert {f.name for f in fields} >= {"document_number", "birth_date", "expiry_date"}
+    assert (composite is None) == (kind is MrzType.MRVB)
+    assert parse_mrz(lines, today=TODAY).valid
+
+
+@pytest.mark.parametrize(
+    ("kind", "truth", "cell", "misread", "tie", "expected"),
+    [
+        # A 3 in the document number read as 8 by a hair: the digits pick the 3.
+        (MrzType.TD3, ICAO_TD3, (1, 8), "8", {"3": 0.89}, "repaired"),
+        # The same misread with the 3 far behind: not an alternative, no repair.
+        (MrzType.TD3, ICAO_TD3, (1, 8), "8", {"3": 0.6}, "none"),
+        # A misread birth date digit on an ID card (TD1): 2 read as 7.
+        (MrzType.TD1, ICAO_TD1, (1, 6), "7", {"2": 0.88}, "repaired"),
+        # The composite digit itself misread: only it may change.
+        (MrzType.TD1, ICAO_TD1, (1, 29), "8", {"6": 0.87}, "repaired"),
+        # A visa (no composite digit): its own document-number digit decides.
+        (MrzType.MRVB, ICAO_MRVB, (1, 9), "9", {"4": 0.88}, "repaired"),
+    ],
+)
+def test_repair_with_check_digits(
+    kind: MrzType,
+    truth: list[str],
+    cell: tuple[int, int],
+    misread: str,
+    tie: dict[str, float],
+    expected: str,
+) -> None:
+    read = _with(truth, *cell, misread)
+    scores = _scores(read, {cell: tie})
+    repaired = repair_with_check_digits(kind, read, scores)
+    assert repaired == (truth if expected == "repaired" else None)
+
+
+def test_repair_never_validates_a_printed_bad_digit() -> None:
+    # The expiry was altered without fixing its digit (a forgery): the reading is sure
+    # of every cell, so nothing may change and the MRZ stays invalid.
+    forged = _with(ICAO_TD3, 1, 21, "3")
+    assert repair_with_check_digits(MrzType.TD3, forged, _scores(forged)) is None
+    assert not parse_mrz(forged, today=TODAY).valid
+
+
+def test_repair_gives_up_on_a_mostly_ambiguous_reading() -> None:
+    # Every digit of line 2 ties with a look-alike: guesswork, not a reading.
+    read = _with(ICAO_TD3, 1, 8, "8")
+    ties = {(1, i): {"8": 0.9, "3": 0.89, "B": 0.88} for i in range(28)}
+    assert repair_with_check_digits(MrzType.TD3, read, _scores(read, ties)) is None
+
+
+def test_repair_changes_at_most_two_cells_per_field() -> None:
+    # Three wrong digits in one date: the check digit could be satisfied by
+    # some triple of swaps, but that is no longer a confirmed repair.
+    read = [ICAO_TD3[0], ICAO_TD3[1][:13] + "3598" + ICAO_TD3[1][17:]]  # 7408 -> 3598
+    ties = {(1, 13): {"7": 0.89}, (1, 14): {"4": 0.89}, (1, 15): {"0": 0.89}}
+    assert repair_with_check_digits(MrzType.TD3, read, _scores(read, ties)) is None
+
+
+def test_decode_prefers_digits_in_alphanumeric_fields_on_near_ties() -> None:
+    # 0 and O (S and 5) by a hair in a document number: the digit wins ...
+    lines = ICAO_TD3
+    ties = {(1, 3): {"9": 0.9, "B": 0.91}}  # L89|8 -> B by 0.01
+    assert decode_scores(_scores(lines, ties), repair=False) == lines
+    # ... but a letter read clearly stays a letter (the C of L898902C3).
+    assert decode_scores(_scores(lines), repair=False)[1][7] == "C"
+
+
+def test_decode_keeps_a_clearly_read_state_code_outside_the_list() -> None:
+    # Old German passports say BDR (not in today's ICAO list): a clear reading stays;
+    # a near tie with a listed code (CZF vs CZE) takes the listed one.
+    lines = ["P<BDRMUSTERMANN<<ERIKA<<<<<<<<<<<<<<<<<<<<<<", ICAO_TD3[1]]
+    assert decode_scores(_scores(lines), repair=False)[0][2:5] == "BDR"
+    czf = ["P<CZFSPECIMEN<<VZOR<<<<<<<<<<<<<<<<<<<<<<<<<", ICAO_TD3[1]]
+    ties = {(0, 4): {"E": 0.88}}
+    assert decode_scores(_scores(czf, ties), repair=False)[0][2:5] == "CZE"

@@ -1,0 +1,151 @@
+"""MRZ location and OCR-B template reading (kyc.engines.mrz_ocr), on rendered pages and
+labelled specimens from shared/data/mrz (read in place, never copied)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from kyc.demo.cards import PassportData, passport_mrz, render_passport_page
+from kyc.engines.mrz_ocr import deskew, mrz_bands, ocrb_templates, read_mrz
+from kyc.settings import get_settings
+
+MRZ_DIR = get_settings().shared_data_dir / "mrz"
+PASSPORT = PassportData(
+    surname="Eriksson",
+    given_names="Anna Maria",
+    nationality="UTO",
+    date_of_birth=dt.date(1974, 8, 12),
+    sex="F",
+    expiry_date=dt.date(2031, 4, 15),
+    issue_date=dt.date(2021, 4, 16),
+    document_number="L898902C3",
+)
+EXPECTED = list(passport_mrz(PASSPORT))
+
+pytestmark = pytest.mark.skipif(
+    ocrb_templates() is None, reason="OCR-B font not installed (make system-deps)"
+)
+
+
+def _no_tesseract(_: Image.Image) -> str:
+    raise AssertionError("the template recogniser must not fall back to Tesseract")
+
+
+def _read(img: Image.Image) -> Any:
+    return read_mrz(img.convert("RGB"), _no_tesseract, ocrb_templates())
+
+
+@pytest.fixture(scope="module")
+def page() -> Image.Image:
+    return Image.open(io.BytesIO(render_passport_page(PASSPORT, None))).convert("RGB")
+
+
+def test_rendered_page_reads_exactly(page: Image.Image) -> None:
+    result = _read(page)
+    assert result is not None and result.valid
+    assert list(result.lines) == EXPECTED
+
+
+def test_small_web_image_still_reads(page: Image.Image) -> None:
+    # A 420 px wide page: MRZ glyphs about 7 px wide, as in most specimens online.
+    small = page.resize((420, round(420 * page.height / page.width)), Image.Resampling.LANCZOS)
+    result = _read(small)
+    assert result is not None and list(result.lines) == EXPECTED and result.valid
+
+
+@pytest.mark.parametrize("degrees", [-3.0, 2.5])
+def test_slightly_tilted_page_is_deskewed(page: Image.Image, degrees: float) -> None:
+    tilted = page.rotate(degrees, resample=Image.Resampling.BICUBIC, fillcolor=(235, 235, 235))
+    result = _read(tilted)
+    assert result is not None and list(result.lines) == EXPECTED
+
+
+def test_coloured_print_over_the_mrz_is_ignored(page: Image.Image) -> None:
+    # A red stamp across the start of both MRZ lines (as the red "RH" on the Croatian
+    # specimen): dark in grey, near-white in the brightest channel.
+    stamped = page.copy()
+    draw = ImageDraw.Draw(stamped)
+    h = stamped.height
+    font = ImageFont.load_default(size=90)
+    draw.text((20, h - 150), "RH", font=font, fill=(225, 30, 30))
+    result = _read(stamped)
+    assert result is not None and list(result.lines) == EXPECTED
+
+
+def test_card_beside_its_back_in_one_image_has_its_mrz_found(page: Image.Image) -> None:
+    # Residence-permit scans often show front and back side by side: the MRZ then
+    # spans under half the image width.
+    wide = Image.new("RGB", (page.width * 2 + 40, page.height), (250, 250, 250))
+    wide.paste(page, (page.width + 40, 0))
+    boxes = mrz_bands(np.asarray(wide.convert("L")))
+    assert boxes and boxes[0][0] > page.width  # the band on the right-hand card
+    result = _read(wide)
+    assert result is not None and list(result.lines) == EXPECTED
+
+
+def test_deskew_levels_a_tilted_band() -> None:
+    band = Image.new("L", (600, 80), 255)
+    ImageDraw.Draw(band).text((10, 30), EXPECTED[0], fill=0, font=ImageFont.load_default(size=14))
+    tilted = band.rotate(3, resample=Image.Resampling.BICUBIC, fillcolor=255)
+
+    def rows_height(img: Image.Image) -> int:
+        ink = np.asarray(img) < 128
+        return int(np.count_nonzero(ink.any(axis=1)))
+
+    assert rows_height(deskew(tilted)) < rows_height(tilted)
+    assert deskew(band) is band  # level already: returned as is
+
+
+# --- labelled specimens ---------------------------------------------------------------------
+
+
+def _samples() -> dict[str, dict[str, Any]]:
+    path = MRZ_DIR / "expected_mrz.json"
+    if not path.is_file():
+        return {}
+    return {s["file"]: s for s in json.loads(path.read_text())["samples"]}
+
+
+SAMPLES = _samples()
+
+
+@pytest.mark.skipif(not SAMPLES, reason="shared/data/mrz not available")
+@pytest.mark.parametrize(
+    "name",
+    [
+        "images/passporteye_testdata/100_pass-hrv.jpg",  # red print across the MRZ
+        "images/passporteye_testdata/77_card-cmw.png",  # not set in OCR-B
+        "images/arg0s1080_mrz/id_cards_Lithuania.png",  # Z/2 settled by the digits
+        "images/passporteye_testdata/43_pass-fra.jpg",  # E/F at 376 px wide
+        "images/passporteye_testdata/100_id-si.jpg",  # SI< is not in the code list
+    ],
+)
+def test_specimen_reads_exactly_with_its_labelled_check_digits(name: str) -> None:
+    sample = SAMPLES[name]
+    result = _read(Image.open(MRZ_DIR / name))
+    assert result is not None
+    assert list(result.lines) == sample["mrz_lines"]
+    for check, valid in sample["check_digits_valid"].items():
+        if valid is not None:
+            assert result.checks[check] is valid, check
+
+
+@pytest.mark.skipif(not SAMPLES, reason="shared/data/mrz not available")
+def test_specimen_with_invalid_check_digits_stays_invalid() -> None:
+    # The US residence card specimen's digits are all wrong as printed: the reading
+    # is exact and no near tie may be swapped to make them pass.
+    name = "images/arg0s1080_mrz/resident_cards_USA.png"
+    sample = SAMPLES[name]
+    result = _read(Image.open(MRZ_DIR / name))
+    assert result is not None and not result.valid
+    assert list(result.lines) == sample["mrz_lines"]
+    assert set(result.failed_checks) == {
+        k for k, v in sample["check_digits_valid"].items() if v is False
+    }
