@@ -645,6 +645,7 @@ def _span(name: str, line: int, start: int, end: int, digit: int, **kw: bool) ->
 
 def check_spans(kind: MrzType) -> tuple[tuple[CheckSpan, ...], CheckSpan | None]:
     """The per-field check digits of a format, and its composite digit (None for visas)."""
+    fields: tuple[CheckSpan, ...]
     if kind is MrzType.TD1:
         fields = (
             _span("document_number", 0, 5, 14, 14),
