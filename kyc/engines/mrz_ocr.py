@@ -262,17 +262,19 @@ def _fit_grid(best_any: NDArray[np.float32], origin: float, count: int) -> tuple
     n = best_any.shape[0]
     # Max over +-1 px so that the grid does not have to hit the exact peak.
     local = np.maximum(best_any, np.maximum(np.roll(best_any, 1), np.roll(best_any, -1)))
-    cells = np.arange(count)
-    best = (-np.inf, origin, float(_CELL[0]))
-    for step in np.arange(_CELL[0] * 0.96, _CELL[0] * 1.04 + 1e-6, _CELL[0] * 0.005):
-        for dx in range(-_CELL[0] // 2, _CELL[0] // 2 + 1):
-            xs = np.round(origin + dx + cells * step).astype(int)
-            if xs[0] < 0 or xs[-1] >= n:
-                continue
-            total = float(local[xs].sum())
-            if total > best[0]:
-                best = (total, origin + dx, float(step))
-    return best[1], best[2]
+    steps = np.arange(_CELL[0] * 0.96, _CELL[0] * 1.04 + 1e-6, _CELL[0] * 0.005)
+    shifts = np.arange(-(_CELL[0] // 2), _CELL[0] // 2 + 1)
+    # Every (step, shift) grid at once: positions[s, d, i] of cell i.
+    positions = np.round(
+        origin + shifts[None, :, None] + np.arange(count)[None, None, :] * steps[:, None, None]
+    ).astype(int)
+    inside = (positions[:, :, 0] >= 0) & (positions[:, :, -1] < n)
+    totals = local[np.clip(positions, 0, n - 1)].sum(axis=2)
+    totals[~inside] = -np.inf
+    if not np.isfinite(totals).any():
+        return origin, float(_CELL[0])
+    s, d = np.unravel_index(int(np.argmax(totals)), totals.shape)
+    return origin + float(shifts[d]), float(steps[s])
 
 
 def _plausible_glyphs(glyphs: list[NDArray[np.int32]], row_width: int) -> list[NDArray[np.int32]]:
