@@ -207,7 +207,15 @@ def _render(font_path: Path) -> dict[str, np.ndarray]:
     for ch in MRZ_WHITELIST:
         img = Image.new("L", (advance + 20, 160), 255)
         ImageDraw.Draw(img).text((10, 20), ch, font=font, fill=0)
-        cell = np.asarray(img)[20 + cap[1] : 20 + cap[3], 10 : 10 + advance]
+        # Debian's OCR-B draws digits (and round letters' overshoot) about 8 % taller
+        # than H; printed MRZs set them at one height. Cutting every glyph at H's
+        # height chopped the top off 2, 3, 5 (read as 7, R, S); each glyph is scaled
+        # from its own full height instead. '<' keeps its place inside the cap height.
+        top, bottom = cap[1], cap[3]
+        if ch != "<":
+            box = font.getbbox(ch)
+            top, bottom = min(top, box[1]), max(bottom, box[3])
+        cell = np.asarray(img)[20 + top : 20 + bottom, 10 : 10 + advance]
         out[ch] = cv2.resize(255 - cell, _CELL, interpolation=cv2.INTER_AREA).astype(np.float32)
     return out
 
