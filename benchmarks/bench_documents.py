@@ -113,7 +113,7 @@ def bench_mrz(reader: LocalDocumentReader, shared: Path) -> dict[str, Any]:
         exact = got == s["mrz_lines"]
         expected_checks = {k: v for k, v in s["check_digits_valid"].items() if v is not None}
         checks_ok = False
-        if exact and kind != "FRENCH_ID_1988":
+        if exact:
             try:
                 parsed = parse_mrz(got or [])
                 checks_ok = all(parsed.checks.get(k) == v for k, v in expected_checks.items())

@@ -63,6 +63,7 @@ class MrzType(StrEnum):
     TD3 = "TD3"  # passports: 2 x 44
     MRVA = "MRVA"  # visa A (full page): 2 x 44
     MRVB = "MRVB"  # visa B (ID-2 size): 2 x 36
+    FRENCH_ID = "FRENCH_ID_1988"  # French national ID card 1988-2021 (pre-ICAO): 2 x 36
 
 
 class MrzError(ValueError):
@@ -129,6 +130,8 @@ def _letters(text: str) -> str:
 
 def _alnum_spans(kind: MrzType) -> list[tuple[int, int, int]]:
     """(line, start, end) of the alphanumeric fields whose confusions we may repair."""
+    if kind is MrzType.FRENCH_ID:
+        return [(1, 4, 7)]
     if kind is MrzType.TD1:
         return [(0, 5, 30), (1, 18, 29)]
     if kind in (MrzType.TD2, MrzType.MRVB):
@@ -222,6 +225,10 @@ def detect_type(lines: Sequence[str]) -> MrzType:
     visa = bool(lines) and lines[0][:1] == "V"
     if lengths == [30, 30, 30]:
         return MrzType.TD1
+    if lengths == [36, 36] and lines[0][:5] == "IDFRA":
+        # France's 1988-2021 identity card: 2 x 36 like TD2 but its own layout (no
+        # French card uses TD2, so the prefix identifies it).
+        return MrzType.FRENCH_ID
     if lengths == [36, 36]:
         return MrzType.MRVB if visa else MrzType.TD2
     if lengths == [44, 44]:
@@ -282,7 +289,53 @@ def parse_mrz(lines: Sequence[str], *, today: dt.date | None = None) -> MrzResul
 def _parse(kind: MrzType, lines: list[str], today: dt.date) -> MrzResult:
     if kind is MrzType.TD1:
         return _parse_td1(lines, today)
+    if kind is MrzType.FRENCH_ID:
+        return _parse_french_id(lines, today)
     return _parse_two_line(kind, lines, today)
+
+
+def _parse_french_id(lines: list[str], today: dt.date) -> MrzResult:
+    """France's 1988-2021 national identity card (2 x 36, not ICAO 9303).
+
+    Line 1: ``ID`` ``FRA`` surname (25) administrative code (6). Line 2: the card
+    number (issue year and month, department, office, serial: 12) and its check
+    digit, given names (14), birth date and its digit, sex, and a check digit over
+    both lines. The zone carries no expiry date and no nationality.
+    """
+    l1, l2 = lines
+    code, issuing = l1[0:2], _letters(l1[2:5])
+    surname_field = _clean_name_field(l1[5:30])
+    admin = l1[30:36]
+    number, number_cd = _digits(l2[0:4]) + l2[4:7] + _digits(l2[7:12]), _digits(l2[12])
+    given_field = _clean_name_field(l2[13:27])
+    dob, dob_cd = _digits(l2[27:33]), _digits(l2[33])
+    sex = _sex(l2[34])
+    composite_cd = _digits(l2[35])
+    line1 = code + issuing + surname_field + admin
+    line2 = number + number_cd + given_field + dob + dob_cd + sex + composite_cd
+    checks = {
+        "document_number": _check_ok(number, number_cd),
+        "birth_date": _check_ok(dob, dob_cd),
+        "composite": _check_ok(line1 + line2[:35], composite_cd),
+    }
+    # The name field in the ICAO form (surname<<given<names) for the common builder.
+    given = given_field.rstrip("<").replace("<<", "<")
+    name_field = surname_field.rstrip("<") + "<<" + given
+    return _result(
+        MrzType.FRENCH_ID,
+        (line1, line2),
+        checks,
+        code=code,
+        issuing=issuing,
+        number=number,
+        dob=dob,
+        exp="",
+        sex=sex,
+        nationality="",
+        optional=admin.strip("<"),
+        name_field=name_field,
+        today=today,
+    )
 
 
 def _parse_td1(lines: list[str], today: dt.date) -> MrzResult:
@@ -508,6 +561,8 @@ _LAYOUTS: Mapping[MrzType, tuple[str, ...]] = MappingProxyType(
                        "X" * 9 + "N" + "A" * 3 + "N" * 7 + "S" + "N" * 7 + "X" * 16),
         MrzType.MRVB: ("AX" + "A" * 34,
                        "X" * 9 + "N" + "A" * 3 + "N" * 7 + "S" + "N" * 7 + "X" * 8),
+        MrzType.FRENCH_ID: ("AA" + "A" * 3 + "A" * 25 + "X" * 6,
+                            "N" * 4 + "X" * 3 + "N" * 6 + "A" * 14 + "N" * 7 + "S" + "N"),
     }
 )  # fmt: skip
 
@@ -526,6 +581,7 @@ _STATE_FIELDS: Mapping[MrzType, tuple[tuple[int, int], ...]] = MappingProxyType(
         MrzType.TD3: ((0, 2), (1, 10)),
         MrzType.MRVA: ((0, 2), (1, 10)),
         MrzType.MRVB: ((0, 2), (1, 10)),
+        MrzType.FRENCH_ID: ((0, 2),),
     }
 )
 
@@ -533,6 +589,13 @@ _STATE_FIELDS: Mapping[MrzType, tuple[tuple[int, int], ...]] = MappingProxyType(
 def layout(kind: MrzType) -> tuple[str, ...]:
     """Per-line strings of position classes (A/N/X/C/S, see ``_CLASSES``)."""
     return _LAYOUTS[kind]
+
+
+def _best_letters(cells: Sequence[Mapping[str, float]]) -> str:
+    """The best letter of each cell (the document code and state are letters)."""
+    letters = _CLASSES["A"][:-1]
+    return "".join(max((c for c in cell if c in letters), key=cell.__getitem__, default="?")
+                   for cell in cells)  # fmt: skip
 
 
 def decode_scores(
@@ -560,6 +623,8 @@ def decode_scores(
     visa = first == "V"
     if widths == [30, 30, 30]:
         kind = MrzType.TD1
+    elif widths == [36, 36] and _best_letters(scores[0][:5]) == "IDFRA":
+        kind = MrzType.FRENCH_ID
     elif widths == [36, 36]:
         kind = MrzType.MRVB if visa else MrzType.TD2
     elif widths == [44, 44]:
@@ -646,6 +711,10 @@ def _span(name: str, line: int, start: int, end: int, digit: int, **kw: bool) ->
 def check_spans(kind: MrzType) -> tuple[tuple[CheckSpan, ...], CheckSpan | None]:
     """The per-field check digits of a format, and its composite digit (None for visas)."""
     fields: tuple[CheckSpan, ...]
+    if kind is MrzType.FRENCH_ID:
+        fields = (_span("document_number", 1, 0, 12, 12), _span("birth_date", 1, 27, 33, 33))
+        cells = [(0, i) for i in range(36)] + [(1, i) for i in range(35)]
+        return fields, CheckSpan("composite", tuple(cells), (1, 35))
     if kind is MrzType.TD1:
         fields = (
             _span("document_number", 0, 5, 14, 14),

@@ -37,13 +37,11 @@ def _samples() -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     samples = json.loads(path.read_text())["samples"]
-    # FRENCH_ID_1988 is a national pre-ICAO layout; Ñ is outside the MRZ alphabet.
+    # Ñ (one Spanish specimen's label) is outside the MRZ alphabet.
     return [
         s
         for s in samples
-        if s.get("mrz_lines")
-        and s["mrz_type"] != "FRENCH_ID_1988"
-        and all(c.isascii() for line in s["mrz_lines"] for c in line)
+        if s.get("mrz_lines") and all(c.isascii() for line in s["mrz_lines"] for c in line)
     ]
 
 
@@ -280,3 +278,52 @@ def test_decode_keeps_a_clearly_read_state_code_outside_the_list() -> None:
     czf = ["P<CZFSPECIMEN<<VZOR<<<<<<<<<<<<<<<<<<<<<<<<<", ICAO_TD3[1]]
     ties = {(0, 4): {"E": 0.88}}
     assert decode_scores(_scores(czf, ties), repair=False)[0][2:5] == "CZE"
+
+
+# --- French national identity card (1988-2021, pre-ICAO) -------------------------------
+
+FRENCH_BERTHIER = ["IDFRABERTHIER<<<<<<<<<<<<<<<<<<<<<<<", "9409923102854CORINNE<<<<<<<6512068F4"]
+FRENCH_TEST = ["IDFRATEST<NAME<<<<<<<<<<<<<<<<0CHE02", "1710GVA123451ROBERTA<<<<<<<9112311F2"]
+
+
+@pytest.mark.parametrize(
+    ("lines", "fields"),
+    [
+        (
+            FRENCH_BERTHIER,
+            {"LAST_NAME": "BERTHIER", "FIRST_NAME": "CORINNE", "DOCUMENT_NUMBER": "940992310285",
+             "DATE_OF_BIRTH": "1965-12-06", "SEX": "F", "ISSUING_COUNTRY": "FRA"},
+        ),
+        (
+            FRENCH_TEST,
+            {"LAST_NAME": "TEST NAME", "FIRST_NAME": "ROBERTA", "DOCUMENT_NUMBER": "1710GVA12345",
+             "DATE_OF_BIRTH": "1991-12-31", "SEX": "F"},
+        ),
+    ],
+)  # fmt: skip
+def test_french_1988_id_card_parses_with_its_check_digits(
+    lines: list[str], fields: dict[str, str]
+) -> None:
+    # Vectors from cheminfo/mrz's frenchNationalId tests (shared/data/mrz/text_samples).
+    result = parse_mrz(lines, today=TODAY)
+    assert result.type is MrzType.FRENCH_ID and result.valid
+    assert set(result.checks) == {"document_number", "birth_date", "composite"}
+    assert {k: result.fields[k].value for k in fields} == fields
+    # The zone has no expiry and no nationality: none is invented.
+    assert "EXPIRATION_DATE" not in result.fields and "NATIONALITY" not in result.fields
+
+
+def test_french_1988_id_card_with_a_wrong_digit_is_invalid() -> None:
+    lines = [FRENCH_TEST[0], FRENCH_TEST[1][:27] + "911230" + FRENCH_TEST[1][33:]]
+    result = parse_mrz(lines, today=TODAY)
+    assert result.failed_checks == ["birth_date", "composite"]
+
+
+def test_french_1988_layout_is_decoded_from_scores() -> None:
+    # Positions 4-6 of line 2 (the department, e.g. GVA) are letters or digits, where
+    # TD2 has the nationality: the French layout must not force letters elsewhere.
+    assert decode_scores(_scores(FRENCH_TEST)) == FRENCH_TEST
+    assert decode_scores(_scores(FRENCH_BERTHIER)) == FRENCH_BERTHIER
+    fields, composite = check_spans(MrzType.FRENCH_ID)
+    assert [f.name for f in fields] == ["document_number", "birth_date"]
+    assert composite is not None and len(composite.cells) == 71

@@ -128,6 +128,7 @@ SAMPLES = _samples()
         "images/arg0s1080_mrz/id_cards_Lithuania.png",  # Z/2 settled by the digits
         "images/passporteye_testdata/43_pass-fra.jpg",  # E/F at 376 px wide
         "images/passporteye_testdata/100_id-si.jpg",  # SI< is not in the code list
+        "images/image_js/id1_fra_id_specimen.jpg",  # French 1988 layout
     ],
 )
 def test_specimen_reads_exactly_with_its_labelled_check_digits(name: str) -> None:
