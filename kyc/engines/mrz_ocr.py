@@ -11,11 +11,15 @@ Two recognisers:
 
 * **OCR-B templates** (preferred, when the OCR-B font is installed: Debian's
   ``fonts-ocr-b``, which ``make system-deps`` installs). The MRZ is printed in
-  OCR-B, monospaced, so each line is cut into equal cells (pitch from the first and
-  last glyph centres) and every cell is scored against every character rendered
-  from the font; :func:`kyc.domain.mrz.decode_scores` then takes the best character
-  *of the class the layout allows there* (digits in dates, letters in names), which
-  removes most O/0, B/8, S/5 confusions.
+  OCR-B, monospaced: each band is deskewed and read in the brightest RGB channel
+  (black ink stays dark, coloured print fades), each line is cut into its known
+  number of equal cells (a grid fitted to the template scores, starting from the
+  first and last glyph centres), and every cell is scored against every character
+  rendered from the font, blurred down to the source glyph size;
+  :func:`kyc.domain.mrz.decode_scores` then takes the best character *of the class
+  the layout allows there* (digits in dates, letters in names) and lets the check
+  digits choose among near ties. When that does not validate, bolder, softer and
+  non-OCR-B (DejaVu Sans Mono) templates are tried.
 * **Tesseract** fallback (the general English ``fast`` model, no OCR-B training):
   it misreads the ``<`` filler (as K, C, X), drops fillers, and confuses O/0; the
   field-type repair only partly undoes that (see ``make bench-documents``).
