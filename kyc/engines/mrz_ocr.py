@@ -28,6 +28,7 @@ Two recognisers:
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -408,7 +409,31 @@ def mrz_bands(gray: NDArray[np.uint8]) -> list[tuple[int, int, int, int]]:
             )
             found.append((y, tuple(int(v / scale) for v in box)))
     found.sort(reverse=True)
-    return [b for _, b in found]  # type: ignore[misc]
+    boxes: list[tuple[int, int, int, int]] = [b for _, b in found]  # type: ignore[misc]
+    return _joined_lines(boxes) + boxes
+
+
+def _joined_lines(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
+    """Unions of bands that are consecutive lines of one MRZ (bottom-most first).
+
+    With wide line spacing each MRZ line closes into a band of its own; read alone,
+    no band holds the 2 or 3 lines of a format. Two bands are lines of one zone when
+    they span about the same columns and the gap between them is under two line
+    heights.
+    """
+    out = []
+    ordered = sorted(boxes, key=lambda b: b[1])
+    for upper, lower in itertools.pairwise(ordered):
+        height = max(upper[3] - upper[1], lower[3] - lower[1])
+        overlap = min(upper[2], lower[2]) - max(upper[0], lower[0])
+        span = max(upper[2], lower[2]) - min(upper[0], lower[0])
+        if 0 <= lower[1] - upper[3] < 2 * height and overlap > 0.85 * span:
+            out.append((min(upper[0], lower[0]), upper[1], max(upper[2], lower[2]), lower[3]))
+    # Three-line zones (TD1): chain unions that share a band.
+    for a, b in itertools.pairwise(sorted(out, key=lambda u: u[1])):
+        if a[3] > b[1]:
+            out.append((min(a[0], b[0]), a[1], max(a[2], b[2]), b[3]))
+    return sorted(out, key=lambda u: (-u[3], u[1]))
 
 
 def deskew(band: Image.Image, max_deg: float = 6.0) -> Image.Image:

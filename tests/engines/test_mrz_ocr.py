@@ -13,7 +13,7 @@ import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 
 from kyc.demo.cards import PassportData, passport_mrz, render_passport_page
-from kyc.engines.mrz_ocr import deskew, mrz_bands, ocrb_templates, read_mrz
+from kyc.engines.mrz_ocr import _joined_lines, deskew, mrz_bands, ocrb_templates, read_mrz
 from kyc.settings import get_settings
 
 MRZ_DIR = get_settings().shared_data_dir / "mrz"
@@ -93,6 +93,19 @@ def test_card_beside_its_back_in_one_image_has_its_mrz_found(page: Image.Image) 
     assert result is not None and list(result.lines) == EXPECTED
 
 
+def test_mrz_lines_found_as_separate_bands_are_joined() -> None:
+    # Widely spaced lines close into one band each: their union is tried first.
+    line1, line2 = (14, 322, 582, 340), (14, 357, 582, 378)
+    photo_caption = (225, 180, 432, 214)
+    assert _joined_lines([line2, line1, photo_caption]) == [(14, 322, 582, 378)]
+    # Three lines (TD1) give the pairs and the whole zone.
+    td1 = [(10, 100, 300, 110), (10, 120, 300, 130), (10, 140, 300, 150)]
+    assert (10, 100, 300, 150) in _joined_lines(td1)
+    # Lines far apart, or over different columns, are not one zone.
+    assert _joined_lines([(10, 100, 300, 110), (10, 200, 300, 210)]) == []
+    assert _joined_lines([(10, 100, 300, 110), (200, 115, 600, 125)]) == []
+
+
 def test_deskew_levels_a_tilted_band() -> None:
     band = Image.new("L", (600, 80), 255)
     ImageDraw.Draw(band).text((10, 30), EXPECTED[0], fill=0, font=ImageFont.load_default(size=14))
@@ -123,12 +136,13 @@ SAMPLES = _samples()
 @pytest.mark.parametrize(
     "name",
     [
-        "images/passporteye_testdata/100_pass-hrv.jpg",  # red print across the MRZ
+        "images/arg0s1080_mrz/passports_China.png",  # 3/S pairs in the personal number
         "images/passporteye_testdata/77_card-cmw.png",  # not set in OCR-B
         "images/arg0s1080_mrz/id_cards_Lithuania.png",  # Z/2 settled by the digits
         "images/passporteye_testdata/43_pass-fra.jpg",  # E/F at 376 px wide
         "images/passporteye_testdata/100_id-si.jpg",  # SI< is not in the code list
         "images/image_js/id1_fra_id_specimen.jpg",  # French 1988 layout
+        "images/arg0s1080_mrz/visas_MRVB_ICAO_Example.png",  # each line its own band
     ],
 )
 def test_specimen_reads_exactly_with_its_labelled_check_digits(name: str) -> None:
