@@ -483,6 +483,16 @@ def test_fuzzy_labels_never_eat_values() -> None:
     assert fields["LAST_NAME"].value == "DOE"
 
 
+def test_month_names_are_never_fuzzy_labels() -> None:
+    """SEP is one edit from SEX: in a date it is the month, not a label ending the value."""
+    fields = extract_fields(
+        _words("Date of birth", "12 SEP 1962", "Date of expiry", "23 DEC 2033"),
+        month_first=False,
+    )
+    assert fields["DATE_OF_BIRTH"].value == "1962-09-12"
+    assert fields["EXPIRATION_DATE"].value == "2033-12-23"
+
+
 def test_extract_dates_fall_back_to_the_valid_order_and_month_names() -> None:
     fields = extract_fields(
         _words("DOB 31/12/1985", "EXP 05 MAR 2030", "ISS 2020-01-02"), month_first=True
