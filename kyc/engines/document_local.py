@@ -251,6 +251,107 @@ def _name_value(text: str) -> str:
     return re.sub(r"\s+", " ", cleaned).strip(" -'").upper()
 
 
+#: One-word labels, for splitting words that Tesseract glued across dashes.
+_ONE_WORD_LABELS = frozenset(k[0] for k in _LABELS if len(k) == 1)
+_DASHES_RE = re.compile(r"[-\u2013\u2014_]+")
+
+
+def _split_dashes(text: str) -> list[str]:
+    """``SEX-F—CLASS-C`` -> SEX, F, CLASS, C; other words stay whole.
+
+    Over a background pattern Tesseract reads the gaps of a ``SEX F  CLASS C`` line
+    as dashes and returns one word. It is split only when a part is a label: exact,
+    or one edit from a label of five letters or more (``GLASS``), never a short
+    near-miss, so hyphenated names (``ANNE-LIS``: LIS is one edit from LIC), dates
+    and numbers stay whole.
+    """
+    parts = [p for p in _DASHES_RE.split(text) if p]
+    if len(parts) < 2:
+        return [text]
+    for part in parts:
+        label = _norm_label(part)
+        if label in _ONE_WORD_LABELS or (
+            len(label) >= 5
+            and any(len(x) >= 5 and _edit_distance_le1(label, x) for x in _ONE_WORD_LABELS)
+        ):
+            return parts
+    return [text]
+
+
+#: Look-alikes of licence class letters: the Euro sign is a C crossed by the
+#: background's guilloche lines (no licence class is a currency sign).
+_CLASS_FIX = str.maketrans({"\u20ac": "C"})
+
+
+#: Driver licence number formats of some US issuers, as (letters, fewest digits, most
+#: digits): the number is that many letters followed by that many digits. Source:
+#: the state formats table published by NTSI (ntsi.com/drivers-license-format),
+#: limited to states whose every format has this shape. Used only to undo an OCR
+#: look-alike swap (a digit read for a letter) when the read fits none of its
+#: state's formats (see repair_licence_number); an unknown state or an ambiguous
+#: repair keeps the read.
+DL_NUMBER_FORMATS: dict[str, tuple[tuple[int, int, int], ...]] = {
+    "AZ": ((1, 8, 8), (0, 9, 9)),
+    "CA": ((1, 7, 7),),
+    "CO": ((0, 9, 9), (1, 3, 6), (2, 2, 5)),
+    "CT": ((0, 9, 9),),
+    "FL": ((1, 12, 12),),
+    "HI": ((1, 8, 8), (0, 9, 9)),
+    "IL": ((1, 11, 12),),
+    "MA": ((1, 8, 8), (0, 9, 9)),
+    "MD": ((1, 12, 12),),
+    "MI": ((1, 10, 10), (1, 12, 12)),
+    "MN": ((1, 12, 12),),
+    "NJ": ((1, 14, 14),),
+    "NY": ((1, 7, 7), (1, 18, 18), (0, 8, 9), (0, 16, 16)),
+    "PA": ((0, 8, 8),),
+    "TX": ((0, 7, 8),),
+    "WI": ((1, 13, 13),),
+}
+#: Digit look-alikes of letters, where a format wants a letter (only digits with one
+#: look-alike: a 0 could be O, D or Q). The other way (a letter where digits are
+#: due) is not repaired: a table of formats is never complete (issuers add formats),
+#: and a letter-prefixed number is the common shape a table may miss.
+_AS_LETTER = {"1": "I", "2": "Z", "5": "S", "6": "G", "8": "B"}
+
+
+def _fits(number: str, letters: int, low: int, high: int) -> bool:
+    head, tail = number[:letters], number[letters:]
+    return (head.isalpha() or not head) and tail.isdigit() and low <= len(tail) <= high
+
+
+def repair_licence_number(number: str, state: str) -> str:
+    """The licence number with a digit read for a letter undone, where its state's format says so.
+
+    ``13736357`` on a California licence (one letter + seven digits) is
+    ``I3736357``. The read is kept when it fits one of the state's formats, when the
+    state's formats are unknown (DL_NUMBER_FORMATS), or when no single repair fits.
+
+    Args:
+        number: the number as read (spaces and dashes are ignored for the fit).
+        state: the issuing state's two-letter code.
+
+    Returns:
+        The repaired number (separators kept), or ``number`` unchanged.
+    """
+    formats = DL_NUMBER_FORMATS.get(state.upper())
+    compact = re.sub(r"[\s\-]", "", number.upper())
+    if not formats or not compact.isalnum() or any(_fits(compact, *f) for f in formats):
+        return number
+    repairs = set()
+    for letters, low, high in formats:
+        if not low <= len(compact) - letters <= high:
+            continue
+        head = "".join(c if c.isalpha() else _AS_LETTER.get(c, c) for c in compact[:letters])
+        if _fits(head + compact[letters:], letters, low, high):
+            repairs.add(head + compact[letters:])
+    if len(repairs) != 1:
+        return number
+    # Keep the printed separators ("S123-456-78-910-0"): swap characters in place.
+    fixed = iter(repairs.pop())
+    return "".join(next(fixed) if c.isalnum() else c for c in number.upper())
+
+
 def extract_fields(words: list[OcrWord], *, month_first: bool) -> dict[str, DocumentField]:
     """Turn OCR words into AnalyzeID fields (pure; see the module doc for the rules).
 
@@ -269,7 +370,9 @@ def extract_fields(words: list[OcrWord], *, month_first: bool) -> dict[str, Docu
         # split where the value starts with a digit or after a dash/colon (never
         # ambiguous with a name; "DLN571" stays whole: DL+N571 or DLN+571?).
         glued = _GLUED_RE.match(w.text)
-        parts = [glued.group(1), glued.group(2) or glued.group(3)] if glued else [w.text]
+        parts = (
+            [glued.group(1), glued.group(2) or glued.group(3)] if glued else _split_dashes(w.text)
+        )
         for part in parts:
             lines.setdefault(w.line, []).append(OcrWord(part, w.confidence, w.line))
     ordered = [lines[k] for k in sorted(lines)]
@@ -343,6 +446,12 @@ def extract_fields(words: list[OcrWord], *, month_first: bool) -> dict[str, Docu
                 fields[key] = DocumentField(text=text, value=value, confidence=conf)
         else:
             value = text.upper().strip(" .:;,")
+            if key == "CLASS":
+                value = value.translate(_CLASS_FIX)
+                # A class is a code of a few letters ("C", "CM", "A1"): anything longer
+                # is the next line's text taken for a missing value.
+                if not re.fullmatch(r"[A-Z0-9]{1,3}(?: [A-Z0-9]{1,3})?", value):
+                    continue
             if value:
                 fields[key] = DocumentField(text=text, value=value, confidence=conf)
 
@@ -426,6 +535,17 @@ def extract_fields(words: list[OcrWord], *, month_first: bool) -> dict[str, Docu
                     ),
                 )
         break
+
+    # 5. A US licence number that fits none of its state's formats: look-alikes.
+    #    The state is the address's: a licence carries its holder's address in the
+    #    issuing state (the header's state name is light on dark, not OCR'd).
+    number, state = fields.get("DOCUMENT_NUMBER"), fields.get("STATE_IN_ADDRESS")
+    if number is not None and state is not None:
+        repaired = repair_licence_number(number.value, state.value)
+        if repaired != number.value:
+            fields["DOCUMENT_NUMBER"] = DocumentField(
+                text=number.text, value=repaired, confidence=number.confidence
+            )
 
     full_text = " ".join(w.text for w in words).upper()
     if re.search(r"DRIVER'?S? LICEN[CS]E|DRIVING LICEN[CS]E", full_text):
