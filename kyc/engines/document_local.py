@@ -763,8 +763,10 @@ class LocalDocumentReader:
             if ImageStat.Stat(photo.convert("L")).stddev[0] < BLANK_STDDEV:
                 front_problem = "blank image"
             else:
-                flat = flatten(photo).image
-                front_problem = rejection(flat)
+                capture = flatten(photo)
+                flat = capture.image
+                # flatten measured the sharpness of this very image: not twice.
+                front_problem = rejection(flat, score=capture.sharpness)
         if front_problem is not None:
             flat = None
         front_rejected = front_problem
