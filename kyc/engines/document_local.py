@@ -21,8 +21,10 @@ and OCR-B template matching are re-entrant and run unlocked).
 
 Pipeline of one read: decode + EXIF (imaging.py) -> find and flatten the document,
 reject too small / too blurred (capture.py) -> PDF417 on the back (flattened first)
--> MRZ on passports / ID cards (mrz_ocr.py, domain/mrz.py) -> OCR of the printed
-front -> cross-checks barcode/MRZ vs printed (domain/crosscheck.py) -> portrait crop.
+-> MRZ on passports / ID cards (mrz_ocr.py, domain/mrz.py) -> portrait (face box)
+-> OCR of the printed front (on a page whose MRZ was read, only its printed zone:
+above the MRZ, right of the face, see printed_zone) -> cross-checks barcode/MRZ vs
+printed (domain/crosscheck.py).
 A valid MRZ or a decoded barcode outranks the printed text; an MRZ with a failed
 check digit is reported (DOCUMENT_LOW_CONFIDENCE) and only fills gaps.
 """
