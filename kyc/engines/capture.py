@@ -178,12 +178,18 @@ def flatten(img: Image.Image, *, aspect: float | None = None) -> Capture:
     )
 
 
-def rejection(img: Image.Image) -> str | None:
-    """Why this document image cannot be read (too small, too blurred), or None."""
+def rejection(img: Image.Image, *, score: float | None = None) -> str | None:
+    """Why this document image cannot be read (too small, too blurred), or None.
+
+    Args:
+        img: the document image (flattened or as captured).
+        score: its sharpness when already measured (``Capture.sharpness`` of the
+            capture whose image this is); measured here when None.
+    """
     if min(img.size) < MIN_DOCUMENT_SIDE:
         return f"document too small: {img.width}x{img.height} px"
-    gray = np.asarray(img.convert("L"))
-    score = sharpness(gray)
+    if score is None:
+        score = sharpness(np.asarray(img.convert("L")))
     if score < MIN_SHARPNESS:
         return f"too blurred to read (sharpness {score:.1f} < {MIN_SHARPNESS})"
     return None

@@ -21,8 +21,10 @@ and OCR-B template matching are re-entrant and run unlocked).
 
 Pipeline of one read: decode + EXIF (imaging.py) -> find and flatten the document,
 reject too small / too blurred (capture.py) -> PDF417 on the back (flattened first)
--> MRZ on passports / ID cards (mrz_ocr.py, domain/mrz.py) -> OCR of the printed
-front -> cross-checks barcode/MRZ vs printed (domain/crosscheck.py) -> portrait crop.
+-> MRZ on passports / ID cards (mrz_ocr.py, domain/mrz.py) -> portrait (face box)
+-> OCR of the printed front (on a page whose MRZ was read, only its printed zone:
+above the MRZ, right of the face, see printed_zone) -> cross-checks barcode/MRZ vs
+printed (domain/crosscheck.py).
 A valid MRZ or a decoded barcode outranks the printed text; an MRZ with a failed
 check digit is reported (DOCUMENT_LOW_CONFIDENCE) and only fills gaps.
 """
@@ -54,9 +56,9 @@ from kyc.domain.crosscheck import cross_check
 from kyc.domain.mrz import MrzResult
 from kyc.domain.records import DocumentField, DocumentScan, Finding, Reason
 from kyc.engines.base import EngineUnavailable
-from kyc.engines.capture import flatten, rejection
+from kyc.engines.capture import FLAT_WIDTH, flatten, rejection
 from kyc.engines.imaging import ImageUnreadable, load_image
-from kyc.engines.mrz_ocr import MRZ_WHITELIST, ocrb_templates, read_mrz
+from kyc.engines.mrz_ocr import MRZ_WHITELIST, mrz_bands, ocrb_templates, read_mrz
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +67,19 @@ logger = logging.getLogger(__name__)
 OCR_WIDTH = 1024
 #: Images narrower than this are scaled up to OCR_WIDTH (small text is misread).
 OCR_MIN_WIDTH = 700
+#: Width a whole passport / ID page would be OCR'd at once its MRZ was read (the
+#: printed zone is cropped from it, see printed_zone): the printed values are then
+#: ~20-25 px high, which Tesseract reads as well as at 1024 px, and page layout
+#: analysis, which grows with the pixel count, costs ~40 % less.
+PAGE_OCR_WIDTH = 800
+#: Share of a page's height above a two-line MRZ (TD2, TD3, MRV): ICAO 9303 puts the
+#: two lines in the bottom ~22 % of the page.
+ABOVE_TWO_LINE_MRZ = 0.78
+#: The same above a three-line (TD1) MRZ: 17.9 mm of the card's 54 mm.
+ABOVE_THREE_LINE_MRZ = 0.64
+#: An MRZ text band found higher than this share of the page height is not taken
+#: as the MRZ's top (the MRZ is at the bottom; a high band is printed text).
+MIN_MRZ_TOP = 0.45
 #: Pixel standard deviation (0-255) under which an image is taken as blank.
 BLANK_STDDEV = 4.0
 #: Keys that make an OCR result usable (the identity fields decisions rely on).
@@ -174,7 +189,8 @@ def _match_label(
 
     Case-insensitive. With ``fuzzy``, a one-word label of three letters or more may
     differ by one edit (``EXR`` -> EXP): Tesseract often misreads one letter of the
-    small label type. Never fuzzy where a value is due: ``LN DOE`` is a name, not DOB.
+    small label type. Never fuzzy where a value is due: ``LN DOE`` is a name, not DOB;
+    nor for month abbreviations (``SEP`` is one edit from ``SEX``).
     """
     for n in range(min(_MAX_LABEL_WORDS, len(words) - i), 0, -1):
         cand = tuple(_norm_label(w.text) for w in words[i : i + n])
@@ -182,7 +198,8 @@ def _match_label(
             continue
         if cand in _LABELS:
             return n, _LABELS[cand]
-        if fuzzy and n == 1 and len(cand[0]) >= 3:
+        # Never a month name: "12 SEP 1962" is a date, not "12 SEX ...".
+        if fuzzy and n == 1 and len(cand[0]) >= 3 and cand[0] not in _MONTHS:
             for label, key in _LABELS.items():
                 if len(label) == 1 and len(label[0]) >= 3 and _edit_distance_le1(cand[0], label[0]):
                     return 1, key
@@ -236,6 +253,107 @@ def _name_value(text: str) -> str:
     return re.sub(r"\s+", " ", cleaned).strip(" -'").upper()
 
 
+#: One-word labels, for splitting words that Tesseract glued across dashes.
+_ONE_WORD_LABELS = frozenset(k[0] for k in _LABELS if len(k) == 1)
+_DASHES_RE = re.compile(r"[-\u2013\u2014_]+")
+
+
+def _split_dashes(text: str) -> list[str]:
+    """``SEX-F—CLASS-C`` -> SEX, F, CLASS, C; other words stay whole.
+
+    Over a background pattern Tesseract reads the gaps of a ``SEX F  CLASS C`` line
+    as dashes and returns one word. It is split only when a part is a label: exact,
+    or one edit from a label of five letters or more (``GLASS``), never a short
+    near-miss, so hyphenated names (``ANNE-LIS``: LIS is one edit from LIC), dates
+    and numbers stay whole.
+    """
+    parts = [p for p in _DASHES_RE.split(text) if p]
+    if len(parts) < 2:
+        return [text]
+    for part in parts:
+        label = _norm_label(part)
+        if label in _ONE_WORD_LABELS or (
+            len(label) >= 5
+            and any(len(x) >= 5 and _edit_distance_le1(label, x) for x in _ONE_WORD_LABELS)
+        ):
+            return parts
+    return [text]
+
+
+#: Look-alikes of licence class letters: the Euro sign is a C crossed by the
+#: background's guilloche lines (no licence class is a currency sign).
+_CLASS_FIX = str.maketrans({"\u20ac": "C"})
+
+
+#: Driver licence number formats of some US issuers, as (letters, fewest digits, most
+#: digits): the number is that many letters followed by that many digits. Source:
+#: the state formats table published by NTSI (ntsi.com/drivers-license-format),
+#: limited to states whose every format has this shape. Used only to undo an OCR
+#: look-alike swap (a digit read for a letter) when the read fits none of its
+#: state's formats (see repair_licence_number); an unknown state or an ambiguous
+#: repair keeps the read.
+DL_NUMBER_FORMATS: dict[str, tuple[tuple[int, int, int], ...]] = {
+    "AZ": ((1, 8, 8), (0, 9, 9)),
+    "CA": ((1, 7, 7),),
+    "CO": ((0, 9, 9), (1, 3, 6), (2, 2, 5)),
+    "CT": ((0, 9, 9),),
+    "FL": ((1, 12, 12),),
+    "HI": ((1, 8, 8), (0, 9, 9)),
+    "IL": ((1, 11, 12),),
+    "MA": ((1, 8, 8), (0, 9, 9)),
+    "MD": ((1, 12, 12),),
+    "MI": ((1, 10, 10), (1, 12, 12)),
+    "MN": ((1, 12, 12),),
+    "NJ": ((1, 14, 14),),
+    "NY": ((1, 7, 7), (1, 18, 18), (0, 8, 9), (0, 16, 16)),
+    "PA": ((0, 8, 8),),
+    "TX": ((0, 7, 8),),
+    "WI": ((1, 13, 13),),
+}
+#: Digit look-alikes of letters, where a format wants a letter (only digits with one
+#: look-alike: a 0 could be O, D or Q). The other way (a letter where digits are
+#: due) is not repaired: a table of formats is never complete (issuers add formats),
+#: and a letter-prefixed number is the common shape a table may miss.
+_AS_LETTER = {"1": "I", "2": "Z", "5": "S", "6": "G", "8": "B"}
+
+
+def _fits(number: str, letters: int, low: int, high: int) -> bool:
+    head, tail = number[:letters], number[letters:]
+    return (head.isalpha() or not head) and tail.isdigit() and low <= len(tail) <= high
+
+
+def repair_licence_number(number: str, state: str) -> str:
+    """The licence number with a digit read for a letter undone, where its state's format says so.
+
+    ``13736357`` on a California licence (one letter + seven digits) is
+    ``I3736357``. The read is kept when it fits one of the state's formats, when the
+    state's formats are unknown (DL_NUMBER_FORMATS), or when no single repair fits.
+
+    Args:
+        number: the number as read (spaces and dashes are ignored for the fit).
+        state: the issuing state's two-letter code.
+
+    Returns:
+        The repaired number (separators kept), or ``number`` unchanged.
+    """
+    formats = DL_NUMBER_FORMATS.get(state.upper())
+    compact = re.sub(r"[\s\-]", "", number.upper())
+    if not formats or not compact.isalnum() or any(_fits(compact, *f) for f in formats):
+        return number
+    repairs = set()
+    for letters, low, high in formats:
+        if not low <= len(compact) - letters <= high:
+            continue
+        head = "".join(c if c.isalpha() else _AS_LETTER.get(c, c) for c in compact[:letters])
+        if _fits(head + compact[letters:], letters, low, high):
+            repairs.add(head + compact[letters:])
+    if len(repairs) != 1:
+        return number
+    # Keep the printed separators ("S123-456-78-910-0"): swap characters in place.
+    fixed = iter(repairs.pop())
+    return "".join(next(fixed) if c.isalnum() else c for c in number.upper())
+
+
 def extract_fields(words: list[OcrWord], *, month_first: bool) -> dict[str, DocumentField]:
     """Turn OCR words into AnalyzeID fields (pure; see the module doc for the rules).
 
@@ -254,7 +372,9 @@ def extract_fields(words: list[OcrWord], *, month_first: bool) -> dict[str, Docu
         # split where the value starts with a digit or after a dash/colon (never
         # ambiguous with a name; "DLN571" stays whole: DL+N571 or DLN+571?).
         glued = _GLUED_RE.match(w.text)
-        parts = [glued.group(1), glued.group(2) or glued.group(3)] if glued else [w.text]
+        parts = (
+            [glued.group(1), glued.group(2) or glued.group(3)] if glued else _split_dashes(w.text)
+        )
         for part in parts:
             lines.setdefault(w.line, []).append(OcrWord(part, w.confidence, w.line))
     ordered = [lines[k] for k in sorted(lines)]
@@ -328,6 +448,12 @@ def extract_fields(words: list[OcrWord], *, month_first: bool) -> dict[str, Docu
                 fields[key] = DocumentField(text=text, value=value, confidence=conf)
         else:
             value = text.upper().strip(" .:;,")
+            if key == "CLASS":
+                value = value.translate(_CLASS_FIX)
+                # A class is a code of a few letters ("C", "CM", "A1"): anything longer
+                # is the next line's text taken for a missing value.
+                if not re.fullmatch(r"[A-Z0-9]{1,3}(?: [A-Z0-9]{1,3})?", value):
+                    continue
             if value:
                 fields[key] = DocumentField(text=text, value=value, confidence=conf)
 
@@ -412,6 +538,17 @@ def extract_fields(words: list[OcrWord], *, month_first: bool) -> dict[str, Docu
                 )
         break
 
+    # 5. A US licence number that fits none of its state's formats: look-alikes.
+    #    The state is the address's: a licence carries its holder's address in the
+    #    issuing state (the header's state name is light on dark, not OCR'd).
+    number, state = fields.get("DOCUMENT_NUMBER"), fields.get("STATE_IN_ADDRESS")
+    if number is not None and state is not None:
+        repaired = repair_licence_number(number.value, state.value)
+        if repaired != number.value:
+            fields["DOCUMENT_NUMBER"] = DocumentField(
+                text=number.text, value=repaired, confidence=number.confidence
+            )
+
     full_text = " ".join(w.text for w in words).upper()
     if re.search(r"DRIVER'?S? LICEN[CS]E|DRIVING LICEN[CS]E", full_text):
         fields.setdefault("ID_TYPE", DocumentField("DRIVER LICENSE", "DRIVER LICENSE", 90.0))
@@ -420,6 +557,49 @@ def extract_fields(words: list[OcrWord], *, month_first: bool) -> dict[str, Docu
     elif "PASSPORT" in full_text:
         fields.setdefault("ID_TYPE", DocumentField("PASSPORT", "PASSPORT", 90.0))
     return fields
+
+
+# --- the printed zone of a page with an MRZ ------------------------------------------------
+
+FaceBox = tuple[int, int, int, int]
+
+
+def printed_zone(gray: Image.Image, mrz: MrzResult, face: FaceBox | None) -> Image.Image:
+    """The part of a page with an MRZ that holds the printed identity fields.
+
+    ICAO 9303 (TD1-TD3) prints the identity fields to the right of the portrait and
+    above the MRZ. The MRZ was read already, and Tesseract spends much of its time on
+    its long chevron runs: the crop ends where the MRZ's text bands begin (found as
+    the MRZ reader finds them), else at the share of the height ICAO gives the MRZ.
+    Left of the face box's right edge there is only the portrait. The header
+    (issuing state, document type) is kept: it is short, and labels may sit high.
+
+    Args:
+        gray: the upright page.
+        mrz: the MRZ read from it (its line count says how many bands to skip).
+        face: the portrait's face box (left, top, right, bottom), or None.
+
+    Returns:
+        The crop to OCR.
+    """
+    height = gray.height
+    bottom = round(height * (ABOVE_TWO_LINE_MRZ if len(mrz.lines) == 2 else ABOVE_THREE_LINE_MRZ))
+    # Bottom-most first: the MRZ's lines, or the MRZ as one band when they merged.
+    bands = mrz_bands(np.asarray(gray))[: len(mrz.lines)]
+    tops = [y0 for _, y0, _, _ in bands if y0 > height * MIN_MRZ_TOP]
+    if tops:
+        # A fixed share can cut through the last printed line where a page puts it
+        # close to the MRZ (its descenders lost, "2" read "9"); the bands cannot.
+        bottom = min(tops)
+    x0 = 0
+    if face is not None:
+        # Cut at the face box's right edge, not the photo's: how far the photo
+        # extends beyond the face varies (a tight crop fills it), and the fields
+        # may start just right of it. Only a portrait on the left (ICAO layouts).
+        right = face[2]
+        if right < gray.width // 2:
+            x0 = right
+    return gray.crop((x0, 0, gray.width, bottom))
 
 
 # --- the reader ---------------------------------------------------------------------------
@@ -585,8 +765,10 @@ class LocalDocumentReader:
             if ImageStat.Stat(photo.convert("L")).stddev[0] < BLANK_STDDEV:
                 front_problem = "blank image"
             else:
-                flat = flatten(photo).image
-                front_problem = rejection(flat)
+                capture = flatten(photo)
+                flat = capture.image
+                # flatten measured the sharpness of this very image: not twice.
+                front_problem = rejection(flat, score=capture.sharpness)
         if front_problem is not None:
             flat = None
         front_rejected = front_problem
@@ -625,25 +807,29 @@ class LocalDocumentReader:
                 t0 = time.perf_counter()
                 mrz = self._read_mrz(photo, flat)
                 timings["mrz"] = (time.perf_counter() - t0) * 1000
+            # The portrait first: on a page with an MRZ its box bounds the text zone.
+            t0 = time.perf_counter()
+            face = self._face_box(flat)
+            portrait = self._portrait(flat, face)
+            timings["portrait"] = (time.perf_counter() - t0) * 1000
             # The front is OCR'd even when the barcode or a valid MRZ decoded: the
             # printed fields are what the cross-check compares them with. Then one
             # pass is enough (the sharpened second pass only rescues missing fields).
             t0 = time.perf_counter()
-            coded = bool(barcode) or (mrz is not None and mrz.valid)
-            page = gray
-            if mrz is not None and mrz.valid and len(mrz.lines) == 2:
-                # The MRZ lines (two long runs of chevrons in the bottom ~22 % of a
-                # TD3/TD2 page) are the slowest text for Tesseract and already read.
-                page = gray.crop((0, 0, gray.width, round(gray.height * 0.78)))
-            ocr = self._ocr_front(page, document_type, passes=1 if coded else 2)
+            if mrz is not None:
+                # The MRZ gave the identity fields (verified or, with a failed check
+                # digit, as gap fillers): the page needs its printed zone only, in
+                # one pass, at a smaller scale.
+                zone = printed_zone(gray, mrz, face)
+                width = round(PAGE_OCR_WIDTH * zone.width / gray.width)
+                ocr = self._ocr_front(zone, document_type, passes=1, width=width)
+            else:
+                ocr = self._ocr_front(gray, document_type, passes=1 if barcode else 2)
             timings["ocr_front"] = (time.perf_counter() - t0) * 1000
             if isinstance(ocr, str):
                 front_problem = ocr
             else:
                 printed = ocr
-            t0 = time.perf_counter()
-            portrait = self._portrait(flat)
-            timings["portrait"] = (time.perf_counter() - t0) * 1000
 
         if mrz is not None:
             if mrz.valid:
@@ -707,13 +893,19 @@ class LocalDocumentReader:
             self._mrz_api.Clear()
         return text
 
-    def _portrait(self, img: Image.Image) -> tuple[bytes, tuple[int, int, int, int]] | None:
-        """The largest face on the document, with margin, as JPEG bytes + box."""
+    def _face_box(self, img: Image.Image) -> FaceBox | None:
+        """The largest face in the document's left half (left, top, right, bottom)."""
         if self._faces is None:
             return None
         # Only the left half is searched: ICAO 9303 (TD1-TD3) and the AAMVA card
         # design put the primary portrait there, and it halves the detector's time.
-        rgb = np.asarray(img.convert("RGB").crop((0, 0, img.width // 2, img.height)))
+        half = img.crop((0, 0, img.width // 2, img.height))
+        # The detector's time grows with the pixel count: an unflattened capture
+        # larger than a flattened document (1012 px) is searched at that size.
+        scale = min(1.0, FLAT_WIDTH / img.width)
+        if scale < 1.0:
+            half = half.resize((round(half.width * scale), round(half.height * scale)))
+        rgb = np.asarray(half.convert("RGB"))
         # No upsampling: on a flattened 1012 px document the portrait is 150-300 px
         # high, well above the HOG detector's 80 px window (upsampling costs 4x).
         with self._face_lock:
@@ -721,14 +913,29 @@ class LocalDocumentReader:
         if not rects:
             return None
         r = max(rects, key=lambda r: r.width() * r.height())
+        return (
+            max(0, round(r.left() / scale)),
+            max(0, round(r.top() / scale)),
+            min(img.width, round(r.right() / scale)),
+            min(img.height, round(r.bottom() / scale)),
+        )
+
+    @staticmethod
+    def _portrait(
+        img: Image.Image, face: FaceBox | None
+    ) -> tuple[bytes, tuple[int, int, int, int]] | None:
+        """The portrait around ``face`` (see _face_box), with margin, as JPEG + box."""
+        if face is None:
+            return None
+        left, top, right, bottom = face
         # The detector boxes the inner face; the document photo shows head and
         # shoulders, and the face matcher wants some context around the face.
-        mx, my = int(r.width() * 0.45), int(r.height() * 0.6)
+        mx, my = int((right - left) * 0.45), int((bottom - top) * 0.6)
         box = (
-            max(0, r.left() - mx),
-            max(0, r.top() - my),
-            min(img.width, r.right() + mx),
-            min(img.height, r.bottom() + my),
+            max(0, left - mx),
+            max(0, top - my),
+            min(img.width, right + mx),
+            min(img.height, bottom + my),
         )
         buf = io.BytesIO()
         img.convert("RGB").crop(box).save(buf, format="JPEG", quality=92)
@@ -799,11 +1006,20 @@ class LocalDocumentReader:
         return None
 
     def _ocr_front(
-        self, img: Image.Image, document_type: DocumentType | None, *, passes: int = 2
+        self,
+        img: Image.Image,
+        document_type: DocumentType | None,
+        *,
+        passes: int = 2,
+        width: int = OCR_WIDTH,
     ) -> dict[str, DocumentField] | str:
-        """Fields read from the (grayscale) front, or why nothing could be read."""
-        if img.width > OCR_WIDTH or img.width < OCR_MIN_WIDTH:
-            scale = min(OCR_WIDTH / img.width, 2.0)
+        """Fields read from the (grayscale) front, or why nothing could be read.
+
+        ``width`` is the width to OCR at (larger images are scaled down to it,
+        much narrower ones up, at most 2x).
+        """
+        if img.width > width or img.width < width * OCR_MIN_WIDTH / OCR_WIDTH:
+            scale = min(width / img.width, 2.0)
             img = img.resize(
                 (round(img.width * scale), round(img.height * scale)), Image.Resampling.LANCZOS
             )

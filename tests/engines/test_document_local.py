@@ -29,7 +29,12 @@ from kyc.demo.cards import (
 from kyc.domain.aamva import parse_aamva
 from kyc.domain.application import DocumentType
 from kyc.domain.records import DocumentScan, Reason
-from kyc.engines.document_local import LocalDocumentReader, OcrWord, extract_fields
+from kyc.engines.document_local import (
+    LocalDocumentReader,
+    OcrWord,
+    extract_fields,
+    repair_licence_number,
+)
 from kyc.settings import get_settings
 
 SHARED = get_settings().shared_data_dir
@@ -483,6 +488,16 @@ def test_fuzzy_labels_never_eat_values() -> None:
     assert fields["LAST_NAME"].value == "DOE"
 
 
+def test_month_names_are_never_fuzzy_labels() -> None:
+    """SEP is one edit from SEX: in a date it is the month, not a label ending the value."""
+    fields = extract_fields(
+        _words("Date of birth", "12 SEP 1962", "Date of expiry", "23 DEC 2033"),
+        month_first=False,
+    )
+    assert fields["DATE_OF_BIRTH"].value == "1962-09-12"
+    assert fields["EXPIRATION_DATE"].value == "2033-12-23"
+
+
 def test_extract_dates_fall_back_to_the_valid_order_and_month_names() -> None:
     fields = extract_fields(
         _words("DOB 31/12/1985", "EXP 05 MAR 2030", "ISS 2020-01-02"), month_first=True
@@ -512,6 +527,58 @@ def test_extract_splits_labels_glued_to_values() -> None:
     assert fields["DATE_OF_ISSUE"].value == "2016-05-12"
     assert fields["DATE_OF_BIRTH"].value == "1972-12-19"
     assert fields["LAST_NAME"].value == "DLUGOSZ"
+
+
+@pytest.mark.parametrize(
+    "line", ["SEX-F\u2014CLASS-C", "SEX-F\u2014-CLASS-\u20ac", "SEX-F\u2014 CLASS-C", "SEX M_CLASS C",
+             "SEX-F\u2014GLASS-C"],
+)  # fmt: skip
+def test_labels_glued_across_dashes_are_split(line: str) -> None:
+    """Over a guilloche Tesseract reads the gaps of ``SEX F  CLASS C`` as dashes."""
+    fields = extract_fields(_words(line), month_first=True)
+    assert fields["CLASS"].value == "C"
+
+
+def test_dashed_names_numbers_and_dates_stay_whole() -> None:
+    fields = extract_fields(
+        _words("LN ANNE-LIS", "DL D123-456", "DOB 05-12-1970"), month_first=True
+    )
+    assert fields["LAST_NAME"].value == "ANNE-LIS"  # LIS is one edit from LIC: not split
+    assert fields["DOCUMENT_NUMBER"].value == "D123-456"
+    assert fields["DATE_OF_BIRTH"].value == "1970-05-12"
+
+
+def test_class_is_a_short_code_not_the_next_line() -> None:
+    fields = extract_fields(_words("SEX F CLASS", "SS 11/30/2023"), month_first=True)
+    assert "CLASS" not in fields
+
+
+@pytest.mark.parametrize(
+    ("read", "state", "expected"),
+    [
+        ("13736357", "CA", "I3736357"),  # CA: one letter + seven digits
+        ("I3736357", "CA", "I3736357"),  # fits: kept
+        ("138736357", "CA", "138736357"),  # no single repair fits: kept
+        ("13736357", "NY", "13736357"),  # NY also issues 8-digit numbers: kept
+        ("G1234567", "TX", "G1234567"),  # letters where digits are due: never changed
+        ("01234567", "CA", "01234567"),  # 0 could be O, D or Q: kept
+        ("5123-456-78-910-0", "FL", "S123-456-78-910-0"),  # separators kept
+        ("1234567", "ZZ", "1234567"),  # unknown state
+    ],
+)
+def test_licence_number_repair_by_state_format(read: str, state: str, expected: str) -> None:
+    assert repair_licence_number(read, state) == expected
+
+
+def test_extract_repairs_the_number_by_the_address_state() -> None:
+    fields = extract_fields(
+        _words("DL 13736357", "1 MAIN ST", "SACRAMENTO, CA 95814"), month_first=True
+    )
+    assert fields["DOCUMENT_NUMBER"].value == "I3736357"
+    fields = extract_fields(
+        _words("DL 13736357", "1 MAIN ST", "ALBANY, NY 12207"), month_first=True
+    )
+    assert fields["DOCUMENT_NUMBER"].value == "13736357"
 
 
 def test_extract_confidence_is_mean_of_value_words() -> None:

@@ -28,7 +28,7 @@ from kyc.demo.generate import GENUINE_IDENTITIES, face_photos
 from kyc.domain.application import DocumentType
 from kyc.domain.records import Reason
 from kyc.engines.capture import ID1_ASPECT, flatten
-from kyc.engines.document_local import LocalDocumentReader
+from kyc.engines.document_local import LocalDocumentReader, printed_zone
 from kyc.engines.mrz_ocr import ocrb_templates
 from kyc.settings import get_settings
 
@@ -182,6 +182,47 @@ def test_passport_page_edited_after_issue_is_inconsistent_with_the_mrz(
     assert [f.detail for f in scan.findings if f.reason is Reason.DOCUMENT_INCONSISTENT] == [
         "MRZ disagrees with the printed front on: DATE_OF_BIRTH"
     ]
+
+
+@needs_ocrb
+@pytest.mark.parametrize(
+    "printed",
+    [
+        dataclasses.replace(PASSPORT, document_number="L898902C8"),
+        dataclasses.replace(PASSPORT, surname="Eriksen"),
+        dataclasses.replace(PASSPORT, expiry_date=dt.date(2036, 4, 15)),
+    ],
+    ids=["DOCUMENT_NUMBER", "LAST_NAME", "EXPIRATION_DATE"],
+)
+def test_edits_on_a_photographed_page_are_caught(
+    reader: LocalDocumentReader, printed: PassportData, request: pytest.FixtureRequest
+) -> None:
+    # Only the printed zone is OCR'd (above the MRZ, right of the face, 800 px):
+    # every identity field in it must still be compared, down to the last line.
+    page = photograph(render_passport_page(PASSPORT, _face(), printed=printed), seed=5, **MILD)
+    scan = reader.read(page, document_type=DocumentType.PASSPORT)
+    key = request.node.callspec.id
+    assert [f.detail for f in scan.findings if f.reason is Reason.DOCUMENT_INCONSISTENT] == [
+        f"MRZ disagrees with the printed front on: {key}"
+    ]
+
+
+@needs_ocrb
+def test_printed_zone_ends_above_the_mrz_and_right_of_the_face(
+    reader: LocalDocumentReader, passport_page: bytes
+) -> None:
+    from kyc.engines.mrz_ocr import read_mrz
+
+    page = Image.open(io.BytesIO(passport_page)).convert("L")
+    mrz = read_mrz(page, lambda _: "", ocrb_templates())
+    assert mrz is not None
+    face = reader._face_box(page.convert("RGB"))
+    assert face is not None
+    zone = printed_zone(page, mrz, face)
+    # render_passport_page: fields from x=340, the last value's baseline at y=548,
+    # the MRZ's first line from y~578 (on a white band from y=560).
+    assert face[2] <= 340 and zone.width == page.width - face[2]
+    assert 555 <= zone.height <= 580
 
 
 @needs_ocrb
