@@ -2,7 +2,9 @@
 
 Pipeline for each image (selfie and document):
 
-1. decode with :func:`kyc.engines.imaging.load_image` (EXIF orientation, bomb guard);
+1. decode with :func:`kyc.engines.imaging.load_image_reduced` (EXIF orientation, bomb
+   guard; a large JPEG is decoded at 1/2-1/8 scale, never below twice the largest
+   detection copy);
 2. find faces with dlib's HOG frontal face detector on a downscaled copy, cheapest
    pass first (see ``_SELFIE_PASSES`` / ``_document_passes``), and keep the face with
    the highest detector score (an ID card can carry a second, faint "ghost" portrait
@@ -62,7 +64,7 @@ from kyc.engines.face_quality import (
     pose_from_5_landmarks,
     quality_problems,
 )
-from kyc.engines.imaging import ImageUnreadable, load_image
+from kyc.engines.imaging import ImageUnreadable, load_image_reduced
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +122,11 @@ DOCUMENT_QUICK_MAX_SIDE = 640
 #: An ID-1 scan (1012 px) is untouched; a 4000 px phone photo of a card is not
 #: upsampled at full size, which would take seconds.
 DOCUMENT_MAX_SIDE = 1280
+
+#: The decoder may shrink a JPEG (``Image.draft``) while its long side stays at least
+#: this many times the largest copy a detection pass uses: the same rule as the
+#: ``reducing_gap=2.0`` of ``_reduce``, so the copies see the same kind of filtering.
+_DRAFT_GAP = 2
 
 #: ``num_jitters`` for the descriptor. dlib treats 0 and 1 alike (one forward pass,
 #: ~65 ms here); each extra jitter adds a full pass, so 2 would double the cost.
@@ -449,8 +456,14 @@ class DlibFaceMatcher:
         where = "in selfie" if role == "selfie" else "on document"
         timings: dict[str, float] = {}
         started = time.perf_counter()
+        passes = _SELFIE_PASSES if role == "selfie" else self._document_passes
         try:
-            decoded = load_image(image, mode="RGB")
+            # JPEG DCT scaling does in the decoder what ``_reduce``'s reducing_gap=2
+            # would do after it (shrink by 2^k while at least twice the largest copy
+            # a pass needs), so a 12 MP selfie is never decoded at full size.
+            decoded, decode_scale = load_image_reduced(
+                image, mode="RGB", min_long_side=_DRAFT_GAP * max(step.max_side for step in passes)
+            )
         except ImageUnreadable as exc:
             if role == "selfie":
                 finding = Finding(Reason.SELFIE_UNREADABLE, str(exc))
@@ -459,7 +472,6 @@ class DlibFaceMatcher:
             return FaceEmbedding(None, findings=(finding,))
         timings["decode"] = _ms_since(started)
 
-        passes = _SELFIE_PASSES if role == "selfie" else self._document_passes
         models = self._models()
         detector = models.detector()
         started = time.perf_counter()
@@ -469,7 +481,7 @@ class DlibFaceMatcher:
         scores: list[float] = []
         pixels, scale, border = np.empty((0, 0, 3), np.uint8), 1.0, 0
         for attempt in passes:
-            if attempt.pad and max(decoded.size) > PORTRAIT_CROP_MAX_SIDE:
+            if attempt.pad and max(decoded.size) / decode_scale > PORTRAIT_CROP_MAX_SIDE:
                 continue  # a whole card or photo has context enough around the face
             key = (attempt.max_side, attempt.pad)
             if key not in copies:
@@ -491,6 +503,7 @@ class DlibFaceMatcher:
         best = max(range(len(boxes)), key=scores.__getitem__)
         rect, score = boxes[best], scores[best]
         confidence = score_to_confidence(score)
+        scale *= decode_scale  # uploaded image -> detection copy
         box = (
             round((rect.left() - border) / scale),
             round((rect.top() - border) / scale),

@@ -9,12 +9,14 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image, ImageEnhance, ImageFilter
 
 from kyc.domain.records import FaceComparison, Reason
+from kyc.engines import face_local, imaging
 from kyc.engines.base import EngineUnavailable
 from kyc.engines.face_local import (
     MATCH_DISTANCE,
@@ -415,3 +417,82 @@ def test_tight_portrait_crop_is_found(matcher: DlibFaceMatcher, faces_dir: Path)
     assert same.similarity is not None and same.similarity >= MATCH_SIMILARITY
     # A whole card never takes the padded pass (it has margin around the portrait).
     assert all(p.pad == 0 for p in matcher._document_passes[:-1])
+
+
+# --- reduced decoding and small inputs ------------------------------------------------------
+
+
+def upscaled(data: bytes, factor: int) -> bytes:
+    """A photo upscaled ``factor`` times: the pixel count of a phone upload."""
+    photo = load_image(data)
+    return encode(photo.resize((photo.width * factor, photo.height * factor), Image.BICUBIC))
+
+
+@pytest.mark.parametrize(("selfie", "document"), [GENUINE[0], GENUINE[1], IMPOSTOR[0]])
+def test_large_selfie_is_decoded_reduced_with_the_same_decision(
+    matcher: DlibFaceMatcher,
+    faces_dir: Path,
+    selfie: str,
+    document: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    original = read(faces_dir, selfie)
+    big = upscaled(original, 4)  # 2560-3200 px on the long side
+    decoded: list[tuple[int, int]] = []
+
+    def spy(data: bytes, **kwargs: Any) -> tuple[Image.Image, float]:
+        img, scale = imaging.load_image_reduced(data, **kwargs)
+        decoded.append(img.size)
+        return img, scale
+
+    doc = read(faces_dir, document)
+    before = matcher.compare(original, doc)
+    monkeypatch.setattr(face_local, "load_image_reduced", spy)
+    after = matcher.compare(big, doc)
+    # The selfie was decoded at 1/2 (never under twice the 500 px detection copy).
+    assert decoded[0] == tuple(math.ceil(side / 2) for side in Image.open(io.BytesIO(big)).size)
+    assert after.findings == before.findings == ()
+    assert before.distance is not None and after.distance is not None
+    assert (after.distance < MATCH_DISTANCE) == (before.distance < MATCH_DISTANCE)
+    assert (after.distance > REJECT_DISTANCE) == (before.distance > REJECT_DISTANCE)
+    assert after.distance == pytest.approx(before.distance, abs=0.05)
+    # The face box is reported in the uploaded image's pixels, so it is 4x as large.
+    small_box = matcher.embed(original).box
+    big_box = matcher.embed(big).box
+    assert small_box is not None and big_box is not None
+    for small, large in zip(small_box, big_box, strict=True):
+        assert large == pytest.approx(4 * small, abs=0.05 * 4 * small_box[2])
+
+
+def test_benchmark_sized_photos_are_decoded_at_full_size(
+    matcher: DlibFaceMatcher, faces_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The public photos are at most 800 px: no reduced decode, so the calibration's
+    # distances are unchanged by it.
+    calls: list[float] = []
+
+    def spy(data: bytes, **kwargs: Any) -> tuple[Image.Image, float]:
+        img, scale = imaging.load_image_reduced(data, **kwargs)
+        calls.append(scale)
+        return img, scale
+
+    monkeypatch.setattr(face_local, "load_image_reduced", spy)
+    matcher.compare(read(faces_dir, "facerec_obama/1.jpg"), read(faces_dir, "facerec_obama/2.jpg"))
+    assert calls == [1.0, 1.0]
+
+
+def test_small_portrait_is_still_upsampled_and_matched(
+    matcher: DlibFaceMatcher, faces_dir: Path
+) -> None:
+    # A 160x200 portrait (a document reader's crop) holds a ~45 px face: too small
+    # for the HOG window without upsampling, found by an upsampled pass, and above
+    # the 40 px minimum.
+    portrait = load_image(read(faces_dir, "facerec_obama/1.jpg")).resize((160, 200))
+    detector = face_local._import_dlib().get_frontal_face_detector()
+    found, _, _ = detector.run(np.asarray(portrait), 0, 0.0)
+    assert len(found) == 0
+    embedding = matcher.embed(encode(portrait), role="document")
+    assert embedding.findings == () and embedding.box is not None
+    assert MIN_FACE_PX <= min(embedding.box[2:]) < 60
+    same = matcher.compare(read(faces_dir, "facerec_obama/2.jpg"), encode(portrait))
+    assert same.similarity is not None and same.similarity >= MATCH_SIMILARITY
