@@ -84,6 +84,27 @@ bench: setup
 bench-documents: setup
 	$(BIN)/python benchmarks/bench_documents.py --cards $${CARDS:-12}
 
+# Optional (issue 4): dlib compiled here against OpenBLAS in place of the dlib-bin
+# wheel. Same dlib version and model files; descriptors agree to 1e-6 with
+# dlib-bin's, and the ResNet descriptor drops from ~80 to ~16 ms CPU per face
+# (dlib-bin has no BLAS), so a compare costs ~125 instead of ~205 ms CPU
+# (benchmarks/README.md, issue 4). Costs: a C++ compiler, cmake (pip's, in the
+# build env), Debian's libopenblas-dev, and a ~13 min build on 2 idle cores (~30 min
+# under load); the wheel is kept in var/wheels and needs libopenblas0 at run time.
+# A later `make setup` after a requirements change reinstalls dlib-bin (no BLAS).
+DLIB_VERSION := $(shell sed -n 's/^dlib-bin==\([0-9]*\.[0-9]*\.[0-9]*\).*/\1/p' requirements.txt)
+.PHONY: dlib-blas
+dlib-blas: setup
+	@test -n "$$(find /usr/include -name cblas.h -print -quit 2>/dev/null)" || { \
+	  command -v apt-get >/dev/null && { apt-get install -y -qq libopenblas-dev >/dev/null 2>&1 || \
+	    { apt-get update -qq && apt-get install -y -qq libopenblas-dev; }; }; } \
+	  || { echo "install OpenBLAS headers (Debian: libopenblas-dev)"; exit 1; }
+	@ls var/wheels/dlib-$(DLIB_VERSION)-*.whl >/dev/null 2>&1 || \
+	  $(BIN)/python -m pip wheel --no-deps --no-binary dlib -w var/wheels dlib==$(DLIB_VERSION)
+	$(BIN)/python -m pip uninstall --quiet -y dlib-bin
+	$(BIN)/python -m pip install --quiet --no-deps --force-reinstall var/wheels/dlib-$(DLIB_VERSION)-*.whl
+	$(BIN)/python -c 'import dlib; assert dlib.DLIB_USE_BLAS, "dlib was built without BLAS"; print("dlib", dlib.__version__, "with BLAS")'
+
 # Face-match calibration (issue 4): error rates, score plot, ms per pair.
 .PHONY: bench-faces
 bench-faces: setup

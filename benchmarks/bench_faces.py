@@ -455,20 +455,25 @@ def time_compares(matcher: DlibFaceMatcher, pairs: list[tuple[bytes, bytes]]) ->
     CPU time (this thread's) barely moves with other load on the machine, so it is
     the better estimate of the wall time on an otherwise idle machine (the matcher
     runs on one thread). Stages are the matcher's own ``timings_ms`` (wall), as
-    median / p95 per stage name.
+    median / p95 per stage name. Process CPU adds the time of helper threads: with
+    a BLAS-linked dlib (``make dlib-blas``), OpenBLAS may run the descriptor's matrix
+    products on its own threads, which the calling thread's CPU time misses.
     """
-    wall, cpu = [], []
+    wall, cpu, process_cpu = [], [], []
     stages: dict[str, list[float]] = {}
     for selfie, document in pairs:
         started, started_cpu = time.perf_counter(), time.thread_time()
+        started_process = time.process_time()
         result = matcher.compare(selfie, document)
         wall.append((time.perf_counter() - started) * 1000)
         cpu.append((time.thread_time() - started_cpu) * 1000)
+        process_cpu.append((time.process_time() - started_process) * 1000)
         for stage, ms in result.timings_ms.items():
             stages.setdefault(stage, []).append(ms)
     return {
         "wall": percentiles(wall),
         "cpu": percentiles(cpu),
+        "process_cpu": percentiles(process_cpu),
         "n": len(wall),
         "stages": {k: percentiles(v) for k, v in sorted(stages.items())},
     }
@@ -511,7 +516,10 @@ def run_timing(
     photo = time_compares(matcher, [(data[a], data[b]) for a, b in pairs])
     card = time_compares(matcher, [(data[a], cards[b]) for a, b in pairs])
     big = time_compares(matcher, [(large[a], data[b]) for a, b in pairs])
+    import dlib  # the matcher has imported it already
+
     return {
+        "dlib_uses_blas": bool(dlib.DLIB_USE_BLAS),
         "compare_photo_vs_photo": photo,
         "compare_photo_vs_card": card,
         "compare_large_selfie_vs_photo": big,
@@ -524,14 +532,17 @@ def run_timing(
 def report_timing(t: dict[str, Any]) -> None:
     """Print the timing block (shared by the full run and ``--timing-only``)."""
     print(f"\n[timing, ms, {t['pairs_timed']} uncached genuine pairs per row, serial]")
+    blas = "with BLAS (make dlib-blas)" if t["dlib_uses_blas"] else "without BLAS (dlib-bin)"
+    print(f"  dlib {blas}")
     before = [round(x, 1) for x in t["load_average_before"]]
     print(f"  load average before: {before}  after: {[round(x, 1) for x in t['load_average']]}")
     for key in TIMING_ROWS:
         row = t[key]
-        p, c = row["wall"], row["cpu"]
+        p, c, pc = row["wall"], row["cpu"], row["process_cpu"]
         print(
             f"  {key}: wall median {p['median']:.0f}  p95 {p['p95']:.0f}"
             f"   | thread CPU median {c['median']:.0f}  p95 {c['p95']:.0f}"
+            f"   | process CPU median {pc['median']:.0f}  p95 {pc['p95']:.0f}"
         )
         stages = "  ".join(f"{k} {v['median']:.0f}" for k, v in row["stages"].items())
         print(f"    stage medians (wall): {stages}")
