@@ -3,7 +3,6 @@ labelled specimens from shared/data/mrz (read in place, never copied)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import json
 from typing import Any
@@ -12,21 +11,12 @@ import numpy as np
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 
-from kyc.demo.cards import PassportData, passport_mrz, render_passport_page
+from kyc.demo.cards import passport_mrz, render_passport_page
 from kyc.engines.mrz_ocr import _joined_lines, deskew, mrz_bands, ocrb_templates, read_mrz
 from kyc.settings import get_settings
+from tests.engines.test_document_local_capture import PASSPORT  # the ICAO 9303 specimen
 
 MRZ_DIR = get_settings().shared_data_dir / "mrz"
-PASSPORT = PassportData(
-    surname="Eriksson",
-    given_names="Anna Maria",
-    nationality="UTO",
-    date_of_birth=dt.date(1974, 8, 12),
-    sex="F",
-    expiry_date=dt.date(2031, 4, 15),
-    issue_date=dt.date(2021, 4, 16),
-    document_number="L898902C3",
-)
 EXPECTED = list(passport_mrz(PASSPORT))
 
 pytestmark = pytest.mark.skipif(
