@@ -22,7 +22,7 @@ error paths measures nothing.
 
 ``--breakdown`` additionally times every stage (body vs the call, as a Prefect task
 run or inline), the engines, Great Expectations (per application, per GX run, lock
-waits), OCR lock waits and database sessions during the pipeline run, with wall
+waits), MRZ Tesseract lock waits and database sessions during the pipeline run, with wall
 and thread CPU time, to show where orchestration time goes.
 
 This is a script, not a test: it is run by hand or by ``make bench``.
@@ -653,7 +653,7 @@ def instrument(breakdown: Breakdown, engines: Engines, landing: str) -> None:
     if hasattr(gate, "_lock"):
         gate._lock = _TimedLock(gate._lock, breakdown, "gx: lock wait")
     if hasattr(reader, "_lock"):
-        reader._lock = _TimedLock(reader._lock, breakdown, "engine: OCR lock wait")
+        reader._lock = _TimedLock(reader._lock, breakdown, "engine: MRZ Tesseract lock wait")
     store: Any = runtime.store(landing)
     store.get = breakdown.timed("store get", store.get, scoped=True)
 

