@@ -480,49 +480,22 @@ def generate_demo(
     )
 
     # 13. Registered nurse with interim conditions of practice -> MANUAL_REVIEW.
-    #     (Appended after the older cases so that their random data stays the same.)
-    app_id = next_id("nmc-conditions")
-    # The same person as genuine applicant 7 (same face, name and date of birth), so
-    # the duplicate-identity rule has nothing to say about it.
-    card = same_person(card_data(rng, today, 6), 6)
-    front, back, selfie = card_images(card, GENUINE_IDENTITIES[6], 28)
-    put(
-        app_id,
-        application_form(app_id, card, registration=("NMC", "98Y1234D")),
-        front,
-        back,
-        selfie,
-    )
-    cases.append(
-        DemoCase(
-            app_id,
-            "nmc-conditions",
-            "MANUAL_REVIEW",
-            ("REGISTER_CONDITIONS",),
-            "nurse registered with conditions of practice",
-        )
-    )
-
     # 14. Pharmacist removed from the register, typed with the old "GPC" name -> FAIL.
-    app_id = next_id("gphc-removed")
-    card = same_person(card_data(rng, today, 7), 7)
-    front, back, selfie = card_images(card, GENUINE_IDENTITIES[7], 29)
-    put(
-        app_id,
-        application_form(app_id, card, registration=("GPC", "2999001")),
-        front,
-        back,
-        selfie,
-    )
-    cases.append(
-        DemoCase(
-            app_id,
-            "gphc-removed",
-            "FAIL",
-            ("REGISTER_NOT_ACTIVE",),
-            "pharmacist removed from the register",
-        )
-    )
+    #     (Appended after the older cases so that their random data stays the same.)
+    #     Each is the same person as a genuine applicant (same face, name and date of
+    #     birth: genuine n = 6 and 7), so the duplicate-identity rule has nothing to say.
+    register_cases = (
+        ("nmc-conditions", 6, 28, ("NMC", "98Y1234D"), "MANUAL_REVIEW",
+         ("REGISTER_CONDITIONS",), "nurse registered with conditions of practice"),
+        ("gphc-removed", 7, 29, ("GPC", "2999001"), "FAIL",
+         ("REGISTER_NOT_ACTIVE",), "pharmacist removed from the register"),
+    )  # fmt: skip
+    for kind, n, image_seed, registration, expected, reasons, why in register_cases:
+        app_id = next_id(kind)
+        card = same_person(card_data(rng, today, n), n)
+        front, back, selfie = card_images(card, GENUINE_IDENTITIES[n], image_seed)
+        put(app_id, application_form(app_id, card, registration=registration), front, back, selfie)
+        cases.append(DemoCase(app_id, kind, expected, reasons, why))
 
     # 15. Passports (TD3 data page with its MRZ, no barcode): the holder of genuine
     # case 4 (same names and date of birth) -> PASS; the holder of genuine case 5

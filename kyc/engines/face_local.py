@@ -513,19 +513,21 @@ class DlibFaceMatcher:
         )
         if len(boxes) > 1:
             logger.debug("%d faces %s; using the best-scored one", len(boxes), where)
-        if min(box[2], box[3]) < MIN_FACE_PX:
-            finding = Finding(
-                Reason.FACE_QUALITY_LOW,
-                f"face {where} too small: {box[2]}x{box[3]} px (minimum {MIN_FACE_PX})",
-            )
+
+        def rejected(detail: str, **measured: Any) -> FaceEmbedding:
+            """A face found but stopped by a quality gate: FACE_QUALITY_LOW, no descriptor."""
             return FaceEmbedding(
                 None,
                 confidence=confidence,
                 face_count=len(boxes),
                 box=box,
-                findings=(finding,),
+                findings=(Finding(Reason.FACE_QUALITY_LOW, f"face {where} {detail}"),),
                 timings_ms=MappingProxyType(timings),
+                **measured,
             )
+
+        if min(box[2], box[3]) < MIN_FACE_PX:
+            return rejected(f"too small: {box[2]}x{box[3]} px (minimum {MIN_FACE_PX})")
 
         started = time.perf_counter()
         # Landmarks and descriptor on the same copy the face was found on, so the
@@ -542,17 +544,7 @@ class DlibFaceMatcher:
             sharpness=sharpness, pose=pose, min_sharpness=self.min_sharpness
         )
         if problems:
-            finding = Finding(Reason.FACE_QUALITY_LOW, f"face {where} {'; '.join(problems)}")
-            return FaceEmbedding(
-                None,
-                confidence=confidence,
-                face_count=len(boxes),
-                box=box,
-                findings=(finding,),
-                timings_ms=MappingProxyType(timings),
-                sharpness=sharpness,
-                pose=pose,
-            )
+            return rejected("; ".join(problems), sharpness=sharpness, pose=pose)
         started = time.perf_counter()
         descriptor = models.descriptor(pixels, shape)
         timings["embed"] = _ms_since(started)
