@@ -405,8 +405,7 @@ def check_data_quality(
     transaction (one database round trip less per application; a gate result
     without a decision helps nobody).
     """
-    gate = build_engines(get_settings()).quality_gate
-    return gate.validate(scan, document_type=app.document.type, today=dt.date.today())
+    return submit_data_quality(app, scan).result()
 
 
 @task(name="decide", **TASK_OPTIONS)

@@ -259,10 +259,10 @@ class QualityGate:
         Returns:
             A ticket; nothing is validated until some ticket's ``result()`` is called.
         """
-        request = _Request(document_frame_row(scan, today=today), document_type, gate=self)
+        request = _Request(document_frame_row(scan, today=today), document_type)
         with self._queue_lock:
             self._queue.append(request)
-        return GateTicket(request)
+        return GateTicket(self, request)
 
     def _flush_for(self, request: _Request) -> None:
         """Make sure ``request`` is validated: run the queue unless another caller has."""
@@ -300,7 +300,6 @@ class _Request:
 
     row: dict[str, Any]
     document_type: DocumentType
-    gate: QualityGate
     result: QualityResult | None = None
     error: BaseException | None = None
     done: threading.Event = field(default_factory=threading.Event)
@@ -309,7 +308,8 @@ class _Request:
 class GateTicket:
     """A row submitted to :meth:`QualityGate.submit`; ``result()`` validates if needed."""
 
-    def __init__(self, request: _Request) -> None:
+    def __init__(self, gate: QualityGate, request: _Request) -> None:
+        self._gate = gate
         self._request = request
 
     def result(self) -> QualityResult:
@@ -319,7 +319,7 @@ class GateTicket:
             QualityGateError: GX (or its worker process) failed on this row's batch.
         """
         request = self._request
-        request.gate._flush_for(request)
+        self._gate._flush_for(request)
         if request.error is not None:
             raise QualityGateError(f"validation failed: {request.error}") from request.error
         if request.result is None:  # pragma: no cover - _run always sets one of the two
