@@ -9,7 +9,10 @@ Repair rules (why they are safe): the MRZ alphabet is ``A-Z 0-9 <`` in OCR-B, wh
 ``O``/``0``, ``I``/``1``, ``S``/``5``, ``B``/``8``, ``Z``/``2``, ``G``/``6``
 and ``D``/``0`` are the usual confusions. Dates, sex and check digits have a known
 type (digits, ``M/F/X/<``) so the wrong class is mapped to the right one without
-guessing. Country codes and names are letters only. Document numbers and optional
+guessing. Country codes and names are letters only; no check digit covers them, so
+among near-tied letters a country code from ICAO's list (the issuer's, for the
+nationality) and, in names, letter pairs common in personal names are preferred
+(:mod:`kyc.domain.name_bigrams`). Document numbers and optional
 data are alphanumeric: there a confusion is only repaired when it makes the field's
 check digit valid, so a repair never invents an unverifiable character. Fillers
 ``<`` read as ``K``, ``C`` or ``E`` at the end of a name are turned back into ``<``.
@@ -23,15 +26,18 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from types import MappingProxyType
 
 from mrz.base.countries_ops import code_list
 from mrz.base.functions import hash_string
 
+from kyc.domain import name_bigrams
 from kyc.domain.records import DocumentField
 
 #: Confidence of fields from an MRZ whose check digits all validate: the check digits
@@ -586,6 +592,75 @@ _STATE_FIELDS: Mapping[MrzType, tuple[tuple[int, int], ...]] = MappingProxyType(
 )
 
 
+#: (line, start, end) of the name fields, which no check digit covers.
+_NAME_FIELDS: Mapping[MrzType, tuple[tuple[int, int, int], ...]] = MappingProxyType(
+    {
+        MrzType.TD1: ((2, 0, 30),),
+        MrzType.TD2: ((0, 5, 36),),
+        MrzType.TD3: ((0, 5, 44),),
+        MrzType.MRVA: ((0, 5, 44),),
+        MrzType.MRVB: ((0, 5, 36),),
+        MrzType.FRENCH_ID: ((0, 5, 30), (1, 13, 27)),
+    }
+)
+#: A letter scoring within this much of a name cell's best letter is a candidate.
+NAME_MARGIN = 0.08
+#: Template-score units per natural-log unit of letter-pair probability: a pair 20
+#: times rarer (``MF`` against ``ME``) costs 0.06, about the E/F gap in a soft scan.
+NAME_WEIGHT = 0.02
+_LETTERS = _CLASSES["A"][:-1]
+
+
+@lru_cache(maxsize=1)
+def _pair_logp() -> dict[tuple[str, str], float]:
+    """Log P(next | previous) over letters and ``<`` (word edge), add-one smoothed."""
+    counts = {(k[0], k[1]): int(v) for k, v in (e.split(":") for e in name_bigrams.PAIRS.split())}
+    symbols = _LETTERS + "<"
+    out = {}
+    for a in symbols:
+        total = sum(counts.get((a, b), 0) for b in symbols) + len(symbols)
+        for b in symbols:
+            out[a, b] = math.log((counts.get((a, b), 0) + 1) / total)
+    return out
+
+
+def _decode_name(cells: Sequence[Mapping[str, float]], read: str) -> str:
+    """The name field's letters chosen by template score plus letter-pair likelihood.
+
+    Names carry no check digit, and in a small or soft scan the templates score
+    look-alikes within a few hundredths (E/F, O/Q, G/Q, I/T: the bottom stroke is
+    what differs and blur takes it first). Among letters within :data:`NAME_MARGIN`
+    of a cell's best, the sequence with the highest score + :data:`NAME_WEIGHT` x
+    log-likelihood under letter-pair counts of ~25,000 European names wins (Viterbi).
+    Fillers are never traded for letters, and a cell without a close rival keeps
+    its letter, so a clearly printed rare pair stays as printed.
+    """
+    logp = _pair_logp()
+    options: list[list[tuple[str, float]]] = []
+    for cell, ch in zip(cells, read, strict=True):
+        if ch not in _LETTERS:
+            options.append([(ch, 0.0)])
+            continue
+        top = cell[ch]
+        options.append(
+            [(c, cell[c]) for c in _LETTERS if c in cell and cell[c] >= top - NAME_MARGIN]
+        )
+    if all(len(o) == 1 for o in options):
+        return read
+    # best[c] = (total score of the best path ending in c, that path)
+    best: dict[str, tuple[float, str]] = {"<": (0.0, "")}
+    for cands in options:
+        step = {}
+        for c, score in cands:
+            prev, (total, path) = max(
+                best.items(), key=lambda kv: kv[1][0] + NAME_WEIGHT * logp[kv[0], c]
+            )
+            step[c] = (total + NAME_WEIGHT * logp[prev, c] + score, path + c)
+        best = step
+    _, path = max((total + NAME_WEIGHT * logp[c, "<"], path) for c, (total, path) in best.items())
+    return path
+
+
 def layout(kind: MrzType) -> tuple[str, ...]:
     """Per-line strings of position classes (A/N/X/C/S, see ``_CLASSES``)."""
     return _LAYOUTS[kind]
@@ -648,27 +723,63 @@ def decode_scores(
                     best = digit
             chars.append(best)
         lines.append("".join(chars))
-    # State fields hold one of a known set of codes: take the best-scoring code
-    # (E/F, O/Q, I/T confusions in low-resolution scans otherwise give "CZF").
-    for li, start in _STATE_FIELDS[kind]:
-        cells = scores[li][start : start + 3]
-        best_code = max(
-            (c for c in STATE_CODES if all(ch in cell for ch, cell in zip(c, cells, strict=True))),
-            key=lambda c: sum(cell[ch] for ch, cell in zip(c, cells, strict=True)),
-            default=None,
-        )
-        if best_code is None:
-            continue
-        read = lines[li][start : start + 3]
-        read_score = sum(cell[ch] for ch, cell in zip(read, cells, strict=True))
-        code_score = sum(cell[ch] for ch, cell in zip(best_code, cells, strict=True))
-        # Only a near tie is overruled: a code read clearly (``BDR`` on old German
-        # passports, ``SI<`` on old Slovenian cards) is kept even if not in the list.
-        if read_score - code_score <= _STATE_MARGIN:
-            lines[li] = lines[li][:start] + best_code + lines[li][start + 3 :]
+    _decode_states(kind, scores, lines)
+    for li, start, end in _NAME_FIELDS[kind]:
+        name = _decode_name(scores[li][start:end], lines[li][start:end])
+        lines[li] = lines[li][:start] + name + lines[li][end:]
     if repair:
         return repair_with_check_digits(kind, lines, scores) or lines
     return lines
+
+
+def _decode_states(
+    kind: MrzType, scores: Sequence[Sequence[Mapping[str, float]]], lines: list[str]
+) -> None:
+    """Set the state fields (issuing state, nationality) of ``lines`` in place.
+
+    They hold one of a known set of codes: the best-scoring code replaces the
+    letters as read when it is a near tie (E/F, O/Q, I/T confusions in low-resolution
+    scans otherwise give "CZF"), judged per field and per cell, so a code read
+    clearly (``BDR`` on old German passports, ``SI<`` on old Slovenian cards, ``COU``
+    on a UK residence card specimen) is kept even if not in the list. Nationality
+    usually equals the issuing state: that code is preferred when it is close. A
+    field printed in digits (Romanian cards' numeric nationality) stays digits when
+    they clearly outscore every letter, rather than becoming the nearest code.
+    """
+    issuer = ""
+    for li, start in _STATE_FIELDS[kind]:
+        code = _state_code(scores[li][start : start + 3], lines[li][start : start + 3], issuer)
+        lines[li] = lines[li][:start] + code + lines[li][start + 3 :]
+        issuer = issuer or code
+
+
+def _state_code(cells: Sequence[Mapping[str, float]], read: str, issuer: str) -> str:
+    """One state field's code (see :func:`_decode_states`); ``issuer`` is "" for the first."""
+
+    def total(code: str) -> float:
+        return sum(cell.get(ch, -1.0) for ch, cell in zip(code, cells, strict=True))
+
+    def close(code: str, margin: float = _STATE_CELL_MARGIN) -> bool:
+        return all(
+            cell.get(r, -1.0) - cell.get(c, -1.0) <= margin
+            for c, r, cell in zip(code, read, cells, strict=True)
+        )
+
+    digits = "".join(max("0123456789", key=lambda c: cell.get(c, -1.0)) for cell in cells)
+    if total(digits) - total(read) > _DIGIT_STATE_MARGIN:
+        return digits
+    best_code = max((c for c in STATE_CODES if close(c)), key=total, default=None)
+    margin = _STATE_MARGIN
+    if (
+        issuer
+        and issuer != best_code
+        and close(issuer, _SAME_STATE_CELL_MARGIN)
+        and (best_code is None or total(best_code) - total(issuer) <= _SAME_STATE_BONUS)
+    ):
+        best_code, margin = issuer, _SAME_STATE_MARGIN
+    if best_code is not None and total(read) - total(best_code) <= margin:
+        return best_code
+    return read
 
 
 # --- check-digit constrained choice among near-tied characters ---------------------------
@@ -687,8 +798,18 @@ _MAX_AMBIGUOUS_SHARE = 0.2
 _FIELD_OPTIONS = 4
 #: Cost of any change, so that fewer changes win among equal scores.
 _CHANGE_COST = 0.01
-#: Margin under which a state-code-list entry replaces the code as read.
+#: Margin under which a state-code-list entry replaces the code as read (sum over
+#: the three cells; no cell may lose more than :data:`_STATE_CELL_MARGIN`).
 _STATE_MARGIN = 0.25
+_STATE_CELL_MARGIN = 0.12
+#: How much lower (summed) the issuing state may score and still win the nationality,
+#: and the wider margins against the letters as read that it is allowed (nationality
+#: equals the issuer on nearly every passport and national ID card).
+_SAME_STATE_BONUS = 0.15
+_SAME_STATE_CELL_MARGIN = 0.2
+_SAME_STATE_MARGIN = 0.35
+#: How much better three digits must score than the letters to stay digits.
+_DIGIT_STATE_MARGIN = 0.3
 
 _Cell = tuple[int, int]
 

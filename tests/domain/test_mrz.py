@@ -280,6 +280,51 @@ def test_decode_keeps_a_clearly_read_state_code_outside_the_list() -> None:
     assert decode_scores(_scores(czf, ties), repair=False)[0][2:5] == "CZE"
 
 
+def test_decode_names_chooses_look_alikes_by_letter_pairs() -> None:
+    # Soft scans score E/F and O/Q within a few hundredths; in CARMFN and QLSEN the
+    # pairs MF, FN, <Q and QL are rare in names, so CARMEN and OLSEN win.
+    lines = ["P<UTOCARMEN<<OLSEN<<<<<<<<<<<<<<<<<<<<<<<<<<", ICAO_TD3[1]]
+    ties = {(0, 9): {"F": 0.92, "E": 0.89}, (0, 13): {"Q": 0.91, "O": 0.9}}
+    assert decode_scores(_scores(lines, ties), repair=False)[0] == lines[0]
+
+
+def test_decode_names_keeps_a_clear_letter_and_the_fillers() -> None:
+    # A rare pair read clearly stays (F scores 0.1 above E: outside the margin) ...
+    lines = ["P<UTOCARMFN<<ANNA<<<<<<<<<<<<<<<<<<<<<<<<<<<", ICAO_TD3[1]]
+    ties = {(0, 9): {"E": 0.8}}
+    assert decode_scores(_scores(lines, ties), repair=False)[0] == lines[0]
+    # ... and a filler is never traded for a letter, however likely the pair.
+    fill = ["P<UTOANN<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<", ICAO_TD3[1]]
+    ties = {(0, 8): {"<": 0.9, "A": 0.89}}
+    assert decode_scores(_scores(fill, ties), repair=False)[0] == fill[0]
+
+
+def test_decode_nationality_prefers_the_issuing_state_on_a_near_tie() -> None:
+    # GBR read as DOM in the nationality field of a small scan: the issuer wins ...
+    lines = ["P<GBRJODIE<<PIPPA<<<<<<<<<<<<<<<<<<<<<<<<<<<", _with_code(ICAO_TD3[1], "GBR")]
+    # (scores as read off passporteye's 27_pass-gbr.jpg: QDM, DOM the best listed code)
+    ties = {
+        (1, 10): {"Q": 0.81, "G": 0.72, "D": 0.70},
+        (1, 11): {"D": 0.79, "Q": 0.78, "O": 0.70, "B": 0.64},
+        (1, 12): {"M": 0.81, "R": 0.78},
+    }
+    assert decode_scores(_scores(lines, ties), repair=False)[1][10:13] == "GBR"
+    # ... but a different nationality read clearly stays.
+    other = ["P<GBRJODIE<<PIPPA<<<<<<<<<<<<<<<<<<<<<<<<<<<", _with_code(ICAO_TD3[1], "IRL")]
+    assert decode_scores(_scores(other), repair=False)[1][10:13] == "IRL"
+
+
+def test_decode_keeps_a_state_field_printed_in_digits() -> None:
+    # Romanian cards print a numeric code where ICAO puts the nationality.
+    lines = ["IDROUSAVA<<SUPERMAN<<<<<<<<<<<<<<<<<", "HD198025<5132850509" + "5M130509012049941"]
+    ties = {(1, 10): {"T": 0.85, "1": 0.8}}
+    assert decode_scores(_scores(lines, ties), repair=False)[1][10:13] == "132"
+
+
+def _with_code(line: str, code: str) -> str:
+    return line[:10] + code + line[13:]
+
+
 # --- French national identity card (1988-2021, pre-ICAO) -------------------------------
 
 FRENCH_BERTHIER = ["IDFRABERTHIER<<<<<<<<<<<<<<<<<<<<<<<", "9409923102854CORINNE<<<<<<<6512068F4"]
