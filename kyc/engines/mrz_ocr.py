@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -488,6 +488,70 @@ def _text_rows(img: Image.Image) -> list[tuple[int, int]]:
     return [r for r in rows if r[1] - r[0] > 8]
 
 
+def _read_band(
+    band: Image.Image, templates: OcrbTemplates, styles: Sequence[Style], refine: bool = True
+) -> MrzResult | None:
+    """Read the MRZ rows of one deskewed band with the OCR-B templates, or None.
+
+    A band can be much taller than the MRZ (a whole page on a dark desk closes into
+    one region); its deskew angle then follows the page's other text, while
+    perspective tilts the MRZ lines differently and the row crops clip the ends of a
+    line. When the MRZ rows fill less than half of the band, the rows alone are cut
+    out, deskewed again and read (once).
+    """
+    target = _OCR_WIDTHS[0]
+    scale = target / band.width
+    scaled = band.resize((target, max(1, int(band.height * scale))), Image.Resampling.LANCZOS)
+    cells = []
+    crops = []
+    spans = []
+    for top, bottom in _text_rows(scaled):
+        pad = max(4, (bottom - top) // 3)
+        box = (0, max(0, top - pad), scaled.width, min(scaled.height, bottom + pad))
+        crop = np.asarray(scaled.crop(box))
+        scored = templates.score_row(crop, upscale=scale)
+        if scored is not None:
+            cells.append(scored)
+            crops.append(crop)
+            spans.append((top, bottom))
+    group = _mrz_group(cells)
+    if group is None:
+        return None
+    rows = spans[group]
+    height = rows[-1][1] - rows[0][0]
+    if refine and height < 0.5 * scaled.height:
+        line = (rows[-1][1] - rows[0][0]) / len(rows)
+        y0 = max(0, int((rows[0][0] - line) / scale))
+        y1 = min(band.height, int((rows[-1][1] + line) / scale))
+        again = _read_band(deskew(band.crop((0, y0, band.width, y1))), templates, styles, False)
+        if again is not None and again.valid:
+            return again
+    # The other styles cost ~40 ms a row group: the caller passes them once.
+    return _read_group(templates, crops[group], scale, styles, default=cells[group])
+
+
+def _read_tesseract(
+    band: Image.Image, target: int, read_line: Callable[[Image.Image], str]
+) -> MrzResult | None:
+    """Read a band's rows with Tesseract at ``target`` px wide (no OCR-B font)."""
+    scale = target / band.width
+    scaled = band.resize((target, max(1, int(band.height * scale))), Image.Resampling.LANCZOS)
+    lines = []
+    for top, bottom in _text_rows(scaled):
+        pad = max(4, (bottom - top) // 3)
+        box = (0, max(0, top - pad), scaled.width, min(scaled.height, bottom + pad))
+        text = read_line(scaled.crop(box)).strip()
+        if text:
+            lines.append(text)
+    mrz_lines = find_mrz_lines(lines)
+    if mrz_lines is None:
+        return None
+    try:
+        return parse_mrz(mrz_lines)
+    except MrzError:
+        return None
+
+
 def read_mrz(
     img: Image.Image,
     read_line: Callable[[Image.Image], str],
@@ -521,51 +585,15 @@ def read_mrz(
         band = deskew(ink_img.crop((x0, y0, x1, y1)))
         if band.width < 50 or band.height < 10:
             continue
-        for target in _OCR_WIDTHS[:1] if templates is not None else _OCR_WIDTHS:
-            scale = target / band.width
-            size = (target, max(1, int(band.height * scale)))
-            scaled = band.resize(size, Image.Resampling.LANCZOS)
-            lines = []
-            cells = []
-            crops = []
-            for top, bottom in _text_rows(scaled):
-                pad = max(4, (bottom - top) // 3)
-                box = (0, max(0, top - pad), scaled.width, min(scaled.height, bottom + pad))
-                row = scaled.crop(box)
-                if templates is not None:
-                    crop = np.asarray(row)
-                    scored = templates.score_row(crop, upscale=scale)
-                    if scored is not None:
-                        cells.append(scored)
-                        crops.append(crop)
-                    continue
-                text = read_line(row).strip()
-                if text:
-                    lines.append(text)
-            if templates is not None:
-                group = _mrz_group(cells)
-                if group is None:
-                    continue
-                # The other styles cost ~40 ms a row group: tried on the first group only.
-                read = _read_group(
-                    templates,
-                    crops[group],
-                    scale,
-                    STYLES if not styled else STYLES[:1],
-                    default=cells[group],
-                )
-                styled = True
-                if read is None:
-                    continue
-                result = read
-            else:
-                mrz_lines = find_mrz_lines(lines)
-                if mrz_lines is None:
-                    continue
-                try:
-                    result = parse_mrz(mrz_lines)
-                except MrzError:
-                    continue
+        if templates is not None:
+            read = _read_band(band, templates, STYLES if not styled else STYLES[:1])
+            styled = styled or read is not None
+            candidates: Iterable[MrzResult | None] = [read]
+        else:
+            candidates = (_read_tesseract(band, t, read_line) for t in _OCR_WIDTHS)
+        for result in candidates:
+            if result is None:
+                continue
             if result.valid:
                 return result
             first = first or result
