@@ -378,8 +378,8 @@ def _read_group(
     return best[2] if best is not None else None
 
 
-def mrz_bands(gray: NDArray[np.uint8]) -> list[tuple[int, int, int, int]]:
-    """Candidate MRZ boxes (x0, y0, x1, y1) in ``gray``, bottom-most first."""
+def _band_mask(gray: NDArray[np.uint8]) -> tuple[NDArray[np.uint8], float]:
+    """(mask of dense dark text at :data:`_WORK_WIDTH`, the scale applied to ``gray``)."""
     h, w = gray.shape[:2]
     scale = _WORK_WIDTH / w
     small = cv2.resize(gray, (_WORK_WIDTH, max(1, int(h * scale))))
@@ -392,6 +392,30 @@ def mrz_bands(gray: NDArray[np.uint8]) -> list[tuple[int, int, int, int]]:
     mask = cv2.threshold(grad, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1]
     mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, square)
     mask = cv2.erode(mask, np.ones((3, 3), np.uint8), iterations=2)
+    return np.asarray(mask, dtype=np.uint8), scale
+
+
+#: Turns tried when no MRZ is found upright (deskew covers +-6 degrees around each).
+_TILTS = (10.0, -10.0, 20.0, -20.0, 30.0, -30.0)
+
+
+def mrz_tilts(gray: NDArray[np.uint8]) -> list[float]:
+    """Turns (degrees counter-clockwise, as for :func:`_rotated`) that show an MRZ band.
+
+    :func:`mrz_bands` looks for level bands (deskew then corrects a few degrees); a
+    page photographed 10-35 degrees askew has no level band at all. Each turn in
+    :data:`_TILTS` is tried on a small copy; those with a candidate band are returned.
+    """
+    h, w = gray.shape[:2]
+    scale = _WORK_WIDTH / w
+    small = Image.fromarray(cv2.resize(gray, (_WORK_WIDTH, max(1, int(h * scale)))))
+    return [t for t in _TILTS if mrz_bands(np.asarray(_rotated(small, t, expand=False)))]
+
+
+def mrz_bands(gray: NDArray[np.uint8]) -> list[tuple[int, int, int, int]]:
+    """Candidate MRZ boxes (x0, y0, x1, y1) in ``gray``, bottom-most first."""
+    mask, scale = _band_mask(gray)
+    height = mask.shape[0]
     found = []
     for c in cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)[0]:
         x, y, cw, ch = cv2.boundingRect(c)
@@ -405,7 +429,7 @@ def mrz_bands(gray: NDArray[np.uint8]) -> list[tuple[int, int, int, int]]:
                 max(0, x - px),
                 max(0, y - py),
                 min(_WORK_WIDTH, x + cw + px),
-                min(small.shape[0], y + ch + py),
+                min(height, y + ch + py),
             )
             found.append((y, tuple(int(v / scale) for v in box)))
     found.sort(reverse=True)
@@ -552,10 +576,30 @@ def _read_tesseract(
         return None
 
 
+def _rotated(img: Image.Image, angle: float, *, expand: bool = True) -> Image.Image:
+    """``img`` turned ``angle`` degrees counter-clockwise, on a canvas that holds it all.
+
+    The corners the turn uncovers repeat the image's edge: a blank wedge there would
+    draw a long diagonal edge through the rows below the MRZ. ``expand=False`` keeps
+    the canvas (and so the scale the band finder sees) and loses the corners.
+    """
+    a = np.asarray(img)
+    h, w = a.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    cos, sin = abs(m[0, 0]), abs(m[0, 1])
+    nw, nh = (int(h * sin + w * cos), int(h * cos + w * sin)) if expand else (w, h)
+    m[0, 2] += nw / 2 - w / 2
+    m[1, 2] += nh / 2 - h / 2
+    out = cv2.warpAffine(a, m, (nw, nh), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    return Image.fromarray(out)
+
+
 def read_mrz(
     img: Image.Image,
     read_line: Callable[[Image.Image], str],
     templates: OcrbTemplates | None = None,
+    *,
+    tilted: bool = True,
 ) -> MrzResult | None:
     """Find and read the MRZ of a document image.
 
@@ -565,6 +609,9 @@ def read_mrz(
         read_line: OCR of one text line restricted to :data:`MRZ_WHITELIST`
             (used when ``templates`` is None).
         templates: the OCR-B template recogniser, preferred when given.
+        tilted: when no MRZ is found upright, look for long text bands 4-40 degrees
+            askew (:func:`mrz_tilts`) and read the image turned level (a phone photo
+            of a passport held at an angle).
 
     Returns:
         The first MRZ whose check digits all validate; else the first one that
@@ -597,4 +644,9 @@ def read_mrz(
             if result.valid:
                 return result
             first = first or result
+    if first is None and tilted:
+        for angle in mrz_tilts(gray)[:2]:
+            first = read_mrz(_rotated(img, angle, expand=False), read_line, templates, tilted=False)
+            if first is not None:
+                break
     return first
