@@ -306,6 +306,13 @@ def _plausible_glyphs(glyphs: list[NDArray[np.int32]], row_width: int) -> list[N
     ]
     if len(kept) < 5:
         return kept
+    # A card's border or a frame line cut by the row crop is a thin full-height blob at
+    # an end of the line; the thinnest MRZ glyph (I, 1) is several times wider.
+    width = float(np.median([g[2] for g in kept]))
+    while len(kept) > 5 and kept[0][2] < 0.3 * width:
+        kept = kept[1:]
+    while len(kept) > 5 and kept[-1][2] < 0.3 * width:
+        kept = kept[:-1]
     centres = [g[0] + g[2] / 2 for g in kept]
     gap = float(np.median(np.diff(centres)))
     # Trim blobs separated from the line by a gap no run of fillers explains.

@@ -84,6 +84,17 @@ def test_coloured_print_over_the_mrz_is_ignored(page: Image.Image) -> None:
     assert result is not None and list(result.lines) == EXPECTED
 
 
+def test_a_frame_line_beside_the_mrz_does_not_shift_its_cells(page: Image.Image) -> None:
+    # Scans cropped to a card's edge (or with a frame drawn round them) put a thin
+    # full-height line at the ends of every MRZ row: taken as a glyph it stretched the
+    # pitch and moved every cell (the US visa and German residence card specimens).
+    framed = page.copy()
+    draw = ImageDraw.Draw(framed)
+    draw.rectangle((6, 6, page.width - 7, page.height - 7), outline=(0, 0, 0), width=3)
+    result = _read(framed)
+    assert result is not None and list(result.lines) == EXPECTED and result.valid
+
+
 def test_card_beside_its_back_in_one_image_has_its_mrz_found(page: Image.Image) -> None:
     # Residence-permit scans often show front and back side by side: the MRZ then
     # spans under half the image width.
