@@ -156,6 +156,14 @@ SAMPLES = _samples()
         "images/passporteye_testdata/100_id-si.jpg",  # SI< is not in the code list
         "images/image_js/id1_fra_id_specimen.jpg",  # French 1988 layout
         "images/arg0s1080_mrz/visas_MRVB_ICAO_Example.png",  # each line its own band
+        "images/passporteye_testdata/25_pass-uto.jpg",  # 275 px wide: faint E bars (gamma)
+        "images/arg0s1080_mrz/id_cards_Spain.png",  # E/F and O/D in names (gamma, pairs)
+        "images/passporteye_testdata/100_id-che.jpg",  # QUO: O/D
+        "images/arg0s1080_mrz/other_USA_Border_Crosser.png",  # G/Q, O/D, E/F (pairs)
+        "images/passporteye_testdata/100_id-rou.jpg",  # numeric nationality 132
+        "images/arg0s1080_mrz/resident_cards_Germany.png",  # card border beside the rows
+        "images/arg0s1080_mrz/visas_USA.png",  # frame line at both ends of the rows
+        "images/passporteye_testdata/100_pass-lux.jpg",  # page on a desk: MRZ deskewed alone
     ],
 )
 def test_specimen_reads_exactly_with_its_labelled_check_digits(name: str) -> None:
