@@ -60,7 +60,13 @@ from kyc.domain.records import DocumentField, DocumentScan, Finding, Reason
 from kyc.engines.base import EngineUnavailable
 from kyc.engines.capture import FLAT_WIDTH, flatten, rejection
 from kyc.engines.imaging import ImageUnreadable, load_image
-from kyc.engines.mrz_ocr import MRZ_WHITELIST, mrz_bands, ocrb_templates, read_mrz
+from kyc.engines.mrz_ocr import (
+    MRZ_WHITELIST,
+    mrz_bands,
+    ocrb_templates,
+    read_mrz,
+    read_mrz_askew,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -896,19 +902,23 @@ class LocalDocumentReader:
         return fields, findings, portrait
 
     def _read_mrz(self, photo: Image.Image, flat: Image.Image) -> MrzResult | None:
-        """The MRZ read from the photo as captured, else from the flattened one.
+        """The MRZ read from the photo as captured, else the flattened one, else askew.
 
         Scans of passport pages are already flat; warping them to an outline found
         inside (the photo, a security band) would cut the MRZ, so the flattened
         image is only the second try.
         """
-        first = read_mrz(photo.convert("RGB"), self._read_mrz_line, self._ocrb)
-        if (first is not None and first.valid) or flat.size == photo.size:
+        rgb = photo.convert("RGB")
+        first = read_mrz(rgb, self._read_mrz_line, self._ocrb, tilted=False)
+        if first is not None and first.valid:
             return first
-        second = read_mrz(flat.convert("RGB"), self._read_mrz_line, self._ocrb)
-        if second is not None and (second.valid or first is None):
-            return second
-        return first
+        if flat.size != photo.size:
+            second = read_mrz(flat.convert("RGB"), self._read_mrz_line, self._ocrb, tilted=False)
+            if second is not None and (second.valid or first is None):
+                return second
+        # Nothing level in either: a page photographed askew with no outline found to
+        # flatten it by is turned level by the angle of its MRZ band.
+        return first or read_mrz_askew(rgb, self._read_mrz_line, self._ocrb)
 
     def _read_mrz_line(self, img: Image.Image) -> str:
         with self._lock:

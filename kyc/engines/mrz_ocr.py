@@ -665,8 +665,22 @@ def read_mrz(
                 return result
             first = first or result
     if first is None and tilted:
-        for angle in mrz_tilts(gray)[:2]:
-            first = read_mrz(_rotated(img, angle, expand=False), read_line, templates, tilted=False)
-            if first is not None:
-                break
+        return read_mrz_askew(img, read_line, templates)
     return first
+
+
+def read_mrz_askew(
+    img: Image.Image,
+    read_line: Callable[[Image.Image], str],
+    templates: OcrbTemplates | None = None,
+) -> MrzResult | None:
+    """The MRZ of a page photographed 10-35 degrees askew (see :func:`mrz_tilts`), or None.
+
+    The fallback of :func:`read_mrz` when nothing is found upright; callers that try
+    several upright images first (the photo, then its flattened copy) call it last.
+    """
+    for angle in mrz_tilts(np.asarray(img.convert("L")))[:2]:
+        found = read_mrz(_rotated(img, angle, expand=False), read_line, templates, tilted=False)
+        if found is not None:
+            return found
+    return None
