@@ -110,8 +110,9 @@ def build_index(engine: sa.Engine) -> float:
     return time.perf_counter() - started
 
 
-def run(engine: sa.Engine, vectors: np.ndarray, method: str, queries: int,
-        rng: np.random.Generator) -> tuple[list[float], float]:
+def run(
+    engine: sa.Engine, vectors: np.ndarray, method: str, queries: int, rng: np.random.Generator
+) -> tuple[list[float], float]:
     times: list[float] = []
     hits = 0
     stranger = uuid.uuid4()
@@ -127,8 +128,12 @@ def run(engine: sa.Engine, vectors: np.ndarray, method: str, queries: int,
             else:
                 method_arg = method
             rows, _ = biometrics.find_similar_faces(
-                s, embedding=[float(x) for x in query], engine="local-dlib", user_id=stranger,
-                max_distance=0.6, method=method_arg,
+                s,
+                embedding=[float(x) for x in query],
+                engine="local-dlib",
+                user_id=stranger,
+                max_distance=0.6,
+                method=method_arg,
             )
         times.append((time.perf_counter() - started) * 1000)
         hits += bool(rows) and rows[0].application_id == f"bench-{target + 1}"
@@ -154,14 +159,22 @@ def main() -> None:
     print(f"HNSW index built in {build_index(engine):.1f} s")
     with engine.connect() as conn:
         plan = "\n".join(
-            r[0] for r in conn.execute(sa.text(
-                "EXPLAIN SELECT 1 FROM face_embeddings e ORDER BY e.embedding::vector(128) <-> "
-                "CAST(:q AS vector(128)) LIMIT 10"), {"q": "[" + ",".join(["0"] * 128) + "]"})
+            r[0]
+            for r in conn.execute(
+                sa.text(
+                    "EXPLAIN SELECT 1 FROM face_embeddings e ORDER BY e.embedding::vector(128) <-> "
+                    "CAST(:q AS vector(128)) LIMIT 10"
+                ),
+                {"q": "[" + ",".join(["0"] * 128) + "]"},
+            )
         )
     print("index used:", biometrics.HNSW_INDEX in plan)
 
-    for method, queries in (("hnsw", args.queries), ("exact", args.exact_queries),
-                            ("exact-pgvector", args.exact_queries)):
+    for method, queries in (
+        ("hnsw", args.queries),
+        ("exact", args.exact_queries),
+        ("exact-pgvector", args.exact_queries),
+    ):
         run(engine, vectors, method, 3, rng)  # warm up
         times, recall = run(engine, vectors, method, queries, rng)
         print(

@@ -128,9 +128,7 @@ def main() -> int:
                     failures.append(app_id)
                     break
                 time.sleep(0.05)
-            sys.stderr.write(
-                f"{app_id}: {latencies[-1] if found else float('nan'):.2f} s\n"
-            )
+            sys.stderr.write(f"{app_id}: {latencies[-1] if found else float('nan'):.2f} s\n")
     finally:
         engine.dispose()
         local.down(run_dir, log=False)

@@ -11,6 +11,8 @@ import io
 import math
 import warnings
 
+import cv2
+import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 #: Pillow's bomb guard, set deliberately: 40 megapixels is far above any phone photo
@@ -111,3 +113,21 @@ def _draft(opened: Image.Image, min_long_side: int) -> None:
         return
     ratio = min_long_side / long_side
     opened.draft(opened.mode, (math.ceil(width * ratio), math.ceil(height * ratio)))
+
+
+def rotated(img: Image.Image, angle: float, *, expand: bool = True) -> Image.Image:
+    """``img`` turned ``angle`` degrees counter-clockwise, on a canvas that holds it all.
+
+    The corners the turn uncovers repeat the image's edge: a blank wedge there would
+    draw a long diagonal edge through the rows below the MRZ. ``expand=False`` keeps
+    the canvas (and so the scale the band finder sees) and loses the corners.
+    """
+    a = np.asarray(img)
+    h, w = a.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    cos, sin = abs(m[0, 0]), abs(m[0, 1])
+    nw, nh = (int(h * sin + w * cos), int(h * cos + w * sin)) if expand else (w, h)
+    m[0, 2] += nw / 2 - w / 2
+    m[1, 2] += nh / 2 - h / 2
+    out = cv2.warpAffine(a, m, (nw, nh), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    return Image.fromarray(out)

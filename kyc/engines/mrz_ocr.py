@@ -40,6 +40,7 @@ from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageFont
 
 from kyc.domain.mrz import MrzError, MrzResult, decode_scores, find_mrz_lines, parse_mrz
+from kyc.engines.imaging import rotated
 
 #: Width the locator works at.
 _WORK_WIDTH = 800
@@ -420,7 +421,7 @@ _TILTS = (10.0, -10.0, 20.0, -20.0, 30.0, -30.0)
 
 
 def mrz_tilts(gray: NDArray[np.uint8]) -> list[float]:
-    """Turns (degrees counter-clockwise, as for :func:`_rotated`) that show an MRZ band.
+    """Turns (degrees counter-clockwise, as :func:`~kyc.engines.imaging.rotated`) showing a band.
 
     :func:`mrz_bands` looks for level bands (deskew then corrects a few degrees); a
     page photographed 10-35 degrees askew has no level band at all. Each turn in
@@ -429,7 +430,7 @@ def mrz_tilts(gray: NDArray[np.uint8]) -> list[float]:
     h, w = gray.shape[:2]
     scale = _WORK_WIDTH / w
     small = Image.fromarray(cv2.resize(gray, (_WORK_WIDTH, max(1, int(h * scale)))))
-    return [t for t in _TILTS if mrz_bands(np.asarray(_rotated(small, t, expand=False)))]
+    return [t for t in _TILTS if mrz_bands(np.asarray(rotated(small, t, expand=False)))]
 
 
 def mrz_bands(gray: NDArray[np.uint8]) -> list[tuple[int, int, int, int]]:
@@ -510,8 +511,8 @@ def deskew(band: Image.Image, max_deg: float = 6.0) -> Image.Image:
     h, w = a.shape
     m = cv2.getRotationMatrix2D((w / 2, h / 2), best_angle, 1.0)
     border = int(np.median(a))
-    rotated = cv2.warpAffine(a, m, (w, h), flags=cv2.INTER_CUBIC, borderValue=border)
-    return Image.fromarray(rotated)
+    level = cv2.warpAffine(a, m, (w, h), flags=cv2.INTER_CUBIC, borderValue=border)
+    return Image.fromarray(level)
 
 
 def _text_rows(img: Image.Image) -> list[tuple[int, int]]:
@@ -596,24 +597,6 @@ def _read_tesseract(
         return None
 
 
-def _rotated(img: Image.Image, angle: float, *, expand: bool = True) -> Image.Image:
-    """``img`` turned ``angle`` degrees counter-clockwise, on a canvas that holds it all.
-
-    The corners the turn uncovers repeat the image's edge: a blank wedge there would
-    draw a long diagonal edge through the rows below the MRZ. ``expand=False`` keeps
-    the canvas (and so the scale the band finder sees) and loses the corners.
-    """
-    a = np.asarray(img)
-    h, w = a.shape[:2]
-    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
-    cos, sin = abs(m[0, 0]), abs(m[0, 1])
-    nw, nh = (int(h * sin + w * cos), int(h * cos + w * sin)) if expand else (w, h)
-    m[0, 2] += nw / 2 - w / 2
-    m[1, 2] += nh / 2 - h / 2
-    out = cv2.warpAffine(a, m, (nw, nh), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-    return Image.fromarray(out)
-
-
 def read_mrz(
     img: Image.Image,
     read_line: Callable[[Image.Image], str],
@@ -680,7 +663,7 @@ def read_mrz_askew(
     several upright images first (the photo, then its flattened copy) call it last.
     """
     for angle in mrz_tilts(np.asarray(img.convert("L")))[:2]:
-        found = read_mrz(_rotated(img, angle, expand=False), read_line, templates, tilted=False)
+        found = read_mrz(rotated(img, angle, expand=False), read_line, templates, tilted=False)
         if found is not None:
             return found
     return None
