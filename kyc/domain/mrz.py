@@ -84,7 +84,9 @@ class MrzResult:
         type: the format.
         lines: the repaired lines (what ``MRZ_CODE`` reports, joined by newlines).
         checks: check-digit name (``document_number``, ``birth_date``,
-            ``expiry_date``, ``personal_number`` (TD3), ``composite``) -> valid.
+            ``expiry_date``, ``personal_number`` (TD3), ``composite``) -> valid, and
+            ``document_code``: the first character is one ICAO allows for the format
+            (P for passports, A/C/I for cards, V for visas).
         fields: AnalyzeID keys -> fields (``source="mrz"``).
         raw: the ICAO fields as read (document_code, issuing_state, nationality, sex,
             optional_data, ...).
@@ -458,6 +460,9 @@ def _result(
     name_field: str,
     today: dt.date,
 ) -> MrzResult:
+    # Not a check digit, but the one thing the names' line can be checked against: a
+    # first line read as noise whose second line validates is not a valid MRZ.
+    checks["document_code"] = code[:1] in _DOCUMENT_CODES[kind]
     valid = all(checks.values())
     conf = VALID_MRZ_CONFIDENCE if valid else INVALID_MRZ_CONFIDENCE
 
@@ -575,6 +580,18 @@ _LAYOUTS: Mapping[MrzType, tuple[str, ...]] = MappingProxyType(
 
 #: In alphanumeric fields a digit scoring within this much of the best letter wins.
 DIGIT_PRIOR = 0.04
+
+#: First characters of the document code ICAO 9303 allows per format (parts 4-7).
+_DOCUMENT_CODES: Mapping[MrzType, str] = MappingProxyType(
+    {
+        MrzType.TD1: "ACI",
+        MrzType.TD2: "ACI",
+        MrzType.TD3: "P",
+        MrzType.MRVA: "V",
+        MrzType.MRVB: "V",
+        MrzType.FRENCH_ID: "I",
+    }
+)
 
 #: ICAO 9303 state codes (with ``D`` for Germany and the UTO/XX* specials), padded
 #: to three characters with fillers.

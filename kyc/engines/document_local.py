@@ -874,8 +874,7 @@ class LocalDocumentReader:
                 findings.append(
                     Finding(
                         Reason.DOCUMENT_LOW_CONFIDENCE,
-                        f"MRZ ({mrz.type.value}) check digit(s) invalid: "
-                        + ", ".join(mrz.failed_checks),
+                        f"MRZ ({mrz.type.value}) check(s) failed: " + ", ".join(mrz.failed_checks),
                     )
                 )
         if barcode and printed:

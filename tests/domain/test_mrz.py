@@ -120,7 +120,7 @@ def test_visas_have_no_composite_and_use_their_own_layout() -> None:
     ]
     result = parse_mrz(mrva, today=TODAY)
     assert result.type is MrzType.MRVA and result.valid
-    assert set(result.checks) == {"document_number", "birth_date", "expiry_date"}
+    assert set(result.checks) == {"document_code", "document_number", "birth_date", "expiry_date"}
     assert result.fields["ID_TYPE"].value == "VISA"
 
 
@@ -314,6 +314,16 @@ def test_decode_nationality_prefers_the_issuing_state_on_a_near_tie() -> None:
     assert decode_scores(_scores(other), repair=False)[1][10:13] == "IRL"
 
 
+def test_a_document_code_the_format_does_not_allow_makes_the_mrz_invalid() -> None:
+    # A names line read as noise above a second line whose digits validate (a frame
+    # drawn round the MRZ broke the first row): not a valid passport MRZ.
+    noise = ["U7MWIZZYUGIDULIJUIFUFTHJUFFT<P<PT<P<<H<PY<H<", ICAO_TD3[1]]
+    result = parse_mrz(noise)
+    assert result.checks["document_code"] is False and not result.valid
+    assert result.failed_checks == ["document_code"]
+    assert parse_mrz(ICAO_TD3).checks["document_code"] is True
+
+
 def test_decode_keeps_a_state_field_printed_in_digits() -> None:
     # Romanian cards print a numeric code where ICAO puts the nationality.
     lines = ["IDROUSAVA<<SUPERMAN<<<<<<<<<<<<<<<<<", "HD198025<5132850509" + "5M130509012049941"]
@@ -352,7 +362,7 @@ def test_french_1988_id_card_parses_with_its_check_digits(
     # Vectors from cheminfo/mrz's frenchNationalId tests (shared/data/mrz/text_samples).
     result = parse_mrz(lines, today=TODAY)
     assert result.type is MrzType.FRENCH_ID and result.valid
-    assert set(result.checks) == {"document_number", "birth_date", "composite"}
+    assert set(result.checks) == {"document_code", "document_number", "birth_date", "composite"}
     assert {k: result.fields[k].value for k in fields} == fields
     # The zone has no expiry and no nationality: none is invented.
     assert "EXPIRATION_DATE" not in result.fields and "NATIONALITY" not in result.fields
