@@ -180,6 +180,9 @@ ICAO_TD1 = [
 ICAO_MRVB = ["V<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<", "L8988901C4XXX4009078F9612109<<<<<<<<"]
 
 
+ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ<"
+
+
 def _scores(
     lines: list[str], ties: dict[tuple[int, int], dict[str, float]] | None = None
 ) -> list[list[dict[str, float]]]:
@@ -286,6 +289,17 @@ def test_decode_names_chooses_look_alikes_by_letter_pairs() -> None:
     lines = ["P<UTOCARMEN<<OLSEN<<<<<<<<<<<<<<<<<<<<<<<<<<", ICAO_TD3[1]]
     ties = {(0, 9): {"F": 0.92, "E": 0.89}, (0, 13): {"Q": 0.91, "O": 0.9}}
     assert decode_scores(_scores(lines, ties), repair=False)[0] == lines[0]
+
+
+def test_name_pair_counts_cover_the_mrz_letters() -> None:
+    from kyc.domain import name_bigrams
+    from kyc.domain.mrz import _pair_logp
+
+    entries = [e.split(":") for e in name_bigrams.PAIRS.split()]
+    assert all(len(k) == 2 and set(k) <= set(ALPHABET) and int(v) > 0 for k, v in entries)
+    logp = _pair_logp()
+    assert len(logp) == 27 * 27  # every pair has a probability (add-one smoothing)
+    assert logp["M", "E"] > logp["M", "F"] and logp["<", "O"] > logp["<", "Q"]
 
 
 def test_decode_names_keeps_a_clear_letter_and_the_fillers() -> None:
