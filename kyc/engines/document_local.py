@@ -451,7 +451,9 @@ def extract_fields(words: list[OcrWord], *, month_first: bool) -> dict[str, Docu
         elif key == "LAST_NAME":
             fields[key] = DocumentField(text=text, value=_name_value(text), confidence=conf)
         elif key == "DOCUMENT_NUMBER":
-            value = re.sub(r"[^A-Z0-9\- ]", "", text.upper()).strip(" -")
+            # Tesseract reads a printed S as "$" (SU3004583 -> $U3004583); dropped as a
+            # separator it made genuine passports disagree with their MRZ.
+            value = re.sub(r"[^A-Z0-9\- ]", "", text.upper().replace("$", "S")).strip(" -")
             if value and re.search(r"\d", value):
                 fields[key] = DocumentField(text=text, value=value, confidence=conf)
         else:

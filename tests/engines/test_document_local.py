@@ -489,6 +489,12 @@ def test_extract_day_first_labels_above_values() -> None:
     assert fields["DOCUMENT_NUMBER"].value == "C01X00T47"
 
 
+def test_a_dollar_sign_in_a_document_number_is_an_s() -> None:
+    # Tesseract's reading of a printed S in the passport number's font.
+    fields = extract_fields(_words("Passport No", "$U3004583"), month_first=False)
+    assert fields["DOCUMENT_NUMBER"].value == "SU3004583"
+
+
 def test_fuzzy_labels_never_eat_values() -> None:
     """DOE is one edit from DOB, but where a value is due it is the value."""
     fields = extract_fields(_words("LN DOE", "Surname", "DOE", "EXP 01/02/2030"), month_first=True)
