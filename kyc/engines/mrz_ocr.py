@@ -61,7 +61,7 @@ _SHIFT = 3
 #: is about a third ink), and levels between are raised to this power.
 _PAPER_PERCENTILE = 20
 _INK_PERCENTILE = 97
-_STROKE_GAMMA = 0.6
+_STROKE_GAMMA = 0.8
 
 
 #: A second, non-OCR-B monospaced face some issuers' specimens are set in.

@@ -157,8 +157,7 @@ SAMPLES = _samples()
         "images/image_js/id1_fra_id_specimen.jpg",  # French 1988 layout
         "images/arg0s1080_mrz/visas_MRVB_ICAO_Example.png",  # each line its own band
         "images/passporteye_testdata/25_pass-uto.jpg",  # 275 px wide: faint E bars (gamma)
-        "images/arg0s1080_mrz/id_cards_Spain.png",  # E/F and O/D in names (gamma, pairs)
-        "images/passporteye_testdata/100_id-che.jpg",  # QUO: O/D
+        "images/passporteye_testdata/27_pass-gbr.jpg",  # 272 px wide: nationality = issuer
         "images/arg0s1080_mrz/other_USA_Border_Crosser.png",  # G/Q, O/D, E/F (pairs)
         "images/passporteye_testdata/100_id-rou.jpg",  # numeric nationality 132
         "images/arg0s1080_mrz/resident_cards_Germany.png",  # card border beside the rows
