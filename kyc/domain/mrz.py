@@ -685,8 +685,7 @@ def layout(kind: MrzType) -> tuple[str, ...]:
 
 def _best_letters(cells: Sequence[Mapping[str, float]]) -> str:
     """The best letter of each cell (the document code and state are letters)."""
-    letters = _CLASSES["A"][:-1]
-    return "".join(max((c for c in cell if c in letters), key=cell.__getitem__, default="?")
+    return "".join(max((c for c in cell if c in _LETTERS), key=cell.__getitem__, default="?")
                    for cell in cells)  # fmt: skip
 
 
@@ -757,8 +756,8 @@ def _decode_states(
     They hold one of a known set of codes: the best-scoring code replaces the
     letters as read when it is a near tie (E/F, O/Q, I/T confusions in low-resolution
     scans otherwise give "CZF"), judged per field and per cell, so a code read
-    clearly (``BDR`` on old German passports, ``SI<`` on old Slovenian cards, ``COU``
-    on a UK residence card specimen) is kept even if not in the list. Nationality
+    clearly (``BDR`` on old German passports, ``SI<`` on old Slovenian cards) is kept
+    even if not in the list. Nationality
     usually equals the issuing state: that code is preferred when it is close. A
     field printed in digits (Romanian cards' numeric nationality) stays digits when
     they clearly outscore every letter, rather than becoming the nearest code.
@@ -782,7 +781,7 @@ def _state_code(cells: Sequence[Mapping[str, float]], read: str, issuer: str) ->
             for c, r, cell in zip(code, read, cells, strict=True)
         )
 
-    digits = "".join(max("0123456789", key=lambda c: cell.get(c, -1.0)) for cell in cells)
+    digits = "".join(max(_CLASSES["N"], key=lambda c: cell.get(c, -1.0)) for cell in cells)
     if total(digits) - total(read) > _DIGIT_STATE_MARGIN:
         return digits
     best_code = max((c for c in STATE_CODES if close(c)), key=total, default=None)

@@ -90,11 +90,11 @@ ABOVE_THREE_LINE_MRZ = 0.64
 MIN_MRZ_TOP = 0.45
 #: Pixel standard deviation (0-255) under which an image is taken as blank.
 BLANK_STDDEV = 4.0
-#: Keys that make an OCR result usable (the identity fields decisions rely on).
 #: Sharpness (capture.py's variance of the Laplacian) under which a passport page's
 #: printed zone gets a second, sharpened OCR pass: generated pages measure ~1800
 #: clean, ~250 mild, ~65 hard; 11 of the 65 MRZ specimens are under it.
 SOFT_SHARPNESS = 150.0
+#: Keys that make an OCR result usable (the identity fields decisions rely on).
 USABLE_KEYS = frozenset(
     {"LAST_NAME", "FIRST_NAME", "DATE_OF_BIRTH", "DOCUMENT_NUMBER", "EXPIRATION_DATE"}
 )
@@ -805,7 +805,7 @@ class LocalDocumentReader:
                 capture = flatten(photo)
                 flat, sharp = capture.image, capture.sharpness
                 # flatten measured the sharpness of this very image: not twice.
-                front_problem = rejection(flat, score=capture.sharpness)
+                front_problem = rejection(flat, score=sharp)
         if front_problem is not None:
             flat = None
         front_rejected = front_problem
@@ -850,8 +850,9 @@ class LocalDocumentReader:
             portrait = self._portrait(flat, face)
             timings["portrait"] = (time.perf_counter() - t0) * 1000
             # The front is OCR'd even when the barcode or a valid MRZ decoded: the
-            # printed fields are what the cross-check compares them with. Then one
-            # pass is enough (the sharpened second pass only rescues missing fields).
+            # printed fields are what the cross-check compares them with. After a
+            # barcode one pass is enough (the sharpened second pass only rescues
+            # missing fields).
             t0 = time.perf_counter()
             if mrz is not None:
                 # The MRZ gave the identity fields (verified or, with a failed check
@@ -859,7 +860,7 @@ class LocalDocumentReader:
                 # smaller scale; a soft capture also gets the sharpened second pass
                 # when fields are missing, because the printed fields are what the
                 # cross-check catches an edited page with (generated pages at hard
-                # quality: edits caught 18 -> 28 of 30, +13 ms median; on sharp
+                # quality: edits caught 18 -> 28 of 30, +23 ms median; on sharp
                 # pages the second pass rarely finds what the first missed).
                 zone = printed_zone(gray, mrz, face)
                 width = round(PAGE_OCR_WIDTH * zone.width / gray.width)

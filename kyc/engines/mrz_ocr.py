@@ -533,6 +533,20 @@ def _text_rows(img: Image.Image) -> list[tuple[int, int]]:
     return [r for r in rows if r[1] - r[0] > 8]
 
 
+def _row_crops(
+    band: Image.Image, target: int
+) -> tuple[float, list[tuple[tuple[int, int], Image.Image]]]:
+    """(scale, [((top, bottom), padded row crop), ...]) of a band scaled to ``target`` px."""
+    scale = target / band.width
+    scaled = band.resize((target, max(1, int(band.height * scale))), Image.Resampling.LANCZOS)
+    out = []
+    for top, bottom in _text_rows(scaled):
+        pad = max(4, (bottom - top) // 3)
+        box = (0, max(0, top - pad), scaled.width, min(scaled.height, bottom + pad))
+        out.append(((top, bottom), scaled.crop(box)))
+    return scale, out
+
+
 def _read_band(
     band: Image.Image, templates: OcrbTemplates, styles: Sequence[Style], refine: bool = True
 ) -> MrzResult | None:
@@ -544,28 +558,24 @@ def _read_band(
     line. When the MRZ rows fill less than half of the band, the rows alone are cut
     out, deskewed again and read (once).
     """
-    target = _OCR_WIDTHS[0]
-    scale = target / band.width
-    scaled = band.resize((target, max(1, int(band.height * scale))), Image.Resampling.LANCZOS)
+    scale, rows_found = _row_crops(band, _OCR_WIDTHS[0])
     cells = []
     crops = []
     spans = []
-    for top, bottom in _text_rows(scaled):
-        pad = max(4, (bottom - top) // 3)
-        box = (0, max(0, top - pad), scaled.width, min(scaled.height, bottom + pad))
-        crop = np.asarray(scaled.crop(box))
+    for span, row in rows_found:
+        crop = np.asarray(row)
         scored = templates.score_row(crop, upscale=scale)
         if scored is not None:
             cells.append(scored)
             crops.append(crop)
-            spans.append((top, bottom))
+            spans.append(span)
     group = _mrz_group(cells)
     if group is None:
         return None
     rows = spans[group]
     height = rows[-1][1] - rows[0][0]
-    if refine and height < 0.5 * scaled.height:
-        line = (rows[-1][1] - rows[0][0]) / len(rows)
+    if refine and height < 0.5 * int(band.height * scale):  # the scaled band's height
+        line = height / len(rows)
         y0 = max(0, int((rows[0][0] - line) / scale))
         y1 = min(band.height, int((rows[-1][1] + line) / scale))
         again = _read_band(deskew(band.crop((0, y0, band.width, y1))), templates, styles, False)
@@ -579,15 +589,7 @@ def _read_tesseract(
     band: Image.Image, target: int, read_line: Callable[[Image.Image], str]
 ) -> MrzResult | None:
     """Read a band's rows with Tesseract at ``target`` px wide (no OCR-B font)."""
-    scale = target / band.width
-    scaled = band.resize((target, max(1, int(band.height * scale))), Image.Resampling.LANCZOS)
-    lines = []
-    for top, bottom in _text_rows(scaled):
-        pad = max(4, (bottom - top) // 3)
-        box = (0, max(0, top - pad), scaled.width, min(scaled.height, bottom + pad))
-        text = read_line(scaled.crop(box)).strip()
-        if text:
-            lines.append(text)
+    lines = [t for _, row in _row_crops(band, target)[1] if (t := read_line(row).strip())]
     mrz_lines = find_mrz_lines(lines)
     if mrz_lines is None:
         return None
@@ -612,9 +614,9 @@ def read_mrz(
         read_line: OCR of one text line restricted to :data:`MRZ_WHITELIST`
             (used when ``templates`` is None).
         templates: the OCR-B template recogniser, preferred when given.
-        tilted: when no MRZ is found upright, look for long text bands 4-40 degrees
-            askew (:func:`mrz_tilts`) and read the image turned level (a phone photo
-            of a passport held at an angle).
+        tilted: when no MRZ is found upright, try the turns of :func:`mrz_tilts`
+            (+-10/20/30 degrees, deskew covering the rest) and read the image turned
+            level (a phone photo of a passport held at an angle).
 
     Returns:
         The first MRZ whose check digits all validate; else the first one that
