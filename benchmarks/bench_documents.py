@@ -64,7 +64,7 @@ from kyc.domain.application import DocumentType
 from kyc.domain.mrz import MrzError, parse_mrz
 from kyc.domain.records import DocumentScan, Reason
 from kyc.engines.document_local import LocalDocumentReader
-from kyc.engines.imaging import rotated
+from kyc.imaging.decode import rotated
 from kyc.settings import get_settings
 
 #: Capture qualities: tilt (degrees), perspective, blur radius, JPEG quality.

@@ -65,7 +65,7 @@ from kyc.engines.face_local import (
     DlibFaceMatcher,
     FaceEmbedding,
 )
-from kyc.engines.face_quality import MIN_SHARPNESS
+from kyc.imaging.face_quality import MIN_SHARPNESS
 from kyc.settings import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent

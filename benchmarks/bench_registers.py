@@ -48,8 +48,8 @@ def main() -> int:
 
     import sqlalchemy as sa
 
+    from kyc.clients.http import RetryPolicy
     from kyc.db.engine import embedded_database_url, upgrade
-    from kyc.engines.http_resilience import RetryPolicy
     from kyc.engines.register_check import RegisterChecker
     from kyc.engines.register_http import HttpRegisterClient
     from kyc.engines.register_snapshot import SnapshotRegisterClient, load_extract

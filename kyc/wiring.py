@@ -121,7 +121,7 @@ def build_liveness_checkers(
 
 def build_register_client(settings: Settings) -> RegisterClient:
     """The RegisterClient chosen by ``KYC_REGISTER_ENGINE``."""
-    from kyc.engines.http_resilience import RetryPolicy
+    from kyc.clients.http import RetryPolicy
 
     policy = RetryPolicy(
         retries=settings.register_retries,
@@ -178,7 +178,7 @@ def build_licence_validator(settings: Settings) -> LicenceValidator | None:
         return LocalLicenceValidator()
     if not settings.licence_http_url:
         raise EngineUnavailable("KYC_LICENCE_ENGINE=http needs KYC_LICENCE_HTTP_URL")
-    from kyc.engines.http_resilience import RetryPolicy
+    from kyc.clients.http import RetryPolicy
     from kyc.engines.licence_http import HttpLicenceValidator
 
     auth = settings.licence_http_auth_value

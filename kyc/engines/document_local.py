@@ -58,9 +58,9 @@ from kyc.domain.crosscheck import cross_check
 from kyc.domain.mrz import MrzResult
 from kyc.domain.records import DocumentField, DocumentScan, Finding, Reason
 from kyc.engines.base import EngineUnavailable
-from kyc.engines.capture import FLAT_WIDTH, flatten, rejection
-from kyc.engines.imaging import ImageUnreadable, load_image
-from kyc.engines.mrz_ocr import (
+from kyc.imaging.capture import FLAT_WIDTH, flatten, rejection
+from kyc.imaging.decode import ImageUnreadable, load_image
+from kyc.imaging.mrz_ocr import (
     MRZ_WHITELIST,
     mrz_bands,
     ocrb_templates,

@@ -10,8 +10,8 @@ read. Requires the IAM permission ``textract:AnalyzeID``.
 An image over AnalyzeID's 10 MB limit is first reduced to a JPEG that fits. Input
 AnalyzeID rejects (``InvalidParameterException``, ``UnsupportedDocumentException``,
 ``BadDocumentException``, ``DocumentTooLargeException``) is a ``DOCUMENT_UNREADABLE``
-finding; throttling and outages raise :class:`~kyc.engines.aws.AwsEngineError` after
-botocore's bounded retries (see :mod:`kyc.engines.aws`).
+finding; throttling and outages raise :class:`~kyc.clients.aws.AwsEngineError` after
+botocore's bounded retries (see :mod:`kyc.clients.aws`).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from kyc.clients import aws
 from kyc.domain.application import DocumentType
 from kyc.domain.records import DocumentField, DocumentScan, Finding, Reason
-from kyc.engines import aws
 from kyc.settings import Settings
 
 logger = logging.getLogger(__name__)

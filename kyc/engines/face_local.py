@@ -2,7 +2,7 @@
 
 Pipeline for each image (selfie and document):
 
-1. decode with :func:`kyc.engines.imaging.load_image_reduced` (EXIF orientation, bomb
+1. decode with :func:`kyc.imaging.decode.load_image_reduced` (EXIF orientation, bomb
    guard; a large JPEG is decoded at 1/2-1/8 scale, never below twice the largest
    detection copy);
 2. find faces with dlib's HOG frontal face detector on a downscaled copy, cheapest
@@ -11,7 +11,7 @@ Pipeline for each image (selfie and document):
    and a selfie can show a bystander: the best-scored face is the subject, not the
    biggest box);
 3. fit dlib's 5-point landmark model and apply the quality gates of
-   :mod:`kyc.engines.face_quality` (face at least 40 px, not blurred, not turned too
+   :mod:`kyc.imaging.face_quality` (face at least 40 px, not blurred, not turned too
    far): a face that fails one gives ``FACE_QUALITY_LOW`` saying which image and
    why, not a similarity;
 4. compute the 128-d ResNet descriptor (``dlib_face_recognition_resnet_model_v1``);
@@ -57,14 +57,14 @@ from PIL import Image
 
 from kyc.domain.records import FaceComparison, Finding, Reason
 from kyc.engines.base import EngineUnavailable
-from kyc.engines.face_quality import (
+from kyc.imaging.decode import ImageUnreadable, load_image_reduced
+from kyc.imaging.face_quality import (
     MIN_SHARPNESS,
     FacePose,
     chip_sharpness,
     pose_from_5_landmarks,
     quality_problems,
 )
-from kyc.engines.imaging import ImageUnreadable, load_image_reduced
 
 logger = logging.getLogger(__name__)
 
@@ -308,7 +308,7 @@ class FaceEmbedding:
         findings: why there is no usable descriptor (empty when there is one).
         timings_ms: stage name to milliseconds.
         sharpness: Laplacian variance of the aligned face chip (see
-            :mod:`kyc.engines.face_quality`), None when no landmarks were fitted.
+            :mod:`kyc.imaging.face_quality`), None when no landmarks were fitted.
         pose: head pose from the landmarks, None likewise.
     """
 
@@ -406,7 +406,7 @@ class DlibFaceMatcher:
             no face; default ``get_settings().face_upsample``.
         model_dir: folder with the dlib ``.dat`` files; default the
             ``face_recognition_models`` package's ``models`` folder.
-        min_sharpness: blur gate (see :mod:`kyc.engines.face_quality`); 0 turns it
+        min_sharpness: blur gate (see :mod:`kyc.imaging.face_quality`); 0 turns it
             off (the calibration benchmark measures blur that way).
 
     Raises:

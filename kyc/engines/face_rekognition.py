@@ -16,7 +16,7 @@ checked locally (JPEG/PNG, 5 MB as bytes) so a bad selfie
 is ``SELFIE_UNREADABLE`` and a bad document ``FACE_NOT_FOUND`` with the side named;
 ``InvalidParameterException`` (Rekognition's answer when it finds no face) is
 ``FACE_NOT_FOUND``; throttling and outages raise
-:class:`~kyc.engines.aws.AwsEngineError` after botocore's bounded retries.
+:class:`~kyc.clients.aws.AwsEngineError` after botocore's bounded retries.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from kyc.clients import aws
 from kyc.domain.records import FaceComparison, Finding, Reason
-from kyc.engines import aws
 from kyc.settings import Settings
 
 logger = logging.getLogger(__name__)

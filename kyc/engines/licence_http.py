@@ -28,8 +28,8 @@ from typing import Any
 
 import httpx
 
+from kyc.clients.http import RetryPolicy, ServiceUnavailable, limiter_for, request
 from kyc.domain.records import Finding, LicenceClaim, LicenceResult, Reason
-from kyc.engines.http_resilience import RetryPolicy, ServiceUnavailable, limiter_for, request
 
 log = logging.getLogger(__name__)
 

@@ -38,7 +38,7 @@ from PIL import Image
 from kyc.domain.liveness import FrameMeasure, evaluate_challenge, face_eye_aspect_ratio, yaw_degrees
 from kyc.domain.records import Finding, LivenessEvidence, LivenessResult, Reason
 from kyc.engines.base import EngineUnavailable
-from kyc.engines.imaging import ImageUnreadable, load_image
+from kyc.imaging.decode import ImageUnreadable, load_image
 
 logger = logging.getLogger(__name__)
 

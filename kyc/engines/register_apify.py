@@ -30,10 +30,10 @@ from importlib.metadata import version
 from types import MappingProxyType
 from typing import Any
 
+from kyc.clients.http import RetryPolicy, limiter_for
 from kyc.domain.records import RegisterOutcome, RegisterResult
 from kyc.domain.registers import normalise_number
 from kyc.engines.base import EngineUnavailable
-from kyc.engines.http_resilience import RetryPolicy, limiter_for
 
 log = logging.getLogger(__name__)
 

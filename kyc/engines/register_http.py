@@ -26,9 +26,9 @@ from urllib.parse import quote
 import httpx
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from kyc.clients.http import RetryPolicy, ServiceUnavailable, limiter_for, request
 from kyc.domain.records import RegisterOutcome, RegisterResult
 from kyc.domain.registers import normalise_number
-from kyc.engines.http_resilience import RetryPolicy, ServiceUnavailable, limiter_for, request
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from kyc.engines.http_resilience import retry_after_seconds
+from kyc.clients.http import retry_after_seconds
 from kyc.notify.base import DeliveryFailed, Notification
 
 if TYPE_CHECKING:
@@ -182,7 +182,7 @@ def redact_url(url: str) -> str:
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
     """Seconds to wait from an HTTP ``Retry-After`` (delta-seconds or an HTTP date).
 
-    The parsing is :func:`kyc.engines.http_resilience.retry_after_seconds` (shared
+    The parsing is :func:`kyc.clients.http.retry_after_seconds` (shared
     with the register clients); this keeps the webhook's epoch-seconds ``now``.
     """
     current = None if now is None else dt.datetime.fromtimestamp(now, dt.UTC)

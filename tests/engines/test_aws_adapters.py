@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from kyc.clients.aws import AwsEngineError
 from kyc.domain.records import Reason
-from kyc.engines.aws import AwsEngineError
 from kyc.engines.base import EngineUnavailable
 from kyc.engines.document_textract import TextractDocumentReader, fields_from_analyze_id
 from kyc.engines.face_rekognition import RekognitionFaceMatcher, comparison_from_compare_faces
@@ -344,7 +344,8 @@ def test_wiring_without_credentials_says_so(
 def test_oversize_images_are_reduced_to_fit(server: ReplayServer) -> None:
     import numpy as np
 
-    from kyc.engines import aws, face_rekognition
+    from kyc.clients import aws
+    from kyc.engines import face_rekognition
 
     # A 2000 x 1500 PNG of noise: about 9 MB, readable, over CompareFaces' 5 MB.
     rng = np.random.default_rng(3)

@@ -27,9 +27,9 @@ from kyc.demo.cards import (
 from kyc.demo.generate import GENUINE_IDENTITIES, face_photos
 from kyc.domain.application import DocumentType
 from kyc.domain.records import Reason
-from kyc.engines.capture import ID1_ASPECT, flatten
 from kyc.engines.document_local import LocalDocumentReader, printed_zone
-from kyc.engines.mrz_ocr import ocrb_templates
+from kyc.imaging.capture import ID1_ASPECT, flatten
+from kyc.imaging.mrz_ocr import ocrb_templates
 from kyc.settings import get_settings
 
 SHARED = get_settings().shared_data_dir
@@ -176,7 +176,7 @@ def test_without_the_ocrb_font_the_tesseract_fallback_still_finds_the_mrz(
 ) -> None:
     # The general English model misreads fillers (README: 6 / 65 specimens exact), but
     # it finds the zone and the digit fields it reads validate.
-    from kyc.engines.mrz_ocr import read_mrz
+    from kyc.imaging.mrz_ocr import read_mrz
 
     page = Image.open(io.BytesIO(passport_page)).convert("RGB")
     result = read_mrz(page, reader._read_mrz_line, None)
@@ -241,7 +241,7 @@ def test_edits_on_a_photographed_page_are_caught(
 def test_printed_zone_ends_above_the_mrz_and_right_of_the_face(
     reader: LocalDocumentReader, passport_page: bytes
 ) -> None:
-    from kyc.engines.mrz_ocr import read_mrz
+    from kyc.imaging.mrz_ocr import read_mrz
 
     page = Image.open(io.BytesIO(passport_page)).convert("L")
     mrz = read_mrz(page, lambda _: "", ocrb_templates())

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image, ImageEnhance, ImageFilter
 
 from kyc.domain.records import FaceComparison, Reason
-from kyc.engines import face_local, imaging
+from kyc.engines import face_local
 from kyc.engines.base import EngineUnavailable
 from kyc.engines.face_local import (
     MATCH_DISTANCE,
@@ -33,8 +33,9 @@ from kyc.engines.face_local import (
     score_to_confidence,
     similarity_to_distance,
 )
-from kyc.engines.face_quality import MIN_SHARPNESS
-from kyc.engines.imaging import load_image
+from kyc.imaging import decode as imaging
+from kyc.imaging.decode import load_image
+from kyc.imaging.face_quality import MIN_SHARPNESS
 from kyc.settings import Settings, get_settings
 
 # Same person: distances 0.26-0.46 observed (similarity >= 84 on the calibrated scale).

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from kyc.clients.http import RetryPolicy
 from kyc.domain.records import LicenceClaim, LicenceResult, Reason
 from kyc.engines.base import LicenceValidator
-from kyc.engines.http_resilience import RetryPolicy
 from kyc.engines.licence_http import HttpLicenceValidator
 from kyc.engines.licence_local import LocalLicenceValidator
 from kyc.settings import Settings

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from kyc.clients.http import RetryPolicy
 from kyc.domain.records import RegisterOutcome
 from kyc.engines.base import EngineUnavailable
-from kyc.engines.http_resilience import RetryPolicy
 from kyc.engines.register_apify import ApifyRegisterClient, prefect_resume_webhook
 from tests.fixtures.registers import FakeApify, Receiver, fake_apify, receiver
 

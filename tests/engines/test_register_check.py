@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
+from kyc.clients.http import RetryPolicy
 from kyc.db import register_repository as rrepo
 from kyc.db.engine import session_scope
 from kyc.domain.records import RegisterOutcome
-from kyc.engines.http_resilience import RetryPolicy
 from kyc.engines.register_check import RegisterChecker
 from kyc.engines.register_http import HttpRegisterClient
 from tests.fixtures.registers import RegisterSite, register_site

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from kyc.clients.http import RetryPolicy
 from kyc.domain.records import RegisterOutcome, RegisterResult
 from kyc.engines.base import RegisterClient
-from kyc.engines.http_resilience import RetryPolicy
 from kyc.engines.register_apify import ApifyRegisterClient
 from kyc.engines.register_http import HttpRegisterClient
 from kyc.engines.register_snapshot import SnapshotRegisterClient, load_extract

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
+from kyc.clients.http import RateLimiter, RetryPolicy, retry_after_seconds
 from kyc.domain.records import RegisterOutcome
-from kyc.engines.http_resilience import RateLimiter, RetryPolicy, retry_after_seconds
 from kyc.engines.register_http import HttpRegisterClient, PageNotUnderstood, parse_result_page
 from tests.fixtures.registers import RegisterSite, register_site, result_page
 

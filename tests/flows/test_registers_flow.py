@@ -145,7 +145,7 @@ def test_apify_webhook_resumes_a_suspended_flow_run_through_the_prefect_api(pref
     from prefect.states import Running, Suspended
 
     from flows.registers import RegisterRunDone
-    from kyc.engines.http_resilience import RetryPolicy
+    from kyc.clients.http import RetryPolicy
     from kyc.engines.register_apify import ApifyRegisterClient, prefect_resume_webhook
 
     with get_client(sync_client=True) as client:

@@ -40,7 +40,7 @@ from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageFont
 
 from kyc.domain.mrz import MrzError, MrzResult, decode_scores, find_mrz_lines, parse_mrz
-from kyc.engines.imaging import rotated
+from kyc.imaging.decode import rotated
 
 #: Width the locator works at.
 _WORK_WIDTH = 800
@@ -421,7 +421,7 @@ _TILTS = (10.0, -10.0, 20.0, -20.0, 30.0, -30.0)
 
 
 def mrz_tilts(gray: NDArray[np.uint8]) -> list[float]:
-    """Turns (degrees counter-clockwise, as :func:`~kyc.engines.imaging.rotated`) showing a band.
+    """Turns (degrees counter-clockwise, as :func:`~kyc.imaging.decode.rotated`) showing a band.
 
     :func:`mrz_bands` looks for level bands (deskew then corrects a few degrees); a
     page photographed 10-35 degrees askew has no level band at all. Each turn in

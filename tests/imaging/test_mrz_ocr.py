@@ -1,4 +1,4 @@
-"""MRZ location and OCR-B template reading (kyc.engines.mrz_ocr), on rendered pages and
+"""MRZ location and OCR-B template reading (kyc.imaging.mrz_ocr), on rendered pages and
 labelled specimens from shared/data/mrz (read in place, never copied)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 
 from kyc.demo.cards import passport_mrz, render_passport_page
-from kyc.engines.mrz_ocr import _joined_lines, deskew, mrz_bands, ocrb_templates, read_mrz
+from kyc.imaging.mrz_ocr import _joined_lines, deskew, mrz_bands, ocrb_templates, read_mrz
 from kyc.settings import get_settings
 from tests.engines.test_document_local_capture import PASSPORT  # the ICAO 9303 specimen
 

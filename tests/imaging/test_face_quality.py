@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from kyc.engines.face_quality import (
+from kyc.imaging.face_quality import (
     MAX_YAW_DEG,
     MIN_SHARPNESS,
     NOSE_DEPTH_RATIO,

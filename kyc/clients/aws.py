@@ -18,7 +18,7 @@ import logging
 from typing import Any, NoReturn
 
 from kyc.engines.base import EngineUnavailable
-from kyc.engines.imaging import MIN_SIDE, ImageUnreadable, load_image
+from kyc.imaging.decode import MIN_SIDE, ImageUnreadable, load_image
 from kyc.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -189,7 +189,7 @@ def image_problem(data: bytes, *, formats: frozenset[str], max_bytes: int) -> st
 
     Checking before the call tells *which* image is bad (Rekognition's
     InvalidImageFormatException does not say) and saves a billed request. The same
-    guards as the local engines apply (:mod:`kyc.engines.imaging`: decompression-bomb
+    guards as the local engines apply (:mod:`kyc.imaging.decode`: decompression-bomb
     limit, smallest side), but a JPEG is decoded at 1/8 scale: that still reads the
     whole entropy-coded stream, so truncation is caught, at a fraction of the cost
     (the service decodes the full image anyway).

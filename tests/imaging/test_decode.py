@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kyc.engines.imaging import MIN_SIDE, ImageUnreadable, load_image, load_image_reduced
+from kyc.imaging.decode import MIN_SIDE, ImageUnreadable, load_image, load_image_reduced
 
 # EXIF tag 0x0112 (Orientation); 6 = stored image must be turned 90 deg clockwise.
 ORIENTATION = 0x0112
