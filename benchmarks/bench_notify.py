@@ -98,7 +98,7 @@ def main() -> None:
     from kyc.notify.email import EmailChannel
     from kyc.notify.sns import SnsChannel
     from kyc.notify.webhook import WebhookChannel, generate_secret, sign
-    from tasks.notify import record_attempt
+    from kyc.services.notify import record_attempt
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log
     runtime.reset()
@@ -168,7 +168,10 @@ def main() -> None:
                 )
                 t0 = time.perf_counter()
                 result = deliver(
-                    channel, n, policy=RetryPolicy(max_attempts=1), record=record_attempt
+                    channel,
+                    n,
+                    policy=RetryPolicy(max_attempts=1),
+                    record=lambda a: record_attempt(runtime.current(), a),
                 )
                 timings.append((time.perf_counter() - t0) * 1000)
                 if not result.delivered:

@@ -50,9 +50,9 @@ def main() -> int:
 
     from kyc.clients.http import RetryPolicy
     from kyc.db.engine import embedded_database_url, upgrade
-    from kyc.engines.register_check import RegisterChecker
     from kyc.engines.register_http import HttpRegisterClient
     from kyc.engines.register_snapshot import SnapshotRegisterClient, load_extract
+    from kyc.services.registers import RegisterChecker
     from kyc.settings import get_settings
     from tests.fixtures.registers import RegisterSite, register_site
 

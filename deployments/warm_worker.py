@@ -54,8 +54,6 @@ def flow_for_entrypoint(entrypoint: str) -> Any:
 def warm_up() -> None:
     """Load what every run needs once: flows, engines, the database (migrated)."""
     from kyc import runtime
-    from kyc.settings import get_settings
-    from kyc.wiring import build_engines
 
     for entry in (
         "flows/process_application.py:process_application",
@@ -63,8 +61,9 @@ def warm_up() -> None:
         "flows/reprocess.py:reprocess_application",
     ):
         flow_for_entrypoint(entry)
-    runtime.database()
-    engines = build_engines(get_settings())
+    rt = runtime.current()
+    _ = rt.db
+    engines = rt.engines
     # The engines load their models on first use: run them once on a blank image so
     # the first application does not pay for it (a blank page reads as nothing).
     import io

@@ -8,7 +8,8 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from kyc.settings import get_settings
+from kyc import runtime
+from kyc.services.notify import ReminderOutcome, ReminderStatus, reminder_channels_configured
 from tasks import notify as tn
 
 
@@ -22,7 +23,7 @@ class ReminderRun:
     sent: int = 0
     already_sent: int = 0
     failed: int = 0
-    outcomes: list[tn.ReminderOutcome] = field(default_factory=list)
+    outcomes: list[ReminderOutcome] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -56,8 +57,7 @@ def expiry_reminders(today: str | None = None) -> ReminderRun:
     """
     log = get_run_logger()
     day = dt.date.fromisoformat(today) if today else dt.datetime.now(dt.UTC).date()
-    settings = get_settings()
-    if not (settings.smtp_host or settings.sns_topic_arn):
+    if not reminder_channels_configured(runtime.current()):
         log.warning(
             "expiry reminders: no channel configured (KYC_SMTP_HOST or KYC_SNS_TOPIC_ARN); "
             "nothing sent, nothing recorded"
@@ -69,9 +69,9 @@ def expiry_reminders(today: str | None = None) -> ReminderRun:
         day,
         configured=True,
         due=len(due),
-        sent=sum(o.status == "SENT" for o in outcomes),
-        already_sent=sum(o.status == "ALREADY_SENT" for o in outcomes),
-        failed=sum(o.status == "FAILED" for o in outcomes),
+        sent=sum(o.status is ReminderStatus.SENT for o in outcomes),
+        already_sent=sum(o.status is ReminderStatus.ALREADY_SENT for o in outcomes),
+        failed=sum(o.status is ReminderStatus.FAILED for o in outcomes),
         outcomes=outcomes,
     )
     log.info(

@@ -10,7 +10,14 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 
 from prefect import flow
 
-from flows.pipeline import Outcome, _already_decided, _logger, process_application
+from flows.pipeline import (
+    already_decided_outcome,
+    incomplete_outcome,
+    logger,
+    process_application,
+)
+from flows.runner import InlineRunner
+from kyc.domain.records import Outcome, OutcomeStatus
 from kyc.settings import get_settings
 from tasks import pipeline as t
 
@@ -33,9 +40,12 @@ def ingest_landing(landing: str | None = None) -> list[Outcome]:
     """
     settings = get_settings()
     landing = landing or settings.landing
-    log = _logger()
-    log.info("database: PostgreSQL %s", t.check_database())
-    found = t.discover_applications(landing)
+    log = logger()
+    # The batch runs its stages inline (see flows.runner); its register and licence
+    # checks overlap the engines on the runner's threads.
+    runner = InlineRunner(workers=2 * settings.concurrency)
+    log.info("database: PostgreSQL %s", runner.run(t.check_database))
+    found = runner.run(t.discover_applications, landing)
     for discovered in DISCOVERY_HOOKS:
         discovered(len(found.complete) + len(found.incomplete))
     log.info(
@@ -46,29 +56,37 @@ def ingest_landing(landing: str | None = None) -> list[Outcome]:
     )
     outcomes: list[Outcome] = []
     for inc in found.incomplete:
-        outcome = Outcome(
-            inc.application_id,
-            "INCOMPLETE",
-            detail="; ".join([f"missing {m}" for m in inc.missing] + list(inc.problems)),
-        )
+        outcome = incomplete_outcome(inc.application_id, list(inc.missing), list(inc.problems))
         # An application waits while its objects are still arriving; ambiguous or
         # malformed folders are reported at once, and one that stays incomplete past
         # the timeout is reported too, so nobody waits on it silently.
         if inc.problems:
-            t.dead_letter(
-                landing, inc.application_id, "discover", "APPLICATION_MALFORMED", outcome.detail
+            runner.run(
+                t.dead_letter,
+                landing,
+                inc.application_id,
+                "discover",
+                "APPLICATION_MALFORMED",
+                outcome.detail,
             )
         elif inc.overdue(now=time.time(), timeout_seconds=settings.incomplete_timeout_seconds):
-            t.dead_letter(
-                landing, inc.application_id, "discover", "INCOMPLETE_TIMEOUT", outcome.detail
+            runner.run(
+                t.dead_letter,
+                landing,
+                inc.application_id,
+                "discover",
+                "INCOMPLETE_TIMEOUT",
+                outcome.detail,
             )
             outcome = Outcome(
-                inc.application_id, "DEAD_LETTER", detail="INCOMPLETE_TIMEOUT: " + outcome.detail
+                inc.application_id,
+                OutcomeStatus.DEAD_LETTER,
+                detail="INCOMPLETE_TIMEOUT: " + outcome.detail,
             )
         outcomes.append(outcome)
         _notify(outcome)
     # One query for the whole batch instead of one transaction per application.
-    decided = t.decided_applications(found.complete) if found.complete else {}
+    decided = runner.run(t.decided_applications, found.complete) if found.complete else {}
     # Applications run on a plain thread pool (KYC_CONCURRENCY at a time) inside this
     # flow run, their stages inline, rather than as one Prefect task run each: a task
     # run costs Prefect's API server ~35-60 ms of CPU (its events are recorded after
@@ -80,7 +98,7 @@ def ingest_landing(landing: str | None = None) -> list[Outcome]:
     for bundle in found.complete:
         previous = decided.get(bundle.application_id)
         if previous is not None:
-            outcome = _already_decided(bundle.application_id, previous)
+            outcome = already_decided_outcome(bundle.application_id, previous)
             outcomes.append(outcome)
             _notify(outcome)
         else:
@@ -90,9 +108,9 @@ def ingest_landing(landing: str | None = None) -> list[Outcome]:
                 pool.submit(
                     contextvars.copy_context().run,
                     process_application,
+                    runner,
                     landing,
                     bundle,
-                    inline=True,
                     checked=True,
                 )
             )
@@ -103,6 +121,7 @@ def ingest_landing(landing: str | None = None) -> list[Outcome]:
             _notify(outcome)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        runner.close()
     outcomes.sort(key=lambda o: o.application_id)
     log.info(
         "ingest finished at %s: %d outcomes", dt.datetime.now(dt.UTC).isoformat(), len(outcomes)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from prefect import flow
 
-from flows.pipeline import Outcome, _logger, process_application_task
+from flows.pipeline import incomplete_outcome, logger, process_application_task
 from flows.registers import await_register_run
+from kyc.domain.records import Outcome
 from kyc.settings import get_settings
 from tasks import pipeline as t
 
@@ -28,19 +29,15 @@ def process_application(
     """
     landing = landing or get_settings().landing
     if event_id:
-        _logger().info("application %s: triggered by event %s", application_id, event_id)
+        logger().info("application %s: triggered by event %s", application_id, event_id)
     found = t.discover_applications(landing, application_id)
     for bundle in found.complete:
         if bundle.application_id == application_id:
             # An asynchronous (Apify) register check suspends this flow run here,
             # before any engine work, when it runs from a deployment (flows/registers.py).
             register = await_register_run(landing, bundle)
-            return process_application_task(landing, bundle, register=register)
+            return process_application_task(landing, bundle, register)
     for inc in found.incomplete:
         if inc.application_id == application_id:
-            return Outcome(
-                application_id,
-                "INCOMPLETE",
-                detail="; ".join([f"missing {m}" for m in inc.missing] + list(inc.problems)),
-            )
-    return Outcome(application_id, "INCOMPLETE", detail="no objects landed for this application")
+            return incomplete_outcome(application_id, list(inc.missing), list(inc.problems))
+    return incomplete_outcome(application_id, [], ["no objects landed for this application"])

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from prefect import flow
 
-from flows.pipeline import Outcome, _logger, run_application
+from flows.pipeline import incomplete_outcome, logger, run_application
+from flows.runner import TaskRunner
+from kyc.domain.records import Outcome, OutcomeStatus
 from tasks import pipeline as t
 
 
@@ -30,26 +32,31 @@ def reprocess_application(application_id: str) -> Outcome:
         DECIDED (a new version), NOT_FOUND (no such application), INCOMPLETE (its
         objects are no longer all there) or DEAD_LETTER (unreadable now).
     """
-    log = _logger()
+    log = logger()
     stored = t.stored_application(application_id)
     if stored is None:
-        return Outcome(application_id, "NOT_FOUND", detail="no such application was registered")
+        return Outcome(
+            application_id, OutcomeStatus.NOT_FOUND, detail="no such application was registered"
+        )
     found = t.discover_applications(stored.landing_uri, application_id)
     bundle = next((b for b in found.complete if b.application_id == application_id), None)
     if bundle is None:
-        missing = [
-            "; ".join([f"missing {m}" for m in inc.missing] + list(inc.problems))
+        incomplete = [
+            incomplete_outcome(application_id, list(inc.missing), list(inc.problems))
             for inc in found.incomplete
             if inc.application_id == application_id
+        ] or [
+            incomplete_outcome(
+                application_id, [], ["no objects left at the stored landing location"]
+            )
         ]
-        detail = missing[0] if missing else "no objects left at the stored landing location"
-        log.warning("application %s: cannot reprocess: %s", application_id, detail)
-        return Outcome(application_id, "INCOMPLETE", detail=detail)
+        log.warning("application %s: cannot reprocess: %s", application_id, incomplete[0].detail)
+        return incomplete[0]
     decided_before = t.already_decided(bundle)
     if decided_before is None:
         # New objects since the last decision: an ordinary decision, not a re-run.
         log.info("application %s: objects changed since the last decision", application_id)
-        return run_application(stored.landing_uri, bundle, checked=True)
+        return run_application(TaskRunner(), stored.landing_uri, bundle, checked=True)
     latest = stored.latest_version or decided_before.version
     log.info("application %s: reprocessing decision version %d", application_id, latest)
-    return run_application(stored.landing_uri, bundle, reprocess_of=latest)
+    return run_application(TaskRunner(), stored.landing_uri, bundle, reprocess_of=latest)

@@ -485,10 +485,9 @@ def register_check(
 
     Exit status: 0 registered and the name agrees, 1 any other outcome, 2 bad usage.
     """
+    from kyc import runtime
     from kyc.domain.records import SEVERITY, Severity
     from kyc.domain.registers import RegisterApplicant, assess, canonical_register
-    from kyc.settings import get_settings
-    from kyc.wiring import build_register_checker
 
     if canonical_register(reg_type) is None:
         console.print(f"[red]unknown register {reg_type!r}: use GMC, GDC, NMC or GPHC")
@@ -497,7 +496,7 @@ def register_check(
     if len(parts) < 2:
         console.print("[red]--name needs a first and a last name")
         raise typer.Exit(2)
-    result = build_register_checker(get_settings()).check(reg_type, number)
+    result = runtime.current().registers.check(reg_type, number)
     findings = assess(
         RegisterApplicant(reg_type, number, parts[0], " ".join(parts[1:-1]) or None, parts[-1]),
         result,
@@ -599,9 +598,9 @@ def notifications(
     from kyc.db.notifications import list_deliveries
 
     if resend_failed:
-        from tasks.notify import resend_failed_decisions
+        from kyc.services.notify import resend_failed_decisions
 
-        for line in resend_failed_decisions():
+        for line in resend_failed_decisions(runtime.current()):
             console.print(line)
 
     with session_scope(runtime.database()) as s:

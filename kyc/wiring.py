@@ -1,17 +1,27 @@
-"""The one place engines are chosen (from Settings).
+"""The one place engines are chosen (from Settings) and given their configuration.
 
 Cloud adapters are imported lazily so that a local installation never needs AWS
 libraries configured; an engine that is not available fails here, at start-up, with
-a clear message rather than mid-batch.
+a clear message rather than mid-batch. No engine reads the settings itself: each
+receives what it needs from here.
+
+Nothing is cached here: :class:`kyc.runtime.Runtime` builds the engines once per
+settings value. Engines that hold heavy, configuration-free state (the local
+document reader's Tesseract handles) are taken from the runtime's ``shared`` pool,
+keyed on exactly the arguments they are built with, so that two settings values that
+differ in, say, the landing folder do not load the OCR models twice.
 """
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TypeVar
+
+import sqlalchemy as sa
 
 from kyc.engines.base import (
+    AsyncRegisterClient,
     DocumentReader,
     EngineUnavailable,
     FaceMatcher,
@@ -19,53 +29,52 @@ from kyc.engines.base import (
     LivenessChecker,
     RegisterClient,
 )
-from kyc.quality.gate import QualityGate
 from kyc.settings import Settings
 
-if TYPE_CHECKING:
-    from kyc.engines.register_check import RegisterChecker
+T = TypeVar("T")
+#: ``share(key, build)``: the instance built for ``key`` in this process, built once.
+Share = Callable[[Hashable, Callable[[], T]], T]
+
+
+def _not_shared(key: Hashable, build: Callable[[], T]) -> T:
+    return build()
 
 
 @dataclass(frozen=True, slots=True)
 class Engines:
-    """Everything with heavy state (models, OCR handles, GX context), built once."""
+    """Every external capability the pipeline uses, as chosen by the settings."""
 
     document_reader: DocumentReader
     face_matcher: FaceMatcher
-    quality_gate: QualityGate
-    register_checker: RegisterChecker
+    register_client: RegisterClient
     licence_validator: LicenceValidator | None
     #: The method chosen by KYC_LIVENESS_ENGINE, then the replay check (always on).
     liveness_checkers: tuple[LivenessChecker, ...] = ()
+    #: Set when register look-ups can run while a flow run waits suspended (Apify with
+    #: ``KYC_APIFY_WEBHOOK_PREFECT_API_URL``); None: look-ups block (poll) instead.
+    async_register_client: AsyncRegisterClient | None = None
 
     def versions(self) -> dict[str, str]:
-        """Engine name → version, recorded on every decision."""
+        """Engine name → ``name/version``, recorded on every decision."""
         return {
             "document_reader": f"{self.document_reader.name}/{self.document_reader.version}",
             "face_matcher": f"{self.face_matcher.name}/{self.face_matcher.version}",
-            "quality_gate": "great_expectations/" + _gx_version(),
             "liveness": " + ".join(f"{c.name}/{c.version}" for c in self.liveness_checkers)
             or "not-run",
-            "register": f"{self.register_checker.client.name}/"
-            f"{self.register_checker.client.version}",
+            "register": f"{self.register_client.name}/{self.register_client.version}",
             "licence": "not-run"
             if self.licence_validator is None
             else f"{self.licence_validator.name}/{self.licence_validator.version}",
         }
 
 
-def _gx_version() -> str:
-    from importlib.metadata import version
-
-    return version("great_expectations")
-
-
-def build_document_reader(settings: Settings) -> DocumentReader:
+def build_document_reader(settings: Settings, *, share: Share = _not_shared) -> DocumentReader:
     """The DocumentReader chosen by ``KYC_DOCUMENT_ENGINE``."""
     if settings.document_engine == "local":
         from kyc.engines.document_local import LocalDocumentReader
 
-        return LocalDocumentReader()
+        # Configuration-free and heavy (Tesseract handles): one per process.
+        return share(("document-reader", "local"), LocalDocumentReader)
     if settings.document_engine == "textract":
         # Lazy: a local installation never imports boto3's service models.
         from kyc.engines.document_textract import TextractDocumentReader
@@ -79,7 +88,7 @@ def build_face_matcher(settings: Settings) -> FaceMatcher:
     if settings.face_engine == "local":
         from kyc.engines.face_local import DlibFaceMatcher
 
-        return DlibFaceMatcher()
+        return DlibFaceMatcher(upsample=settings.face_upsample)
     if settings.face_engine == "rekognition":
         from kyc.engines.face_rekognition import RekognitionFaceMatcher
 
@@ -96,31 +105,41 @@ def build_liveness_checkers(
     method: a Face Liveness session or a challenge says nothing about whether the
     selfie being matched is a photo of the document.
     """
+    from kyc.engines.face_local import DlibFaceMatcher, similarity_to_distance
     from kyc.engines.liveness_local import ChallengeLivenessChecker, ReplayLivenessChecker
 
     primary: LivenessChecker
     if settings.liveness_engine == "local":
-        from kyc.engines.face_local import DlibFaceMatcher
-
-        matcher = face_matcher if isinstance(face_matcher, DlibFaceMatcher) else None
-        primary = ChallengeLivenessChecker(matcher=matcher)
+        # The challenge compares frames with the selfie by dlib embedding: it shares
+        # the pipeline's matcher when that is dlib (one embedding of the selfie).
+        matcher = (
+            face_matcher
+            if isinstance(face_matcher, DlibFaceMatcher)
+            else DlibFaceMatcher(upsample=settings.face_upsample)
+        )
+        primary = ChallengeLivenessChecker(
+            matcher=matcher,
+            max_distance=similarity_to_distance(settings.face_match_threshold),
+        )
     elif settings.liveness_engine == "rekognition":
         from kyc.engines.liveness_rekognition import RekognitionLivenessChecker
 
-        primary = RekognitionLivenessChecker(
-            region=settings.aws_region,
-            endpoint_url=settings.liveness_endpoint_url,
-            confidence_threshold=settings.liveness_confidence_threshold,
-            face_matcher=face_matcher,
-            match_threshold=settings.face_match_threshold,
-        )
+        primary = RekognitionLivenessChecker.from_settings(settings, face_matcher=face_matcher)
     else:  # pragma: no cover - Settings validates the literal
         raise EngineUnavailable(f"KYC_LIVENESS_ENGINE={settings.liveness_engine!r} is unknown")
-    return (primary, ReplayLivenessChecker())
+    return (primary, ReplayLivenessChecker(upsample=settings.face_upsample))
 
 
-def build_register_client(settings: Settings) -> RegisterClient:
-    """The RegisterClient chosen by ``KYC_REGISTER_ENGINE``."""
+def build_register_client(
+    settings: Settings, *, database: Callable[[], sa.Engine] | None = None
+) -> RegisterClient:
+    """The RegisterClient chosen by ``KYC_REGISTER_ENGINE``.
+
+    Args:
+        settings: the settings.
+        database: the migrated database (the snapshot client reads the loaded
+            extract from it); needed for ``snapshot`` only.
+    """
     from kyc.clients.http import RetryPolicy
 
     policy = RetryPolicy(
@@ -129,10 +148,11 @@ def build_register_client(settings: Settings) -> RegisterClient:
         max_retry_after_seconds=settings.register_max_retry_after_seconds,
     )
     if settings.register_engine == "snapshot":
-        from kyc import runtime
         from kyc.engines.register_snapshot import SnapshotRegisterClient
 
-        return SnapshotRegisterClient(runtime.database)
+        if database is None:
+            raise EngineUnavailable("KYC_REGISTER_ENGINE=snapshot needs the database")
+        return SnapshotRegisterClient(database)
     if settings.register_engine == "http":
         from kyc.engines.register_http import HttpRegisterClient
 
@@ -156,16 +176,15 @@ def build_register_client(settings: Settings) -> RegisterClient:
     )
 
 
-def build_register_checker(settings: Settings) -> RegisterChecker:
-    """The register client behind number validation and the register cache."""
-    from kyc import runtime
-    from kyc.engines.register_check import RegisterChecker
+def async_register_client(settings: Settings, client: RegisterClient) -> AsyncRegisterClient | None:
+    """The client itself when its look-ups can run while a flow run waits suspended.
 
-    return RegisterChecker(
-        build_register_client(settings),
-        runtime.database,
-        ttl_seconds=settings.register_cache_ttl_seconds,
-    )
+    Only Apify runs can call back (a webhook to Prefect's API), and only when that API
+    is reachable from Apify (``KYC_APIFY_WEBHOOK_PREFECT_API_URL``).
+    """
+    if not settings.apify_webhook_prefect_api_url:
+        return None
+    return client if isinstance(client, AsyncRegisterClient) else None
 
 
 def build_licence_validator(settings: Settings) -> LicenceValidator | None:
@@ -198,31 +217,30 @@ def build_licence_validator(settings: Settings) -> LicenceValidator | None:
     )
 
 
-_lock = threading.Lock()
-_cache: dict[tuple[str, ...], Engines] = {}
+def build_engines(
+    settings: Settings,
+    *,
+    database: Callable[[], sa.Engine] | None = None,
+    share: Share = _not_shared,
+) -> Engines:
+    """Build every engine the settings name (see :class:`kyc.runtime.Runtime`).
 
+    Args:
+        settings: the settings.
+        database: the migrated database, for engines that read it (register snapshot).
+        share: the runtime's pool for heavy, configuration-free engines.
 
-def build_engines(settings: Settings) -> Engines:
-    """Build (once per process and engine choice) the engines named by settings."""
-    key = (
-        settings.document_engine,
-        settings.face_engine,
-        settings.liveness_engine,
-        settings.liveness_endpoint_url or "",
-        settings.register_engine,
-        settings.licence_engine,
+    Raises:
+        EngineUnavailable: an engine cannot run here (missing library, model,
+            credentials or configuration), with a message saying what to set.
+    """
+    face_matcher = build_face_matcher(settings)
+    register_client = build_register_client(settings, database=database)
+    return Engines(
+        document_reader=build_document_reader(settings, share=share),
+        face_matcher=face_matcher,
+        liveness_checkers=build_liveness_checkers(settings, face_matcher),
+        register_client=register_client,
+        async_register_client=async_register_client(settings, register_client),
+        licence_validator=build_licence_validator(settings),
     )
-    with _lock:
-        if key not in _cache:
-            face_matcher = build_face_matcher(settings)
-            _cache[key] = Engines(
-                document_reader=build_document_reader(settings),
-                face_matcher=face_matcher,
-                quality_gate=QualityGate(
-                    settings.expectations_dir, worker_process=settings.quality_gate_process
-                ),
-                liveness_checkers=build_liveness_checkers(settings, face_matcher),
-                register_checker=build_register_checker(settings),
-                licence_validator=build_licence_validator(settings),
-            )
-        return _cache[key]

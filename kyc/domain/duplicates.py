@@ -10,10 +10,19 @@ same date of birth is the same person applying again, which is no finding.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from kyc.domain.application import Application
 from kyc.domain.matching import NameMatch, compare_names
-from kyc.domain.records import DuplicateCheck, DuplicateMatch, Finding, Reason
+from kyc.domain.records import (
+    DuplicateCheck,
+    DuplicateMatch,
+    FaceComparison,
+    Finding,
+    LivenessResult,
+    Reason,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +43,36 @@ class Candidate:
     application_id: str
     distance: float
     identity: Identity
+
+
+def identity_of(app: Application) -> Identity:
+    """The identity an application claims (its form's name and date of birth)."""
+    return Identity(app.first_name, app.last_name, app.date_of_birth, app.middle_name)
+
+
+def needs_search(face: FaceComparison | None, *, match_threshold: float) -> bool:
+    """Whose selfie is searched among earlier users: only one verified against its document.
+
+    A selfie that did not match its document is not searched: the face findings
+    already explain that decision, and an unverified face must not name others.
+    """
+    return face is not None and face.similarity is not None and face.similarity >= match_threshold
+
+
+def may_enrol(liveness: Sequence[LivenessResult]) -> bool:
+    """Whether a verified selfie joins the faces later applicants are searched against.
+
+    Not when any liveness method failed: a replayed photo (of the document, a print,
+    a screen) must not become someone's face.
+    """
+    return not any(r.passed is False for r in liveness)
+
+
+def search_not_possible(engine: str) -> DuplicateCheck:
+    """The search did not run because the face engine gives no embedding (visible)."""
+    return DuplicateCheck(
+        ran=False, reason=f"face engine {engine or 'unknown'} gives no face embedding"
+    )
 
 
 def same_identity(a: Identity, b: Identity, *, name_threshold: float) -> bool:

@@ -19,8 +19,29 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from kyc.domain.application import Application, DocumentType
 from kyc.domain.matching import fold, normalise_document_number
 from kyc.domain.records import Finding, LicenceClaim, Reason
+
+
+def licence_claim(app: Application) -> LicenceClaim | None:
+    """What a licence validator is asked about this application; None: not a licence.
+
+    Only driving licences are validated (passports and ID cards have no such service).
+    """
+    doc = app.document
+    if doc.type is not DocumentType.DRIVING_LICENCE:
+        return None
+    return LicenceClaim(
+        country=doc.issuing_country,
+        region=doc.issuing_region,
+        number=doc.number,
+        date_of_birth=app.date_of_birth,
+        first_name=app.first_name,
+        middle_name=app.middle_name,
+        last_name=app.last_name,
+        expiry_date=doc.expiry_date,
+    )
 
 
 def _any(*patterns: str) -> re.Pattern[str]:

@@ -8,10 +8,14 @@ CompareFaces similarity scale (0-100).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kyc.imaging.picture import Picture
 
 
 class Decision(StrEnum):
@@ -259,17 +263,22 @@ def _box(box: tuple[float, float, float, float] | None) -> dict[str, float] | No
 class LivenessEvidence:
     """What an application offers as evidence that a live person took the selfie.
 
+    Images are bytes or shared :class:`~kyc.imaging.picture.Picture` objects (the
+    pipeline passes the Pictures the other stages decoded, so nothing is decoded or
+    detected twice).
+
     Attributes:
-        selfie: the selfie image bytes.
-        document: the document front (for the replay check: a selfie that is a copy
-            of the document portrait is no evidence of a live person).
+        selfie: the selfie image.
+        document: the document's portrait crop when the reader made one, else its
+            front (for the replay check: a selfie that is a copy of the document
+            portrait is no evidence of a live person).
         frames: ``selfie_frames/<n>`` images in frame order (challenge: blink, turn).
         session_id: an AWS Face Liveness session id from ``application.json``.
     """
 
-    selfie: bytes
-    document: bytes | None = None
-    frames: tuple[bytes, ...] = ()
+    selfie: bytes | Picture
+    document: bytes | Picture | None = None
+    frames: tuple[bytes | Picture, ...] = ()
     session_id: str | None = None
 
 
@@ -519,4 +528,43 @@ class LicenceResult:
             "findings": [f.as_dict() for f in self.findings],
             "engine": self.engine,
             "raw": dict(self.raw),
+        }
+
+
+class OutcomeStatus(StrEnum):
+    """What one run did with one application (``kyc ingest --json``'s ``status``)."""
+
+    #: A decision was recorded in this run (see ``decision``).
+    DECIDED = "DECIDED"
+    #: These exact objects were decided before (idempotency): nothing recorded.
+    ALREADY_DECIDED = "ALREADY_DECIDED"
+    #: Could not be processed: recorded in ``dead_letters`` with the reason.
+    DEAD_LETTER = "DEAD_LETTER"
+    #: Not all required objects have landed yet (waits; reported after a timeout).
+    INCOMPLETE = "INCOMPLETE"
+    #: Reprocessing: no such application was ever registered.
+    NOT_FOUND = "NOT_FOUND"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one application in a run (JSON-ready via ``as_dict``)."""
+
+    application_id: str
+    status: OutcomeStatus
+    decision: str | None = None
+    reasons: tuple[str, ...] = ()
+    detail: str = ""
+    scores: Mapping[str, Any] = field(default_factory=dict)
+    #: wall-clock seconds this application took in this run (benchmarks, logs)
+    elapsed_s: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "application_id": self.application_id,
+            "status": self.status.value,
+            "decision": self.decision,
+            "reasons": list(self.reasons),
+            "detail": self.detail,
         }

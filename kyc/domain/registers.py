@@ -259,3 +259,13 @@ def assess(applicant: RegisterApplicant, result: RegisterResult | None) -> list[
     if names.outcome is NameMatch.MISMATCH:
         out.append(Finding(Reason.REGISTER_NAME_MISMATCH, f"register name: {names.detail}"))
     return out
+
+
+def unchecked_status(registration_type: str) -> str:
+    """``reg_checks.status`` recorded when no register answer exists for an application.
+
+    ``NOT_REQUIRED`` when the applicant claims no registration; ``NOT_RUN`` when one is
+    claimed but the check could not run (then REGISTER_NOT_CHECKED decides), so the
+    trail shows that nothing was skipped silently.
+    """
+    return "NOT_REQUIRED" if registration_type == "NONE" else "NOT_RUN"

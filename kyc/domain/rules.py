@@ -10,9 +10,10 @@ MANUAL_REVIEW; else PASS (WARNING findings stay on the record for the reviewer).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from kyc.domain.application import Application, RegisterType
 from kyc.domain.duplicates import duplicate_findings
@@ -40,6 +41,9 @@ from kyc.domain.records import (
 )
 from kyc.domain.registers import RegisterApplicant, assess
 
+if TYPE_CHECKING:
+    from kyc.settings import Settings
+
 #: Fields a document must yield before its holder can pass.
 REQUIRED_FIELDS = ("FIRST_NAME", "LAST_NAME", "DATE_OF_BIRTH", "EXPIRATION_DATE", "DOCUMENT_NUMBER")
 
@@ -53,6 +57,17 @@ class Thresholds:
     min_field_confidence: float = 50.0
     name_match: float = 0.85
     liveness_policy: Literal["require", "record"] = "require"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Thresholds:
+        """The thresholds the settings configure (``KYC_FACE_MATCH_THRESHOLD``, ...)."""
+        return cls(
+            face_match=settings.face_match_threshold,
+            face_reject=settings.face_reject_threshold,
+            min_field_confidence=settings.min_field_confidence,
+            name_match=settings.name_match_threshold,
+            liveness_policy=settings.liveness_policy,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,3 +276,32 @@ def decide(
         decided_at=now,
         duplicate_of=signals.duplicates.duplicates if signals.duplicates is not None else (),
     )
+
+
+def engine_labels(
+    versions: Mapping[str, str],
+    *,
+    liveness_policy: str,
+    liveness: tuple[LivenessResult, ...],
+    duplicates: DuplicateCheck | None,
+) -> dict[str, str]:
+    """What a decision records about how it was made: engines, policy, methods.
+
+    Args:
+        versions: engine name to ``name/version`` (the runtime's engines).
+        liveness_policy: ``require`` or ``record``.
+        liveness: the liveness results the decision used.
+        duplicates: the duplicate-identity search, None when it did not apply.
+
+    Returns:
+        The ``engines`` JSON of the decision row.
+    """
+    if duplicates is None:
+        duplicate_search = "not-applicable"
+    else:
+        duplicate_search = duplicates.method if duplicates.ran else "not-run"
+    return dict(versions) | {
+        "liveness_policy": liveness_policy,
+        "liveness_methods": ",".join(r.method for r in liveness) or "none",
+        "duplicate_search": duplicate_search,
+    }

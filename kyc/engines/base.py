@@ -19,6 +19,7 @@ from kyc.domain.records import (
     LivenessResult,
     RegisterResult,
 )
+from kyc.imaging.picture import Picture
 
 
 class EngineUnavailable(RuntimeError):
@@ -33,13 +34,18 @@ class DocumentReader(Protocol):
     version: str
 
     def read(
-        self, front: bytes, *, back: bytes | None = None, document_type: DocumentType | None = None
+        self,
+        front: bytes | Picture,
+        *,
+        back: bytes | Picture | None = None,
+        document_type: DocumentType | None = None,
     ) -> DocumentScan:
         """Read one document.
 
         Args:
-            front: image bytes of the front (licence front / passport photo page).
-            back: image bytes of the back (licence PDF417 side), when supplied.
+            front: the front (licence front / passport photo page): bytes, or the
+                pipeline's shared Picture (decoded once for every engine).
+            back: the back (licence PDF417 side), when supplied.
             document_type: what the applicant says the document is (a hint only).
 
         Returns:
@@ -56,13 +62,14 @@ class FaceMatcher(Protocol):
     name: str
     version: str
 
-    def compare(self, selfie: bytes, document: bytes) -> FaceComparison:
+    def compare(self, selfie: bytes | Picture, document: bytes | Picture) -> FaceComparison:
         """Compare two images.
 
         Args:
-            selfie: image bytes of the selfie (CompareFaces SourceImage).
-            document: image bytes of the document front or its portrait crop
-                (CompareFaces TargetImage).
+            selfie: the selfie (CompareFaces SourceImage): bytes or a shared Picture
+                (the matcher's face detection is then reused by the liveness checks).
+            document: the document front or its portrait crop (CompareFaces
+                TargetImage), likewise.
 
         Returns:
             Similarity 0-100 or, when no comparison is possible, findings such as
@@ -120,6 +127,32 @@ class RegisterClient(Protocol):
             the client's own retries (service down, rate-limited, malformed page).
             Never an exception for these.
         """
+        ...
+
+
+@runtime_checkable
+class AsyncRegisterClient(Protocol):
+    """A RegisterClient whose look-ups are runs that end later (Apify actor runs).
+
+    The per-application flow starts the run, suspends (freeing its worker slot) and is
+    resumed by the service calling Prefect's API when the run ends; then it collects.
+    """
+
+    name: str
+    version: str
+
+    def start_resumable(
+        self, register: str, number: str, *, prefect_api_url: str, flow_run_id: str
+    ) -> str:
+        """Start a look-up that resumes ``flow_run_id`` through ``prefect_api_url`` when done.
+
+        Returns:
+            The run id to wait for and collect.
+        """
+        ...
+
+    def collect(self, register: str, number: str, run_id: str) -> RegisterResult:
+        """The answer of a finished run (UNAVAILABLE when it failed)."""
         ...
 
 

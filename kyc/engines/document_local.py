@@ -67,6 +67,7 @@ from kyc.imaging.mrz_ocr import (
     read_mrz,
     read_mrz_askew,
 )
+from kyc.imaging.picture import Picture
 
 logger = logging.getLogger(__name__)
 
@@ -735,7 +736,11 @@ class LocalDocumentReader:
     # -- public -------------------------------------------------------------------------
 
     def read(
-        self, front: bytes, *, back: bytes | None = None, document_type: DocumentType | None = None
+        self,
+        front: bytes | Picture,
+        *,
+        back: bytes | Picture | None = None,
+        document_type: DocumentType | None = None,
     ) -> DocumentScan:
         """Read one document (see :class:`kyc.engines.base.DocumentReader`).
 
@@ -752,7 +757,12 @@ class LocalDocumentReader:
         start = time.perf_counter()
         portrait: tuple[bytes, tuple[int, int, int, int]] | None = None
         try:
-            fields, findings, portrait = self._read(front, back, document_type, timings)
+            fields, findings, portrait = self._read(
+                Picture.of(front),
+                None if back is None else Picture.of(back),
+                document_type,
+                timings,
+            )
         except Exception as exc:  # the port promises no exceptions; log, don't crash
             # Type and location only: messages and locals may hold document text (PII).
             where = traceback.extract_tb(exc.__traceback__)[-1]
@@ -778,8 +788,8 @@ class LocalDocumentReader:
 
     def _read(
         self,
-        front: bytes,
-        back: bytes | None,
+        front: Picture,
+        back: Picture | None,
         document_type: DocumentType | None,
         timings: dict[str, float],
     ) -> tuple[
@@ -795,7 +805,7 @@ class LocalDocumentReader:
         front_problem: str | None = None
         sharp = 0.0
         try:
-            photo = load_image(front, mode="RGB")
+            photo = front.rgb()
         except ImageUnreadable as exc:
             front_problem = str(exc)
         else:
@@ -815,7 +825,7 @@ class LocalDocumentReader:
         back_problem: str | None = None
         if back is not None:
             t0 = time.perf_counter()
-            payload = self._decode_back(back)
+            payload = self._decode_back(back.data)
             timings["decode_back"] = (time.perf_counter() - t0) * 1000
             if isinstance(payload, ImageUnreadable):
                 back_problem = str(payload)

@@ -26,6 +26,7 @@ from typing import Any
 from kyc.clients import aws
 from kyc.domain.application import DocumentType
 from kyc.domain.records import DocumentField, DocumentScan, Finding, Reason
+from kyc.imaging.picture import Picture
 from kyc.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -130,7 +131,11 @@ class TextractDocumentReader:
         )
 
     def read(
-        self, front: bytes, *, back: bytes | None = None, document_type: DocumentType | None = None
+        self,
+        front: bytes | Picture,
+        *,
+        back: bytes | Picture | None = None,
+        document_type: DocumentType | None = None,
     ) -> DocumentScan:
         """Read one document with AnalyzeID (front and optional back in one call).
 
@@ -149,7 +154,8 @@ class TextractDocumentReader:
         started = time.perf_counter()
         timings: dict[str, float] = {}
         findings: list[Finding] = []
-        front = aws.fit_image(front, max_bytes=MAX_BYTES)
+        # AnalyzeID takes the file's bytes: nothing here needs the decoded image.
+        front = aws.fit_image(Picture.of(front).data, max_bytes=MAX_BYTES)
         problem = aws.image_problem(front, formats=FORMATS, max_bytes=MAX_BYTES)
         if problem is not None:
             findings.append(Finding(Reason.DOCUMENT_UNREADABLE, f"front: {problem}"))
@@ -157,7 +163,7 @@ class TextractDocumentReader:
             return self._scan({}, findings, timings)
         pages = [{"Bytes": front}]
         if back is not None:
-            back = aws.fit_image(back, max_bytes=MAX_BYTES)
+            back = aws.fit_image(Picture.of(back).data, max_bytes=MAX_BYTES)
             problem = aws.image_problem(back, formats=FORMATS, max_bytes=MAX_BYTES)
             if problem is None:
                 pages.append({"Bytes": back})

@@ -1,21 +1,19 @@
 """Local FaceMatcher: dlib HOG detector, 5-point landmarks, ResNet face embeddings.
 
-Pipeline for each image (selfie and document):
+Pipeline for each image (selfie and document), once per image (memoised on its
+:class:`~kyc.imaging.picture.Picture`, so the liveness checks and the duplicate search
+reuse it):
 
-1. decode with :func:`kyc.imaging.decode.load_image_reduced` (EXIF orientation, bomb
-   guard; a large JPEG is decoded at 1/2-1/8 scale, never below twice the largest
-   detection copy);
-2. find faces with dlib's HOG frontal face detector on a downscaled copy, cheapest
-   pass first (see ``_SELFIE_PASSES`` / ``_document_passes``), and keep the face with
-   the highest detector score (an ID card can carry a second, faint "ghost" portrait
-   and a selfie can show a bystander: the best-scored face is the subject, not the
-   biggest box);
-3. fit dlib's 5-point landmark model and apply the quality gates of
+1. find the subject's face with :func:`kyc.imaging.faces.find_face` (decoded once,
+   EXIF orientation and bomb guard applied; dlib's HOG detector on downscaled copies,
+   cheapest pass first, best-scored face kept) — the same detection the liveness
+   checks use;
+2. fit dlib's 5-point landmark model and apply the quality gates of
    :mod:`kyc.imaging.face_quality` (face at least 40 px, not blurred, not turned too
    far): a face that fails one gives ``FACE_QUALITY_LOW`` saying which image and
    why, not a similarity;
-4. compute the 128-d ResNet descriptor (``dlib_face_recognition_resnet_model_v1``);
-5. compare the two descriptors by Euclidean distance and map it to CompareFaces'
+3. compute the 128-d ResNet descriptor (``dlib_face_recognition_resnet_model_v1``);
+4. compare the two descriptors by Euclidean distance and map it to CompareFaces'
    0-100 similarity scale with :func:`distance_to_similarity`.
 
 Model files come from the ``face_recognition_models`` distribution. Its
@@ -25,12 +23,7 @@ the package folder with ``importlib.util.find_spec`` and never import it.
 Thread safety (the matcher is shared by Prefect's thread task runner), measured
 on dlib 20.0.1 (``dlib-bin``):
 
-* the HOG detector is **not** safe to share: ``object_detector::operator()`` loads
-  the image into its member scanner, and the Python binding releases the GIL while
-  it runs (two threads run detections truly in parallel). Sharing one detector
-  between two threads corrupted the heap (``free(): corrupted unsorted chunks``).
-  Each thread therefore gets its own detector (``threading.local``); creating one
-  costs about 0.2 s once per thread and keeps detection parallel;
+* the HOG detector is not safe to share: one per thread (see kyc.imaging.faces);
 * the shape predictor is documented as safe for concurrent use (const
   ``operator()``), so one instance is shared;
 * the ResNet network keeps its layer outputs in member tensors, so concurrent
@@ -50,14 +43,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from kyc.domain.records import FaceComparison, Finding, Reason
 from kyc.engines.base import EngineUnavailable
-from kyc.imaging.decode import ImageUnreadable, load_image_reduced
+from kyc.imaging.decode import ImageUnreadable
 from kyc.imaging.face_quality import (
     MIN_SHARPNESS,
     FacePose,
@@ -65,10 +57,10 @@ from kyc.imaging.face_quality import (
     pose_from_5_landmarks,
     quality_problems,
 )
+from kyc.imaging.faces import Role, document_passes, find_face
+from kyc.imaging.picture import Picture
 
 logger = logging.getLogger(__name__)
-
-Role = Literal["selfie", "document"]
 
 #: Model files used from the ``face_recognition_models`` package.
 SHAPE_PREDICTOR_FILE = "shape_predictor_5_face_landmarks.dat"
@@ -110,23 +102,6 @@ _ANCHORS = (
 #: small for a trustworthy embedding: the network works on a 150 px chip, so a
 #: smaller face would be upscaled about 4x.
 MIN_FACE_PX = 40
-
-#: Long side of the selfie copy used for detection, landmarks and embedding. Phone
-#: selfies show a large face, so 500 px keeps it well above the 150 px chip while the
-#: HOG scan stays ~10 ms.
-SELFIE_MAX_SIDE = 500
-#: Long side of the quick first-pass copy of the document (an ID-1 card at 1012 px
-#: becomes 640 px; a typical ID portrait face is still above the HOG's ~80 px window).
-DOCUMENT_QUICK_MAX_SIDE = 640
-#: Long side the document is reduced to before the slower passes and the embedding.
-#: An ID-1 scan (1012 px) is untouched; a 4000 px phone photo of a card is not
-#: upsampled at full size, which would take seconds.
-DOCUMENT_MAX_SIDE = 1280
-
-#: The decoder may shrink a JPEG (``Image.draft``) while its long side stays at least
-#: this many times the largest copy a detection pass uses: the same rule as the
-#: ``reducing_gap=2.0`` of ``_reduce``, so the copies see the same kind of filtering.
-_DRAFT_GAP = 2
 
 #: ``num_jitters`` for the descriptor. dlib treats 0 and 1 alike (one forward pass,
 #: ~80 ms CPU with ``dlib-bin``, which has no BLAS; ~16 ms with a dlib built against
@@ -260,20 +235,11 @@ class _Models:
         self.shape_predictor = dlib.shape_predictor(str(shape_path))
         self._recognizer = dlib.face_recognition_model_v1(str(recognition_path))
         self._recognizer_lock = threading.Lock()
-        self._local = threading.local()
         logger.info(
             "loaded dlib face models from %s in %.0f ms",
             folder,
             (time.perf_counter() - started) * 1000,
         )
-
-    def detector(self) -> Any:
-        """This thread's HOG detector (not shareable between threads)."""
-        found = getattr(self._local, "detector", None)
-        if found is None:
-            found = self._dlib.get_frontal_face_detector()
-            self._local.detector = found
-        return found
 
     def descriptor(self, image: np.ndarray, shape: Any) -> np.ndarray:
         """128-d descriptor of the face whose landmarks are ``shape``."""
@@ -322,88 +288,24 @@ class FaceEmbedding:
     pose: FacePose | None = None
 
 
-def _reduce(image: Image.Image, max_side: int) -> tuple[Image.Image, float]:
-    """Downscale so the long side is at most ``max_side``; return the scale used."""
-    long_side = max(image.size)
-    if long_side <= max_side:
-        return image, 1.0
-    scale = max_side / long_side
-    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    # reducing_gap: Pillow first shrinks by an integer factor with a cheap box filter,
-    # then resamples the rest; this keeps a 12 MP phone photo from dominating the cost.
-    return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0), scale
-
-
-#: Long side up to which a document image counts as a portrait crop (the document
-#: reader's crop of the card photo, or a photo of the portrait alone) and gets the
-#: padded pass below.
-PORTRAIT_CROP_MAX_SIDE = 640
-#: Border added on each side, per long side, before the padded pass. The HOG window
-#: needs context around the face: on a tight crop (forehead to chin, ear to ear) it
-#: missed 6 of 552 crops of the public set; with a 30 % replicated border it found 4
-#: of them and the other 2 are blurred, strongly turned faces.
-PORTRAIT_PAD = 0.3
-
 #: Size of the aligned face chip the sharpness is measured on (the ResNet's own size).
 CHIP_SIZE = 150
-
-
-@dataclass(frozen=True, slots=True)
-class _Pass:
-    """One detection attempt: image reduced to ``max_side``, bordered, then ``upsample``.
-
-    ``pad`` is the border added on each side as a fraction of the long side (edge
-    pixels replicated), 0 for none.
-    """
-
-    max_side: int
-    upsample: int
-    pad: float = 0.0
-
-
-#: Selfie: one scan at 500 px without upsampling (fast; a selfie face is large). Only
-#: when that finds nothing, a second scan upsampled once finds faces down to ~37 px so
-#: that a small face is reported as FACE_QUALITY_LOW or still matched instead of
-#: "no face"; it costs ~50 ms and runs only on that failure path.
-_SELFIE_PASSES = (_Pass(SELFIE_MAX_SIDE, 0), _Pass(SELFIE_MAX_SIDE, 1))
-
-
-def _document_passes(upsample: int) -> tuple[_Pass, ...]:
-    """Detection passes for the document, cheapest first; the first that finds a face wins.
-
-    Measured on 1012x638 ID-1 cards on this 2-core machine: the 640 px quick pass
-    (~15 ms) finds faces of >= ~115 px on the card and found all 137 readable
-    head-and-shoulders portraits of the public face set; the full-size pass without
-    upsampling (~38 ms) adds faces of 73-115 px; the upsampled pass (~170 ms at
-    ``upsample=1``) adds faces down to ~37 px and runs only when the others fail.
-    The last, padded pass only runs on small images (a portrait crop, see
-    ``PORTRAIT_PAD``) where the others found nothing.
-    """
-    passes = [_Pass(DOCUMENT_QUICK_MAX_SIDE, 0), _Pass(DOCUMENT_MAX_SIDE, 0)]
-    if upsample > 0:
-        passes.append(_Pass(DOCUMENT_MAX_SIDE, upsample))
-    passes.append(_Pass(PORTRAIT_CROP_MAX_SIDE, max(upsample, 1), PORTRAIT_PAD))
-    return tuple(passes)
-
-
-def _bordered(pixels: np.ndarray, pad: float) -> tuple[np.ndarray, int]:
-    """``pixels`` with a replicated border of ``pad`` x long side; returns the border width."""
-    width = round(pad * max(pixels.shape[:2]))
-    if width == 0:
-        return pixels, 0
-    return np.pad(pixels, ((width, width), (width, width), (0, 0)), mode="edge"), width
 
 
 class DlibFaceMatcher:
     """FaceMatcher on dlib's HOG detector and ResNet descriptors (runs offline).
 
     Models load lazily on the first comparison and are cached for the process, so
-    constructing a matcher per task is cheap. One instance may be used from many
-    threads at once (see the module docstring for how).
+    constructing a matcher is cheap. One instance may be used from many threads at
+    once (see the module docstring for how). Face detection is shared with the
+    liveness checks through :func:`kyc.imaging.faces.find_face`, and each image's
+    embedding is memoised on its :class:`~kyc.imaging.picture.Picture`, so a selfie
+    used by the matcher, the liveness challenge and the duplicate search is
+    detected and embedded once.
 
     Args:
         upsample: HOG upsampling passes for the document when the quick passes find
-            no face; default ``get_settings().face_upsample``.
+            no face (``KYC_FACE_UPSAMPLE``, given by kyc.wiring).
         model_dir: folder with the dlib ``.dat`` files; default the
             ``face_recognition_models`` package's ``models`` folder.
         min_sharpness: blur gate (see :mod:`kyc.imaging.face_quality`); 0 turns it
@@ -418,32 +320,31 @@ class DlibFaceMatcher:
     def __init__(
         self,
         *,
-        upsample: int | None = None,
+        upsample: int = 1,
         model_dir: Path | None = None,
         min_sharpness: float = MIN_SHARPNESS,
     ) -> None:
         self._dlib = _import_dlib()
         self._model_dir = (model_dir or model_directory()).resolve()
         _model_paths(self._model_dir)  # fail now, in wiring, rather than mid-flow
-        if upsample is None:
-            from kyc.settings import get_settings
-
-            upsample = get_settings().face_upsample
         if not 0 <= upsample <= 3:
             raise ValueError(f"upsample must be within 0..3, got {upsample}")
         self.upsample = upsample
         self.min_sharpness = min_sharpness
         self.version = f"dlib-{self._dlib.__version__}+resnet_v1"
-        self._document_passes = _document_passes(upsample)
+        self._document_passes = document_passes(upsample)
 
     def _models(self) -> _Models:
         return _models_for(self._dlib, self._model_dir)
 
-    def embed(self, image: bytes, *, role: Role = "selfie") -> FaceEmbedding:
+    def embed(self, image: bytes | Picture, *, role: Role = "selfie") -> FaceEmbedding:
         """Find the best face in one image and compute its descriptor.
 
+        Computed once per picture and role (memoised on the Picture): the liveness
+        challenge asks for the selfie's descriptor the matcher already computed.
+
         Args:
-            image: image bytes (untrusted).
+            image: image bytes (untrusted) or a shared Picture.
             role: ``selfie`` or ``document``; sets the detection passes and the
                 wording and codes of findings.
 
@@ -454,72 +355,39 @@ class DlibFaceMatcher:
             FACE_NOT_FOUND; a face under MIN_FACE_PX, blurred or turned too far
             -> FACE_QUALITY_LOW (one finding listing every problem).
         """
+        picture = Picture.of(image, name=role)
+        key = ("dlib-embedding", str(self._model_dir), role, self.upsample, self.min_sharpness)
+        return picture.memo(key, lambda: self._embed(picture, role))
+
+    def _embed(self, picture: Picture, role: Role) -> FaceEmbedding:
         where = "in selfie" if role == "selfie" else "on document"
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        passes = _SELFIE_PASSES if role == "selfie" else self._document_passes
         try:
-            # JPEG DCT scaling does in the decoder what ``_reduce``'s reducing_gap=2
-            # would do after it (shrink by 2^k while at least twice the largest copy
-            # a pass needs), so a 12 MP selfie is never decoded at full size.
-            decoded, decode_scale = load_image_reduced(
-                image, mode="RGB", min_long_side=_DRAFT_GAP * max(step.max_side for step in passes)
-            )
+            detection = find_face(picture, role, upsample=self.upsample)
         except ImageUnreadable as exc:
             if role == "selfie":
                 finding = Finding(Reason.SELFIE_UNREADABLE, str(exc))
             else:
                 finding = Finding(Reason.FACE_NOT_FOUND, f"document image unreadable: {exc}")
             return FaceEmbedding(None, findings=(finding,))
-        timings["decode"] = _ms_since(started)
-
-        models = self._models()
-        detector = models.detector()
-        started = time.perf_counter()
-        # Each pass reuses the reduced copy when the size is unchanged.
-        copies: dict[tuple[int, float], tuple[np.ndarray, int, float]] = {}
-        boxes: list[Any] = []
-        scores: list[float] = []
-        pixels, scale, border = np.empty((0, 0, 3), np.uint8), 1.0, 0
-        for attempt in passes:
-            if attempt.pad and max(decoded.size) / decode_scale > PORTRAIT_CROP_MAX_SIDE:
-                continue  # a whole card or photo has context enough around the face
-            key = (attempt.max_side, attempt.pad)
-            if key not in copies:
-                reduced, reduced_scale = _reduce(decoded, attempt.max_side)
-                copies[key] = (*_bordered(np.asarray(reduced), attempt.pad), reduced_scale)
-            pixels, border, scale = copies[key]
-            found, found_scores, _ = detector.run(pixels, attempt.upsample, 0.0)
-            boxes, scores = list(found), [float(s) for s in found_scores]
-            if boxes:
-                break
         timings["detect"] = _ms_since(started)
-        if not boxes:
+        if detection is None:
             finding = Finding(Reason.FACE_NOT_FOUND, f"no face {where}")
             return FaceEmbedding(
                 None, face_count=0, findings=(finding,), timings_ms=MappingProxyType(timings)
             )
-
-        # The subject is the face the detector is surest of, not the biggest box.
-        best = max(range(len(boxes)), key=scores.__getitem__)
-        rect, score = boxes[best], scores[best]
-        confidence = score_to_confidence(score)
-        scale *= decode_scale  # uploaded image -> detection copy
-        box = (
-            round((rect.left() - border) / scale),
-            round((rect.top() - border) / scale),
-            round(rect.width() / scale),
-            round(rect.height() / scale),
-        )
-        if len(boxes) > 1:
-            logger.debug("%d faces %s; using the best-scored one", len(boxes), where)
+        if detection.count > 1:
+            logger.debug("%d faces %s; using the best-scored one", detection.count, where)
+        confidence = score_to_confidence(detection.score)
+        box = detection.box()
 
         def rejected(detail: str, **measured: Any) -> FaceEmbedding:
             """A face found but stopped by a quality gate: FACE_QUALITY_LOW, no descriptor."""
             return FaceEmbedding(
                 None,
                 confidence=confidence,
-                face_count=len(boxes),
+                face_count=detection.count,
                 box=box,
                 findings=(Finding(Reason.FACE_QUALITY_LOW, f"face {where} {detail}"),),
                 timings_ms=MappingProxyType(timings),
@@ -529,6 +397,8 @@ class DlibFaceMatcher:
         if min(box[2], box[3]) < MIN_FACE_PX:
             return rejected(f"too small: {box[2]}x{box[3]} px (minimum {MIN_FACE_PX})")
 
+        models = self._models()
+        pixels, rect = detection.pixels, detection.rect
         started = time.perf_counter()
         # Landmarks and descriptor on the same copy the face was found on, so the
         # rectangle needs no rescaling (dlib maps upsampled boxes back to it).
@@ -551,21 +421,21 @@ class DlibFaceMatcher:
         return FaceEmbedding(
             descriptor,
             confidence=confidence,
-            face_count=len(boxes),
+            face_count=detection.count,
             box=box,
             timings_ms=MappingProxyType(timings),
             sharpness=sharpness,
             pose=pose,
         )
 
-    def compare(self, selfie: bytes, document: bytes) -> FaceComparison:
+    def compare(self, selfie: bytes | Picture, document: bytes | Picture) -> FaceComparison:
         """Compare the selfie's face with the document's face.
 
         Both images are always analysed, so a result reports every problem at once.
 
         Args:
-            selfie: selfie image bytes (CompareFaces SourceImage).
-            document: document front or portrait crop bytes (TargetImage).
+            selfie: selfie image (CompareFaces SourceImage), bytes or a shared Picture.
+            document: document front or portrait crop (TargetImage), likewise.
 
         Returns:
             Similarity 0-100 and the raw distance, or similarity None with findings

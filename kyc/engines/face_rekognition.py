@@ -29,6 +29,7 @@ from typing import Any
 
 from kyc.clients import aws
 from kyc.domain.records import FaceComparison, Finding, Reason
+from kyc.imaging.picture import Picture
 from kyc.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -153,7 +154,7 @@ class RekognitionFaceMatcher:
             timings_ms=MappingProxyType({"total": _ms_since(started)}),
         )
 
-    def compare(self, selfie: bytes, document: bytes) -> FaceComparison:
+    def compare(self, selfie: bytes | Picture, document: bytes | Picture) -> FaceComparison:
         """Compare the selfie (SourceImage) with the document (TargetImage).
 
         Args:
@@ -168,12 +169,13 @@ class RekognitionFaceMatcher:
             EngineUnavailable: credentials or IAM permission missing.
         """
         started = time.perf_counter()
-        selfie = aws.fit_image(selfie, max_bytes=MAX_BYTES)
-        document = aws.fit_image(document, max_bytes=MAX_BYTES)
-        problem = aws.image_problem(selfie, formats=FORMATS, max_bytes=MAX_BYTES)
+        # CompareFaces takes the files' bytes: nothing here needs the decoded images.
+        selfie_bytes = aws.fit_image(Picture.of(selfie).data, max_bytes=MAX_BYTES)
+        document_bytes = aws.fit_image(Picture.of(document).data, max_bytes=MAX_BYTES)
+        problem = aws.image_problem(selfie_bytes, formats=FORMATS, max_bytes=MAX_BYTES)
         if problem is not None:
             return self._finding(Reason.SELFIE_UNREADABLE, f"selfie: {problem}", started)
-        problem = aws.image_problem(document, formats=FORMATS, max_bytes=MAX_BYTES)
+        problem = aws.image_problem(document_bytes, formats=FORMATS, max_bytes=MAX_BYTES)
         if problem is not None:
             return self._finding(
                 Reason.FACE_NOT_FOUND, f"document image unreadable: {problem}", started
@@ -185,8 +187,8 @@ class RekognitionFaceMatcher:
         call_started = time.perf_counter()
         try:
             response = self._client.compare_faces(
-                SourceImage={"Bytes": selfie},
-                TargetImage={"Bytes": document},
+                SourceImage={"Bytes": selfie_bytes},
+                TargetImage={"Bytes": document_bytes},
                 SimilarityThreshold=SIMILARITY_THRESHOLD,
             )
         except ClientError as exc:

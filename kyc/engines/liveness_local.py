@@ -18,8 +18,9 @@ imported, its ``__init__`` needs pkg_resources).
   Thresholds are measured on the public face set (``make bench-replay``; figures in
   benchmarks/README.md).
 
-Thread safety follows face_local: dlib's HOG detector is not shareable between
-threads (one per thread), the shape predictor is.
+Both use the face the face matcher found (:func:`kyc.imaging.faces.find_face`, once
+per image) and add the 68 landmarks on it. Thread safety follows face_local: dlib's
+HOG detector is not shareable between threads (one per thread), the shape predictor is.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ from PIL import Image
 from kyc.domain.liveness import FrameMeasure, evaluate_challenge, face_eye_aspect_ratio, yaw_degrees
 from kyc.domain.records import Finding, LivenessEvidence, LivenessResult, Reason
 from kyc.engines.base import EngineUnavailable
-from kyc.imaging.decode import ImageUnreadable, load_image
+from kyc.imaging.decode import ImageUnreadable
+from kyc.imaging.faces import DRAFT_GAP, Role, find_face, reduce
+from kyc.imaging.picture import Picture
 
 logger = logging.getLogger(__name__)
 
@@ -85,15 +88,15 @@ def _shape68_path(model_dir: Path | None) -> Path:
 
 
 class _Landmarks:
-    """dlib HOG detector (one per thread) and the shared 68-point predictor."""
+    """The shared 68-point predictor, applied to the face :func:`find_face` detected."""
 
     _lock = threading.Lock()
     _predictors: dict[Path, Any] = {}  # noqa: RUF012 - process-wide cache by design
 
-    def __init__(self, model_dir: Path | None) -> None:
+    def __init__(self, model_dir: Path | None, *, upsample: int = 1) -> None:
         self._dlib = _import_dlib()
         self._path = _shape68_path(model_dir)
-        self._local = threading.local()
+        self.upsample = upsample
         self.version = f"dlib-{self._dlib.__version__}+shape68"
 
     def predictor(self) -> Any:
@@ -103,54 +106,41 @@ class _Landmarks:
                 found = self._predictors[self._path] = self._dlib.shape_predictor(str(self._path))
             return found
 
-    def detector(self) -> Any:
-        found = getattr(self._local, "detector", None)
-        if found is None:
-            found = self._local.detector = self._dlib.get_frontal_face_detector()
-        return found
-
-    def analyse(self, image: bytes, *, max_side: int, upsample: int = 1) -> _Face:
+    def analyse(self, picture: Picture, *, role: Role, max_side: int) -> _Face:
         """Best-scored face in an image with its 68 landmarks and aligned chip.
 
+        The face is the one :func:`kyc.imaging.faces.find_face` found for the face
+        matcher (same picture, same role: detected once); the landmarks and the chip
+        come from a copy of at most ``max_side`` pixels on the long side.
+
         Args:
-            image: image bytes (untrusted).
+            picture: the image (untrusted).
+            role: ``selfie`` (selfies and challenge frames) or ``document``.
             max_side: long side of the copy the landmarks and the chip come from.
-            upsample: HOG upsampling of the last detection pass (a card portrait's
-                face is ~70 px: a quick pass on a smaller copy would miss it).
 
         Raises:
             ImageUnreadable: not a usable image.
             _NoFace: no face was found.
         """
-        original = load_image(image, mode="RGB")
-        decoded = original
-        scale = min(1.0, max_side / max(decoded.size))
-        if scale < 1.0:
-            decoded = decoded.resize(
-                (max(1, round(decoded.width * scale)), max(1, round(decoded.height * scale))),
-                Image.Resampling.BILINEAR,
-                reducing_gap=2.0,
-            )
-        pixels = np.asarray(decoded)
-        detector = self.detector()
-        rects: list[Any] = []
-        scores: list[float] = []
-        for up in range(upsample + 1):  # cheapest first, as the face matcher does
-            found, found_scores, _ = detector.run(pixels, up, 0.0)
-            rects, scores = list(found), [float(s) for s in found_scores]
-            if rects:
-                break
-        if not rects:
+        detection = find_face(picture, role, upsample=self.upsample)
+        if detection is None:
             raise _NoFace("no face")
-        best = max(range(len(rects)), key=scores.__getitem__)
-        shape = self.predictor()(pixels, rects[best])
+        decoded, decode_scale = picture.decoded(min_long_side=DRAFT_GAP * max_side)
+        copy, copy_scale = reduce(decoded, max_side)
+        scale = copy_scale * decode_scale  # analysis copy per uploaded-image pixel
+        if detection.border == 0 and abs(scale - detection.scale) < 1e-9:
+            # The detection was made on this very copy (selfies): reuse it as is.
+            pixels, rect = detection.pixels, detection.rect
+        else:
+            pixels = np.asarray(copy)
+            left, top, right, bottom = detection.corners()
+            rect = self._dlib.rectangle(
+                round(left * scale), round(top * scale), round(right * scale), round(bottom * scale)
+            )
+        shape = self.predictor()(pixels, rect)
         points = [(float(p.x), float(p.y)) for p in shape.parts()]
         chip = np.asarray(self._dlib.get_face_chip(pixels, shape, size=CHIP_SIZE, padding=0.0))
-        rect = rects[best]
-        box = tuple(
-            round(v / scale) for v in (rect.left(), rect.top(), rect.right(), rect.bottom())
-        )
-        return _Face(points=points, chip=chip, original=np.asarray(original), box=box)
+        return _Face(points=points, chip=chip, box=detection.corners())
 
 
 class _NoFace(ValueError):
@@ -161,10 +151,7 @@ class _NoFace(ValueError):
 class _Face:
     points: list[tuple[float, float]]
     chip: np.ndarray  # CHIP_SIZE x CHIP_SIZE x 3, aligned on the landmarks
-    #: the decoded image at full resolution: a print's screen is finer than the
-    #: analysis copy can hold (downscaling would blur it away)
-    original: np.ndarray
-    box: tuple[int, ...]  # left, top, right, bottom in ``original``
+    box: tuple[int, ...]  # left, top, right, bottom in the uploaded image's pixels
 
 
 def _ms_since(started: float) -> float:
@@ -181,9 +168,10 @@ class ChallengeLivenessChecker:
 
     Args:
         matcher: the local face matcher, whose embeddings tell whether a frame shows
-            the selfie's person (default: a new DlibFaceMatcher).
-        max_distance: same-person embedding distance (default: the distance of
-            ``KYC_FACE_MATCH_THRESHOLD``).
+            the selfie's person (default: a new DlibFaceMatcher). Its selfie
+            embedding is memoised on the selfie's Picture: not computed twice.
+        max_distance: same-person embedding distance; kyc.wiring passes the distance
+            of ``KYC_FACE_MATCH_THRESHOLD`` (default: the calibrated match distance).
         model_dir: folder with the dlib ``.dat`` files.
 
     Raises:
@@ -200,15 +188,11 @@ class ChallengeLivenessChecker:
         max_distance: float | None = None,
         model_dir: Path | None = None,
     ) -> None:
-        from kyc.engines.face_local import DlibFaceMatcher, similarity_to_distance
+        from kyc.engines.face_local import MATCH_DISTANCE, DlibFaceMatcher
 
-        self._landmarks = _Landmarks(model_dir)
         self._matcher = matcher or DlibFaceMatcher(model_dir=model_dir)
-        if max_distance is None:
-            from kyc.settings import get_settings
-
-            max_distance = similarity_to_distance(get_settings().face_match_threshold)
-        self.max_distance = max_distance
+        self._landmarks = _Landmarks(model_dir, upsample=self._matcher.upsample)
+        self.max_distance = MATCH_DISTANCE if max_distance is None else max_distance
         self.version = self._landmarks.version
 
     def check(self, evidence: LivenessEvidence) -> LivenessResult:
@@ -222,7 +206,7 @@ class ChallengeLivenessChecker:
         selfie = self._matcher.embed(evidence.selfie, role="selfie").descriptor
         measures: list[FrameMeasure] = []
         for index, frame in enumerate(evidence.frames):
-            measures.append(self._measure(index, frame, selfie))
+            measures.append(self._measure(index, Picture.of(frame, name="frame"), selfie))
         timings["frames"] = _ms_since(started)
         result = evaluate_challenge(
             measures,
@@ -249,9 +233,9 @@ class ChallengeLivenessChecker:
             )
         return result
 
-    def _measure(self, index: int, frame: bytes, selfie: np.ndarray | None) -> FrameMeasure:
+    def _measure(self, index: int, frame: Picture, selfie: np.ndarray | None) -> FrameMeasure:
         try:
-            face = self._landmarks.analyse(frame, max_side=ANALYSIS_MAX_SIDE)
+            face = self._landmarks.analyse(frame, role="selfie", max_side=ANALYSIS_MAX_SIDE)
         except ImageUnreadable as exc:
             return FrameMeasure(index, problem=f"unreadable: {exc}")
         except _NoFace:
@@ -278,7 +262,11 @@ class ChallengeLivenessChecker:
 def _equalised_gray(chip: np.ndarray) -> np.ndarray:
     """Gray chip with its histogram equalised (exposure and contrast removed)."""
     gray = np.asarray(Image.fromarray(chip).convert("L"), dtype=np.float64)
-    ranks = np.argsort(np.argsort(gray.ravel(), kind="stable"), kind="stable")
+    # The rank of each pixel: the inverse of the sorting permutation (the same
+    # result as argsort(argsort(...)), with one sort instead of two).
+    order = np.argsort(gray.ravel(), kind="stable")
+    ranks = np.empty_like(order)
+    ranks[order] = np.arange(order.size)
     return (ranks / max(1, ranks.size - 1)).reshape(gray.shape)
 
 
@@ -365,6 +353,8 @@ class ReplayLivenessChecker:
         print_peak_ratio: spectral peak ratio at or above which the selfie carries
             a print/screen pattern (default PRINT_PEAK_RATIO, measured).
         model_dir: folder with the dlib ``.dat`` files.
+        upsample: the face matcher's ``KYC_FACE_UPSAMPLE``, so that the document's
+            face detection is the matcher's own (one detection per image).
 
     Raises:
         EngineUnavailable: dlib or the 68-point model is missing.
@@ -379,8 +369,9 @@ class ReplayLivenessChecker:
         copy_ncc: float = COPY_NCC,
         print_peak_ratio: float = PRINT_PEAK_RATIO,
         model_dir: Path | None = None,
+        upsample: int = 1,
     ) -> None:
-        self._landmarks = _Landmarks(model_dir)
+        self._landmarks = _Landmarks(model_dir, upsample=upsample)
         self.copy_ncc = copy_ncc
         self.print_peak_ratio = print_peak_ratio
         self.version = self._landmarks.version + "+ncc+spectrum"
@@ -398,8 +389,14 @@ class ReplayLivenessChecker:
         details: dict[str, Any] = {}
         findings: list[Finding] = []
         started = time.perf_counter()
+        selfie_picture = Picture.of(evidence.selfie, name="selfie")
         try:
-            selfie = self._landmarks.analyse(evidence.selfie, max_side=ANALYSIS_MAX_SIDE)
+            selfie = self._landmarks.analyse(
+                selfie_picture, role="selfie", max_side=ANALYSIS_MAX_SIDE
+            )
+            # A print's screen is finer than the analysis copy can hold (downscaling
+            # would blur it away): the spectrum is taken on the image at full size.
+            original = np.asarray(selfie_picture.rgb())
         except (ImageUnreadable, _NoFace) as exc:
             return self._result(
                 None,
@@ -410,7 +407,7 @@ class ReplayLivenessChecker:
         timings["selfie"] = _ms_since(started)
 
         started = time.perf_counter()
-        peak = print_peak_ratio(selfie.original, selfie.box)
+        peak = print_peak_ratio(original, selfie.box)
         details["print_peak_ratio"] = round(peak, 3)
         timings["spectrum"] = _ms_since(started)
         if peak >= self.print_peak_ratio:
@@ -425,7 +422,11 @@ class ReplayLivenessChecker:
         if evidence.document is not None:
             started = time.perf_counter()
             try:
-                document = self._landmarks.analyse(evidence.document, max_side=DOCUMENT_MAX_SIDE)
+                document = self._landmarks.analyse(
+                    Picture.of(evidence.document, name="document"),
+                    role="document",
+                    max_side=DOCUMENT_MAX_SIDE,
+                )
             except (ImageUnreadable, _NoFace) as exc:
                 details["document"] = _why(exc)
             else:

@@ -13,7 +13,8 @@ or the mobile SDKs) and the application carries its session id
 * when the session returns its reference image and a face matcher is given, the
   reference face must be the selfie's person (a live stranger proves nothing).
 
-Throttling and server errors are retried by botocore (standard retry mode); if
+Throttling and server errors are retried by botocore (the project's client factory:
+``KYC_AWS_MAX_ATTEMPTS``, ``KYC_AWS_RETRY_MODE``, ``KYC_AWS_TIMEOUT_SECONDS``); if
 they persist the call raises, so the pipeline retries the stage and finally records
 ENGINE_ERROR rather than a verdict.
 """
@@ -26,8 +27,11 @@ import time
 from types import MappingProxyType
 from typing import Any
 
+from kyc.clients import aws
 from kyc.domain.records import Finding, LivenessEvidence, LivenessResult, Reason
-from kyc.engines.base import EngineUnavailable, FaceMatcher
+from kyc.engines.base import FaceMatcher
+from kyc.imaging.picture import Picture
+from kyc.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -41,16 +45,12 @@ class RekognitionLivenessChecker:
     """LivenessChecker on AWS Rekognition Face Liveness session results.
 
     Args:
-        region: AWS region of the sessions.
+        client: a boto3 Rekognition client; use :meth:`from_settings`, which builds it
+            with the project's client factory (:func:`kyc.clients.aws.make_client`:
+            retries, timeouts, credentials check), like the other AWS adapters.
         confidence_threshold: Confidence (0-100) a SUCCEEDED session needs to pass.
-        endpoint_url: another endpoint (tests: a loopback server speaking JSON 1.1).
         face_matcher: compares the session's reference image with the selfie.
         match_threshold: similarity (0-100) for that comparison.
-        max_attempts: botocore attempts per call (standard retry mode).
-        client: a ready boto3 Rekognition client (tests).
-
-    Raises:
-        EngineUnavailable: boto3 is not installed.
     """
 
     name = "aws-rekognition-face-liveness"
@@ -58,35 +58,38 @@ class RekognitionLivenessChecker:
 
     def __init__(
         self,
+        client: Any,
         *,
-        region: str,
         confidence_threshold: float = 80.0,
-        endpoint_url: str | None = None,
         face_matcher: FaceMatcher | None = None,
         match_threshold: float = 80.0,
-        max_attempts: int = 4,
-        client: Any | None = None,
     ) -> None:
-        try:
-            import boto3
-            import botocore
-            from botocore.config import Config
-        except ImportError as exc:  # pragma: no cover - boto3 is a dependency
-            raise EngineUnavailable("the Rekognition liveness checker needs boto3") from exc
-        self._client = client or boto3.client(
-            "rekognition",
-            region_name=region,
-            endpoint_url=endpoint_url,
-            config=Config(
-                retries={"mode": "standard", "max_attempts": max_attempts},
-                connect_timeout=10,
-                read_timeout=30,
-            ),
-        )
+        self._client = client
         self.confidence_threshold = confidence_threshold
         self.face_matcher = face_matcher
         self.match_threshold = match_threshold
-        self.version = f"botocore-{botocore.__version__}"
+        self.version = f"botocore-{aws.botocore_version()}"
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, face_matcher: FaceMatcher | None, session: Any = None
+    ) -> RekognitionLivenessChecker:
+        """Build from settings: region, ``KYC_LIVENESS_ENDPOINT_URL``, thresholds.
+
+        Raises:
+            EngineUnavailable: boto3, a region or credentials are missing.
+        """
+        return cls(
+            aws.make_client(
+                "rekognition",
+                settings,
+                endpoint_url=settings.liveness_endpoint_url,
+                session=session,
+            ),
+            confidence_threshold=settings.liveness_confidence_threshold,
+            face_matcher=face_matcher,
+            match_threshold=settings.face_match_threshold,
+        )
 
     def check(self, evidence: LivenessEvidence) -> LivenessResult:
         """Read the session's results and judge them (see the module docstring)."""
@@ -141,7 +144,7 @@ class RekognitionLivenessChecker:
         )
 
     def _reference_mismatch(
-        self, selfie: bytes, response: dict[str, Any], details: dict[str, Any]
+        self, selfie: bytes | Picture, response: dict[str, Any], details: dict[str, Any]
     ) -> str:
         """A detail when the session's reference face is not the selfie's person."""
         reference = (response.get("ReferenceImage") or {}).get("Bytes")

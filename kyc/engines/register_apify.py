@@ -198,6 +198,18 @@ class ApifyRegisterClient:
         log.info("%s register: started Apify run %s", register, run.id)
         return str(run.id)
 
+    def start_resumable(
+        self, register: str, number: str, *, prefect_api_url: str, flow_run_id: str
+    ) -> str:
+        """Start a run whose end resumes a suspended Prefect flow run (AsyncRegisterClient).
+
+        Returns:
+            The Apify run id.
+        """
+        return self.start(
+            register, number, webhook=prefect_resume_webhook(prefect_api_url, flow_run_id)
+        )
+
     def status(self, register: str, run_id: str) -> str:
         """The run's status (READY, RUNNING, SUCCEEDED, FAILED, ...)."""
         self._limit(register)

@@ -34,6 +34,7 @@ from kyc.engines.face_local import (
     similarity_to_distance,
 )
 from kyc.imaging import decode as imaging
+from kyc.imaging import picture as picture_module
 from kyc.imaging.decode import load_image
 from kyc.imaging.face_quality import MIN_SHARPNESS
 from kyc.settings import Settings, get_settings
@@ -177,13 +178,12 @@ def test_missing_model_file_is_engine_unavailable(tmp_path: Path) -> None:
     assert SHAPE_PREDICTOR_FILE not in str(info.value)
 
 
-def test_upsample_defaults_to_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KYC_FACE_UPSAMPLE", "2")
-    get_settings.cache_clear()
-    try:
-        assert DlibFaceMatcher().upsample == 2
-    finally:
-        get_settings.cache_clear()
+def test_upsample_comes_from_settings_through_wiring() -> None:
+    # Engines never read the settings themselves (issue 12): wiring gives them theirs.
+    from kyc.wiring import build_face_matcher
+
+    matcher = build_face_matcher(Settings(face_upsample=2))
+    assert isinstance(matcher, DlibFaceMatcher) and matcher.upsample == 2
     with pytest.raises(ValueError, match="upsample"):
         DlibFaceMatcher(upsample=5)
 
@@ -448,7 +448,7 @@ def test_large_selfie_is_decoded_reduced_with_the_same_decision(
 
     doc = read(faces_dir, document)
     before = matcher.compare(original, doc)
-    monkeypatch.setattr(face_local, "load_image_reduced", spy)
+    monkeypatch.setattr(picture_module, "load_image_reduced", spy)
     after = matcher.compare(big, doc)
     # The selfie was decoded at 1/2 (never under twice the 500 px detection copy).
     assert decoded[0] == tuple(math.ceil(side / 2) for side in Image.open(io.BytesIO(big)).size)
@@ -477,7 +477,7 @@ def test_benchmark_sized_photos_are_decoded_at_full_size(
         calls.append(scale)
         return img, scale
 
-    monkeypatch.setattr(face_local, "load_image_reduced", spy)
+    monkeypatch.setattr(picture_module, "load_image_reduced", spy)
     matcher.compare(read(faces_dir, "facerec_obama/1.jpg"), read(faces_dir, "facerec_obama/2.jpg"))
     assert calls == [1.0, 1.0]
 

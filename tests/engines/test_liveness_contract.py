@@ -29,7 +29,7 @@ from kyc.engines.base import LivenessChecker
 from kyc.engines.face_local import DlibFaceMatcher
 from kyc.engines.liveness_local import ChallengeLivenessChecker, ReplayLivenessChecker
 from kyc.engines.liveness_rekognition import RekognitionLivenessChecker
-from kyc.settings import get_settings
+from kyc.settings import Settings, get_settings
 
 SESSION_OK = "11111111-1111-4111-8111-111111111111"
 SESSION_LOW = "22222222-2222-4222-8222-222222222222"
@@ -168,9 +168,8 @@ def matcher() -> DlibFaceMatcher:
 
 
 def _rekognition(url: str, matcher: DlibFaceMatcher) -> RekognitionLivenessChecker:
-    return RekognitionLivenessChecker(
-        region="eu-west-2", endpoint_url=url, face_matcher=matcher, max_attempts=3
-    )
+    settings = Settings(aws_region="eu-west-2", liveness_endpoint_url=url, aws_max_attempts=3)
+    return RekognitionLivenessChecker.from_settings(settings, face_matcher=matcher)
 
 
 CHECKERS: dict[str, Callable[..., LivenessChecker]] = {
@@ -402,7 +401,10 @@ def test_aws_persistent_throttling_raises_for_the_pipeline_to_retry(
     from botocore.exceptions import ClientError
 
     url = aws[0]._client.meta.endpoint_url
-    quick = RekognitionLivenessChecker(region="eu-west-2", endpoint_url=url, max_attempts=2)
+    quick = RekognitionLivenessChecker.from_settings(
+        Settings(aws_region="eu-west-2", liveness_endpoint_url=url, aws_max_attempts=2),
+        face_matcher=None,
+    )
     with pytest.raises(ClientError, match="ThrottlingException"):
         quick.check(LivenessEvidence(selfie=photos["selfie"], session_id=SESSION_ALWAYS_THROTTLED))
     with pytest.raises(ClientError, match="AccessDeniedException"):  # a setup error, not a verdict

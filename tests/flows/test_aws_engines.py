@@ -8,7 +8,6 @@ and the task's own retry, which must end as ENGINE_ERROR for that application on
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterator
@@ -18,12 +17,11 @@ import pytest
 from PIL import Image
 
 from flows.ingest import ingest_landing
-from kyc import runtime, wiring
+from kyc import runtime
 from kyc.demo.cards import CardData, render_licence_back, render_licence_front
 from kyc.demo.generate import application_form
 from kyc.settings import get_settings
 from kyc.storage.local import LocalStore
-from tasks import pipeline as task_module
 from tests.engines.aws_replay import (
     REKOGNITION_COMPARE_FACES,
     TEXTRACT_ANALYZE_ID,
@@ -67,19 +65,11 @@ def test_batch_on_aws_engines(
     monkeypatch.setenv("KYC_TEXTRACT_ENDPOINT_URL", server.endpoint)
     monkeypatch.setenv("KYC_REKOGNITION_ENDPOINT_URL", server.endpoint)
     monkeypatch.setenv("KYC_AWS_MAX_ATTEMPTS", "2")
+    # The runtime builds the AWS engines from these settings (kyc.wiring); the
+    # quality gate's worker process is shared with the session's other runtimes.
+    monkeypatch.setenv("KYC_DOCUMENT_ENGINE", "textract")
+    monkeypatch.setenv("KYC_FACE_ENGINE", "rekognition")
     runtime.reset()
-    # The AWS engines as kyc.wiring builds them for these settings, beside the
-    # session's warm quality gate (its worker process takes seconds to start; the
-    # engine choice itself is tested in tests/engines/test_aws_adapters.py).
-    aws_settings = get_settings().model_copy(
-        update={"document_engine": "textract", "face_engine": "rekognition"}
-    )
-    engines = dataclasses.replace(
-        wiring.build_engines(get_settings()),
-        document_reader=wiring.build_document_reader(aws_settings),
-        face_matcher=wiring.build_face_matcher(aws_settings),
-    )
-    monkeypatch.setattr(task_module, "build_engines", lambda settings: engines)
 
     faces = sorted((shared_data / "faces" / "facerec_biden").glob("*.jpg"))
     selfie = faces[1].read_bytes()

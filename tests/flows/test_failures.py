@@ -14,9 +14,7 @@ from kyc import runtime
 from kyc.db.engine import session_scope
 from kyc.db.repository import list_dead_letters
 from kyc.demo.generate import generate_demo
-from kyc.settings import get_settings
 from kyc.storage.local import LocalStore
-from kyc.wiring import build_engines
 from tasks import pipeline as task_module
 
 pytestmark = pytest.mark.slow
@@ -51,9 +49,9 @@ def test_face_engine_down_gives_engine_error_review(
     pipeline_env: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ids = _small_landing(pipeline_env, shared_data, keep=2)
-    real = build_engines(get_settings())
-    broken = dataclasses.replace(real, face_matcher=_Broken())
-    monkeypatch.setattr(task_module, "build_engines", lambda settings: broken)
+    rt = runtime.current()
+    broken = dataclasses.replace(rt.engines, face_matcher=_Broken())
+    monkeypatch.setattr(rt, "_engines", broken)
     outcomes = ingest_landing(str(pipeline_env))
     assert [o.application_id for o in outcomes] == sorted(ids)
     for o in outcomes:
@@ -106,7 +104,7 @@ def test_a_failed_shared_gate_run_is_validated_again_not_lost(
 ) -> None:
     """The batch queues rows for GX early; if that shared run fails, each row is re-validated."""
     ids = _small_landing(pipeline_env, shared_data, keep=2)
-    gate = build_engines(get_settings()).quality_gate
+    gate = runtime.current().gate
     original = gate._run
     failed_runs: list[int] = []
 

@@ -13,8 +13,9 @@ import pytest
 import sqlalchemy as sa
 
 from flows.ingest import ingest_landing
-from flows.pipeline import process_application_task
+from flows.pipeline import process_application as process_one
 from flows.process_application import process_application
+from flows.runner import InlineRunner
 from kyc import runtime
 from kyc.db.engine import session_scope
 from kyc.db.repository import list_dead_letters, list_decisions
@@ -120,7 +121,7 @@ def test_demo_set_end_to_end(pipeline_env: Path, shared_data: Path) -> None:
     # but loses the race to another run learns it when recording: no second decision.
     some = decided[0].application_id
     bundle = discover_applications.fn(str(pipeline_env), some).complete[0]
-    raced = process_application_task.fn(str(pipeline_env), bundle, inline=True, checked=True)
+    raced = process_one(InlineRunner(), str(pipeline_env), bundle, checked=True)
     assert raced.status == "ALREADY_DECIDED" and raced.decision == decided[0].decision
     assert _count("select count(*) from kyc_decisions") == len(decided)
 

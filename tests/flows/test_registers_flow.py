@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
-from kyc import runtime, wiring
+from kyc import runtime
 from kyc.demo.cards import render_licence_back, render_licence_front
 from kyc.demo.generate import GENUINE_IDENTITIES, application_form, card_data, face_photos
 from kyc.storage.local import LocalStore
@@ -47,8 +47,8 @@ def _land_doctor(landing: Path, shared: Path, app_id: str, registration: tuple[s
 
 @pytest.fixture
 def fresh_engines(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Engines built from this test's settings (the wiring caches them per process)."""
-    monkeypatch.setattr(wiring, "_cache", {})
+    """Engines built from this test's settings (a runtime per settings value)."""
+    runtime.reset()
     yield
 
 

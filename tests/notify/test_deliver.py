@@ -20,7 +20,7 @@ from kyc.notify.base import (
 from kyc.notify.dispatch import Channels as ChannelSet
 from kyc.notify.dispatch import DecisionEvent, notify_decision
 from kyc.notify.webhook import WebhookChannel, generate_secret, verify
-from tasks.notify import record_attempt
+from kyc.services.notify import record_attempt
 from tests.fixtures.notify import WebhookReceiver
 
 N = Notification(
@@ -169,7 +169,7 @@ def test_delivery_log_keeps_every_attempt(
             WebhookChannel(webhook_receiver.url, [generate_secret()]),
             N,
             policy=RetryPolicy(max_attempts=3, backoff_seconds=0),
-            record=record_attempt,
+            record=lambda a: record_attempt(runtime.current(), a),
         )
         with session_scope(runtime.database()) as s:
             everything = list_deliveries(s)

@@ -13,8 +13,8 @@ from kyc.clients.http import RetryPolicy
 from kyc.db import register_repository as rrepo
 from kyc.db.engine import session_scope
 from kyc.domain.records import RegisterOutcome
-from kyc.engines.register_check import RegisterChecker
 from kyc.engines.register_http import HttpRegisterClient
+from kyc.services.registers import RegisterChecker
 from tests.fixtures.registers import RegisterSite, register_site
 
 pytestmark = pytest.mark.db
