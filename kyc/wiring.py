@@ -63,9 +63,10 @@ def _gx_version() -> str:
 def build_document_reader(settings: Settings) -> DocumentReader:
     """The DocumentReader chosen by ``KYC_DOCUMENT_ENGINE``."""
     if settings.document_engine == "local":
+        from kyc.engines.barcode_zxing import ZxingBarcodeReader
         from kyc.engines.document_local import LocalDocumentReader
 
-        return LocalDocumentReader()
+        return LocalDocumentReader(barcodes=ZxingBarcodeReader())
     if settings.document_engine == "textract":
         # Lazy: a local installation never imports boto3's service models.
         from kyc.engines.document_textract import TextractDocumentReader

@@ -1,4 +1,4 @@
-"""Local DocumentReader: PDF417/AAMVA barcode (zxing-cpp) + front OCR (Tesseract).
+"""Local DocumentReader: PDF417/AAMVA barcode (a BarcodeReader) + front OCR (Tesseract).
 
 The barcode on the back of a US/Canadian licence is the most reliable source: it is
 error-corrected and machine-formatted, so when it decodes, its fields are used and
@@ -9,11 +9,13 @@ domain/printed.py; this reader only runs Tesseract and hands it the words).
 
 Thread safety: one reader is shared by the pipeline's worker threads; a Tesseract
 handle is not thread-safe, so each reader owns its handles (front OCR, MRZ line)
-behind a lock, and the dlib face detector behind another (zxing-cpp calls, flattening
-and OCR-B template matching are re-entrant and run unlocked).
+behind a lock, and the dlib face detector behind another (the barcode reader's
+zxing-cpp calls, flattening and OCR-B template matching are re-entrant and run
+unlocked).
 
 Pipeline of one read: decode + EXIF (imaging.py) -> find and flatten the document,
-reject too small / too blurred (capture.py) -> PDF417 on the back (flattened first)
+reject too small / too blurred (capture.py) -> PDF417 on the back (flattened first;
+the symbol search itself: the BarcodeReader, barcode_zxing.py by default)
 -> MRZ on passports / ID cards (mrz_ocr.py, domain/mrz.py) -> portrait (face box)
 -> OCR of the printed front (on a page whose MRZ was read, only its printed zone:
 above the MRZ, right of the face, see printed_zone), parsed by domain/printed.py
@@ -24,7 +26,6 @@ check digit is reported (DOCUMENT_LOW_CONFIDENCE) and only fills gaps.
 
 from __future__ import annotations
 
-import importlib.metadata
 import io
 import logging
 import os
@@ -47,7 +48,8 @@ from kyc.domain.crosscheck import cross_check
 from kyc.domain.mrz import MrzResult
 from kyc.domain.printed import OcrWord, dates_month_first, extract_fields
 from kyc.domain.records import DocumentField, DocumentScan, Finding, Reason
-from kyc.engines.base import EngineUnavailable
+from kyc.engines.barcode_zxing import ZxingBarcodeReader
+from kyc.engines.base import BarcodeReader, EngineUnavailable
 from kyc.imaging.capture import FLAT_WIDTH, flatten, rejection
 from kyc.imaging.decode import ImageUnreadable, load_image
 from kyc.imaging.mrz_ocr import (
@@ -136,13 +138,6 @@ def printed_zone(gray: Image.Image, mrz: MrzResult, face: FaceBox | None) -> Ima
 # --- the reader ---------------------------------------------------------------------------
 
 
-def _version(dist: str) -> str:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
-
-
 def _face_detector() -> Callable[..., Any] | None:
     """The dlib HOG frontal-face detector (no model file), or None without dlib."""
     try:
@@ -154,7 +149,7 @@ def _face_detector() -> Callable[..., Any] | None:
 
 
 class LocalDocumentReader:
-    """DocumentReader on this machine: zxing-cpp for PDF417, Tesseract for the front.
+    """DocumentReader on this machine: a BarcodeReader for PDF417, Tesseract for the front.
 
     Create one per process and share it; call :meth:`close` (or use ``with``) to
     free the Tesseract handle.
@@ -168,6 +163,7 @@ class LocalDocumentReader:
         tessdata_dir: Path | None = None,
         lang: str = "eng",
         ocr_handles: int | None = None,
+        barcodes: BarcodeReader | None = None,
     ) -> None:
         """Load the engines.
 
@@ -179,16 +175,17 @@ class LocalDocumentReader:
                 thread at a time; default one per core, at most two. Tesseract
                 releases the GIL while it recognises, so with one handle per core
                 concurrent reads run side by side instead of queueing for one.
+            barcodes: finds and decodes the back's PDF417 (called from several
+                threads at once, unlocked); default a ZxingBarcodeReader.
 
         Raises:
             EngineUnavailable: zxing-cpp / tesserocr missing or no traineddata.
         """
         try:
             import tesserocr
-            import zxingcpp
-        except ImportError as exc:  # pragma: no cover - both are pinned dependencies
+        except ImportError as exc:  # pragma: no cover - a pinned dependency
             raise EngineUnavailable(f"local document engine needs {exc.name}") from exc
-        self._zxing = zxingcpp
+        self._barcodes = barcodes if barcodes is not None else ZxingBarcodeReader()
         tessdata = tessdata_dir or Path(sys.prefix) / "share" / "tessdata"
         if not (tessdata / f"{lang}.traineddata").is_file():
             raise EngineUnavailable(f"no {lang}.traineddata in {tessdata}")
@@ -224,9 +221,7 @@ class LocalDocumentReader:
         self._iterate = tesserocr.iterate_level
         tess_version = tesserocr.tesseract_version().split()[1]
         mrz_engine = "ocr-b templates" if self._ocrb is not None else "tesseract (no OCR-B font)"
-        self.version = (
-            f"zxing-cpp {_version('zxing-cpp')}; tesseract {tess_version}; MRZ {mrz_engine}"
-        )
+        self.version = f"{self._barcodes.version}; tesseract {tess_version}; MRZ {mrz_engine}"
 
     def close(self) -> None:
         """Free the Tesseract handles (waits for reads still using one); idempotent."""
@@ -534,39 +529,8 @@ class LocalDocumentReader:
         return None
 
     def _find_pdf417(self, img: Image.Image) -> str | None:
-        zx = self._zxing
-        if max(img.size) > 2400:  # huge photos: zxing binarises a smaller copy better
-            scale = 1600 / max(img.size)
-            img = img.resize((round(img.width * scale), round(img.height * scale)))
-        gray = ImageOps.autocontrast(img.convert("L"), cutoff=1)
-        # Cheapest first; each later attempt rescues soft or tilted captures the
-        # previous one missed (measured on degraded synthetic backs).
-        attempts: list[tuple[Callable[[], Image.Image], object]] = [
-            (lambda: img, zx.Binarizer.LocalAverage),
-            (
-                lambda: gray.filter(ImageFilter.UnsharpMask(radius=3, percent=250, threshold=0)),
-                zx.Binarizer.LocalAverage,
-            ),
-            (lambda: gray, zx.Binarizer.FixedThreshold),
-            (
-                lambda: gray.resize(
-                    (gray.width * 2, gray.height * 2), Image.Resampling.BICUBIC
-                ).filter(ImageFilter.UnsharpMask(radius=2, percent=150, threshold=2)),
-                zx.Binarizer.LocalAverage,
-            ),
-        ]
-        for make, binarizer in attempts:
-            found = zx.read_barcodes(
-                make(),
-                formats=zx.BarcodeFormat.PDF417,
-                text_mode=zx.TextMode.Plain,
-                binarizer=binarizer,
-            )
-            texts = [b.text for b in found if b.valid and b.text]
-            if texts:
-                # Prefer the AAMVA symbol if the image holds several PDF417s.
-                return next((t for t in texts if "ANSI" in t or "AAMVA" in t), texts[0])
-        return None
+        """The PDF417 text in one candidate image of the back (the barcode reader's search)."""
+        return self._barcodes.read_pdf417(img)
 
     def _ocr_front(
         self,

@@ -368,6 +368,40 @@ def test_close_frees_every_handle_once() -> None:
     r.close()  # idempotent: a second close neither waits nor frees twice
 
 
+class _FixedBarcodes:
+    """A BarcodeReader that finds the same text in every image, counting its calls."""
+
+    name = "fixed"
+    version = "fixed 1"
+
+    def __init__(self, text: str | None) -> None:
+        self.text = text
+        self.calls = 0
+
+    def read_pdf417(self, image: Image.Image) -> str | None:
+        self.calls += 1
+        return self.text
+
+
+def test_the_barcode_reader_is_the_one_given(
+    rendered: list[tuple[CardData, bytes, bytes]],
+) -> None:
+    """Wiring chooses the BarcodeReader; the reader only prepares the back for it."""
+    card, front, back = rendered[0]
+    barcodes = _FixedBarcodes(aamva_payload(card))
+    with LocalDocumentReader(barcodes=barcodes) as r:
+        assert r.version.startswith("fixed 1; tesseract ")
+        assert r.decode_barcode(back) == aamva_payload(card)
+        assert barcodes.calls == 1  # the first candidate (the flattened back) decoded
+        # Blank or not an image: the reader's own checks, the barcode reader is not asked.
+        assert r.decode_barcode(_jpeg_of(Image.new("RGB", (800, 500), "white"))) is None
+        assert r.decode_barcode(b"not an image") is None
+        assert barcodes.calls == 1
+        scan = r.read(front, back=back)
+    assert scan.fields["DOCUMENT_NUMBER"].source == "barcode"
+    assert scan.engine_version.startswith("fixed 1; ")
+
+
 # --- unreadable input ----------------------------------------------------------------------
 
 
