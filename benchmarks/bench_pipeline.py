@@ -434,24 +434,33 @@ class FloorApp:
 
 
 def floor_one(store: ObjectStore, bundle: LandingBundle, engines: Engines) -> FloorApp:
-    """Read one application's objects and run the engines on them, nothing else."""
+    """Read one application's objects and run the engines on them, nothing else.
+
+    The same engine work as the pipeline's stages (kyc.services): the document is
+    read, the selfie compared with the reader's portrait crop (the whole front when
+    there is none), and every liveness method run over the same Pictures, so each
+    object is fetched, decoded and searched for a face once, as in the pipeline.
+    """
     from kyc.domain.application import parse_application
+    from kyc.domain.records import LivenessEvidence
+    from kyc.services.case import ApplicationImages
 
     started = time.perf_counter()
     app = parse_application(store.get(bundle.form.key), expected_id=bundle.application_id)
-    front = store.get(bundle.front.key)
-    back = store.get(bundle.back.key) if bundle.back else None
-    selfie = store.get(bundle.selfie.key)
-    scan = engines.document_reader.read(front, back=back, document_type=app.document.type)
-    face = engines.face_matcher.compare(selfie, front)
-    # Liveness is engine work too (the replay check detects faces again): part of
+    images = ApplicationImages.of(store, bundle)
+    scan = engines.document_reader.read(
+        images.front, back=images.back, document_type=app.document.type
+    )
+    document = images.document_face(scan)
+    face = engines.face_matcher.compare(images.selfie, document)
+    if face.similarity is None and document is not images.front:
+        face = engines.face_matcher.compare(images.selfie, images.front)
+    # Liveness is engine work too (the replay check looks at both faces): part of
     # the floor, so the ratio keeps measuring orchestration, not engines.
-    from kyc.domain.records import LivenessEvidence
-
     evidence = LivenessEvidence(
-        selfie=selfie,
-        document=front,
-        frames=tuple(store.get(f.key) for f in bundle.frames),
+        selfie=images.selfie,
+        document=document,
+        frames=images.frames,
         session_id=app.liveness_session_id,
     )
     for checker in engines.liveness_checkers:
@@ -570,6 +579,10 @@ STAGE_TASKS = (
     "register_application",
     "scan_document",
     "match_face",
+    "check_liveness",
+    "check_duplicates",
+    "check_register",
+    "validate_licence",
     "check_data_quality",
     "decide_application",
     "dead_letter",
@@ -580,8 +593,8 @@ class _TimedTask:
     """Stands in for a stage task: times calls through Prefect, exposes the timed body.
 
     ``call: <stage>`` times a call through Prefect (one task run, as the
-    per-application flow does); the batch flow's ``tasks.pipeline.call_inline`` runs
-    ``.fn`` in the calling task run instead and is timed as ``inline: <stage>``.
+    per-application flow does); the batch flow's ``flows.runner.InlineRunner`` runs
+    ``.fn`` in the calling thread instead and is timed as ``inline: <stage>``.
     Everything else is delegated to the real task.
     """
 
@@ -608,39 +621,47 @@ def instrument(breakdown: Breakdown, engines: Engines, landing: str) -> None:
     nothing is restored.
     """
     from flows import pipeline as flow_pipeline
-    from kyc import runtime
+    from flows.runner import InlineRunner
+    from kyc import runtime, services
+    from kyc.db import engine as db_engine
     from tasks import pipeline as tp
 
     for name in STAGE_TASKS:
         setattr(tp, name, _TimedTask(getattr(tp, name), breakdown, name))
-    call_inline = getattr(tp, "call_inline", None)
-    if call_inline is not None:
+    inline_run = InlineRunner.run
 
-        def timed_inline(stage: Any, *args: Any) -> Any:
-            label = f"inline: {getattr(stage, 'bench_name', getattr(stage, 'name', '?'))}"
-            return breakdown.timed(label, call_inline)(stage, *args)
+    def timed_inline(runner: Any, stage: Any, *args: Any) -> Any:
+        label = f"inline: {getattr(stage, 'bench_name', getattr(stage, 'name', '?'))}"
+        return breakdown.timed(label, inline_run)(runner, stage, *args)
 
-        tp.call_inline = timed_inline
+    InlineRunner.run = timed_inline  # type: ignore[method-assign]
     proc_task = flow_pipeline.process_application_task
     proc_task.fn = breakdown.timed("body: process_application", proc_task.fn)
 
-    original_session = tp.repo_session
+    original_session = db_engine.session_scope
 
     @contextlib.contextmanager
-    def timed_session() -> Iterator[Any]:
+    def timed_session(engine: Any) -> Iterator[Any]:
         label = breakdown.scoped("db session")
         started, cpu_started = time.perf_counter(), time.thread_time()
         try:
-            with original_session() as session:
+            with original_session(engine) as session:
                 yield session
         finally:
             breakdown.add(label, time.perf_counter() - started, time.thread_time() - cpu_started)
 
-    tp.repo_session = timed_session
+    # The services import session_scope by name: replace it where they look it up.
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.iter_modules(services.__path__):
+        module = importlib.import_module(f"kyc.services.{info.name}")
+        if hasattr(module, "session_scope"):
+            module.session_scope = timed_session  # type: ignore[attr-defined]
 
     reader: Any = engines.document_reader
     matcher: Any = engines.face_matcher
-    gate: Any = engines.quality_gate
+    gate: Any = runtime.current().gate
     reader.read = breakdown.timed("engine: document read", reader.read)
     matcher.compare = breakdown.timed("engine: face compare", matcher.compare)
     gate.validate = breakdown.timed("gx: validate per application (incl. waits)", gate.validate)
@@ -660,9 +681,10 @@ def instrument(breakdown: Breakdown, engines: Engines, landing: str) -> None:
 
 def gx_uncontended_ms(engines: Engines, scan: DocumentScan, repeats: int = 20) -> float:
     """Mean milliseconds of one GX validation of ``scan`` with nothing else running."""
+    from kyc import runtime
     from kyc.domain.application import DocumentType
 
-    gate = engines.quality_gate
+    gate = runtime.current().gate
     today = dt.date.today()
     started = time.perf_counter()
     for _ in range(repeats):
@@ -883,10 +905,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     prepare_environment(args, workdir)
 
+    from kyc import runtime
     from kyc.domain.landing import group_landing
     from kyc.settings import get_settings
     from kyc.storage.local import LocalStore
-    from kyc.wiring import build_engines
 
     get_settings.cache_clear()
     settings = get_settings()
@@ -922,7 +944,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # --- engine floor ------------------------------------------------------------------
     sampler.begin("floor-warmup")
     started = time.perf_counter()
-    engines = build_engines(settings)
+    # The runtime's engines: the ones the pipeline below uses too.
+    engines = runtime.current().engines
     (warm_bundle,), _ = group_landing(warm_store.list("incoming/"))
     floor_one(warm_store, warm_bundle, engines)
     assert warm_bundle.back is not None  # the warm-up application has both sides

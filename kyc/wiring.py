@@ -71,10 +71,14 @@ class Engines:
 def build_document_reader(settings: Settings, *, share: Share = _not_shared) -> DocumentReader:
     """The DocumentReader chosen by ``KYC_DOCUMENT_ENGINE``."""
     if settings.document_engine == "local":
+        from kyc.engines.barcode_zxing import ZxingBarcodeReader
         from kyc.engines.document_local import LocalDocumentReader
 
         # Configuration-free and heavy (Tesseract handles): one per process.
-        return share(("document-reader", "local"), LocalDocumentReader)
+        return share(
+            ("document-reader", "local"),
+            lambda: LocalDocumentReader(barcodes=ZxingBarcodeReader()),
+        )
     if settings.document_engine == "textract":
         # Lazy: a local installation never imports boto3's service models.
         from kyc.engines.document_textract import TextractDocumentReader

@@ -168,6 +168,10 @@ class DocumentScan:
             :meth:`as_dict` (image bytes are PII); its box is.
         portrait_box: (left, top, right, bottom) of the crop in the flattened
             document image.
+        face_image: the image the portrait is on (the flattened document) with its
+            face detection, for the face matcher and the replay check to reuse
+            (one detection per image); None when the reader made none. Not in
+            :meth:`as_dict`.
     """
 
     fields: MappingProxyType[str, DocumentField]
@@ -177,6 +181,7 @@ class DocumentScan:
     timings_ms: MappingProxyType[str, float] = field(default_factory=lambda: MappingProxyType({}))
     portrait: bytes | None = field(default=None, repr=False)
     portrait_box: tuple[int, int, int, int] | None = None
+    face_image: Picture | None = field(default=None, repr=False, compare=False)
 
     def value(self, key: str) -> str | None:
         """Normalised value of a field, or None when it was not read."""

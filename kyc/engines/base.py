@@ -7,7 +7,7 @@ Implementations live one per file (``document_local.py``, ``face_local.py``,
 from __future__ import annotations
 
 import datetime as dt
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from kyc.domain.application import DocumentType
 from kyc.domain.records import (
@@ -20,6 +20,9 @@ from kyc.domain.records import (
     RegisterResult,
 )
 from kyc.imaging.picture import Picture
+
+if TYPE_CHECKING:  # only for the annotation: base.py loads no imaging library
+    from PIL import Image
 
 
 class EngineUnavailable(RuntimeError):
@@ -51,6 +54,32 @@ class DocumentReader(Protocol):
         Returns:
             The scan. Unreadable input is a scan with a DOCUMENT_UNREADABLE finding,
             never an exception.
+        """
+        ...
+
+
+@runtime_checkable
+class BarcodeReader(Protocol):
+    """Finds and decodes the PDF417 symbol on the back of a licence or ID card.
+
+    The DocumentReader decodes the image file, rejects blank ones and flattens the
+    photo first; a BarcodeReader only searches the image it is given.
+    """
+
+    name: str
+    version: str
+
+    def read_pdf417(self, image: Image.Image) -> str | None:
+        """The text of the PDF417 symbol in one image.
+
+        Args:
+            image: the back as decoded (RGB), flattened to the document or as captured.
+
+        Returns:
+            The symbol's text with its control characters kept (AAMVA separators),
+            preferring the AAMVA symbol when there are several; None when no PDF417
+            decodes. Never an exception for an image without one. Safe to call from
+            several threads at once.
         """
         ...
 

@@ -1,50 +1,40 @@
-"""Local DocumentReader: PDF417/AAMVA barcode (zxing-cpp) + front OCR (Tesseract).
+"""Local DocumentReader: PDF417/AAMVA barcode (a BarcodeReader) + front OCR (Tesseract).
 
 The barcode on the back of a US/Canadian licence is the most reliable source: it is
 error-corrected and machine-formatted, so when it decodes, its fields are used and
 the front is only OCR'd when the document type asks for it. The front is OCR'd when
 there is no back, the back cannot be read, or the document is a passport / ID card;
-printed ``LABEL value`` pairs become AnalyzeID keys.
-
-OCR date rule: numeric dates with ``/`` or ``-`` are read month-first (MM/DD/YYYY)
-on driving licences and on any document showing US markers (``USA``, a
-``CITY, ST 12345`` address line); day-first (DD/MM/YYYY) on passports and ID cards
-without such markers. ``DD.MM.YYYY`` is always day-first, ``YYYY-MM-DD`` and
-``DD MMM YYYY`` are unambiguous. When the preferred order gives no valid date and
-the other one does (``31/12/1985`` on a US card), the valid one is taken. Dates
-whose label was not recognised are assigned by order: birth < issue < expiry.
+printed ``LABEL value`` pairs become AnalyzeID keys (the parser and its date rule:
+domain/printed.py; this reader only runs Tesseract and hands it the words).
 
 Thread safety: one reader is shared by the pipeline's worker threads; a Tesseract
 handle is not thread-safe, so each reader owns its handles (front OCR, MRZ line)
-behind a lock, and the dlib face detector behind another (zxing-cpp calls, flattening
-and OCR-B template matching are re-entrant and run unlocked).
+behind a lock, and the dlib face detector behind another (the barcode reader's
+zxing-cpp calls, flattening and OCR-B template matching are re-entrant and run
+unlocked).
 
 Pipeline of one read: decode + EXIF (imaging.py) -> find and flatten the document,
-reject too small / too blurred (capture.py) -> PDF417 on the back (flattened first)
+reject too small / too blurred (capture.py) -> PDF417 on the back (flattened first;
+the symbol search itself: the BarcodeReader, barcode_zxing.py by default)
 -> MRZ on passports / ID cards (mrz_ocr.py, domain/mrz.py) -> portrait (face box)
 -> OCR of the printed front (on a page whose MRZ was read, only its printed zone:
-above the MRZ, right of the face, see printed_zone) -> cross-checks barcode/MRZ vs
-printed (domain/crosscheck.py).
+above the MRZ, right of the face, see printed_zone), parsed by domain/printed.py
+-> cross-checks barcode/MRZ vs printed (domain/crosscheck.py).
 A valid MRZ or a decoded barcode outranks the printed text; an MRZ with a failed
 check digit is reported (DOCUMENT_LOW_CONFIDENCE) and only fills gaps.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import importlib.metadata
 import io
 import logging
 import os
 import queue
-import re
 import sys
 import threading
 import time
 import traceback
-import unicodedata
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any
@@ -56,10 +46,13 @@ from kyc.domain.aamva import AamvaError, parse_aamva
 from kyc.domain.application import DocumentType
 from kyc.domain.crosscheck import cross_check
 from kyc.domain.mrz import MrzResult
+from kyc.domain.printed import OcrWord, dates_month_first, extract_fields
 from kyc.domain.records import DocumentField, DocumentScan, Finding, Reason
-from kyc.engines.base import EngineUnavailable
-from kyc.imaging.capture import FLAT_WIDTH, flatten, rejection
-from kyc.imaging.decode import ImageUnreadable, load_image
+from kyc.engines.barcode_zxing import ZxingBarcodeReader
+from kyc.engines.base import BarcodeReader, EngineUnavailable
+from kyc.imaging.capture import flatten, rejection
+from kyc.imaging.decode import ImageUnreadable
+from kyc.imaging.faces import find_face
 from kyc.imaging.mrz_ocr import (
     MRZ_WHITELIST,
     mrz_bands,
@@ -99,479 +92,6 @@ SOFT_SHARPNESS = 150.0
 USABLE_KEYS = frozenset(
     {"LAST_NAME", "FIRST_NAME", "DATE_OF_BIRTH", "DOCUMENT_NUMBER", "EXPIRATION_DATE"}
 )
-
-# --- OCR label table --------------------------------------------------------------------
-
-#: Printed labels (upper-case words) -> AnalyzeID key. ``None`` marks labels whose
-#: value is not an AnalyzeID field: they only end the previous value.
-_LABELS: dict[tuple[str, ...], str | None] = {
-    ("DL",): "DOCUMENT_NUMBER",
-    ("DLN",): "DOCUMENT_NUMBER",
-    ("DL#",): "DOCUMENT_NUMBER",
-    ("LIC",): "DOCUMENT_NUMBER",
-    ("LIC#",): "DOCUMENT_NUMBER",
-    ("LIC", "NO"): "DOCUMENT_NUMBER",
-    ("LICENSE", "NO"): "DOCUMENT_NUMBER",
-    ("ID", "NO"): "DOCUMENT_NUMBER",
-    ("IDN",): "DOCUMENT_NUMBER",
-    ("DOCUMENT", "NO"): "DOCUMENT_NUMBER",
-    ("DOCUMENT", "NUMBER"): "DOCUMENT_NUMBER",
-    ("PASSPORT", "NO"): "DOCUMENT_NUMBER",
-    ("EXP",): "EXPIRATION_DATE",
-    ("EXPIRES",): "EXPIRATION_DATE",
-    ("EXPIRY",): "EXPIRATION_DATE",
-    ("DATE", "OF", "EXPIRY"): "EXPIRATION_DATE",
-    ("EXPIRATION", "DATE"): "EXPIRATION_DATE",
-    ("ISS",): "DATE_OF_ISSUE",
-    ("ISSUED",): "DATE_OF_ISSUE",
-    ("ISSUE", "DATE"): "DATE_OF_ISSUE",
-    ("DATE", "OF", "ISSUE"): "DATE_OF_ISSUE",
-    ("DOB",): "DATE_OF_BIRTH",
-    ("BIRTH", "DATE"): "DATE_OF_BIRTH",
-    ("DATE", "OF", "BIRTH"): "DATE_OF_BIRTH",
-    ("LN",): "LAST_NAME",
-    ("LAST", "NAME"): "LAST_NAME",
-    ("SURNAME",): "LAST_NAME",
-    ("FAMILY", "NAME"): "LAST_NAME",
-    ("FN",): "FIRST_NAME",
-    ("FIRST", "NAME"): "FIRST_NAME",
-    ("GIVEN", "NAMES"): "FIRST_NAME",
-    ("GIVEN", "NAME"): "FIRST_NAME",
-    ("CLASS",): "CLASS",
-    ("RSTR",): "RESTRICTIONS",
-    ("RESTR",): "RESTRICTIONS",
-    ("RESTRICTIONS",): "RESTRICTIONS",
-    ("END",): "ENDORSEMENTS",
-    ("ENDORSEMENTS",): "ENDORSEMENTS",
-    ("SEX",): None,
-    ("HGT",): None,
-    ("WGT",): None,
-    ("EYES",): None,
-    ("HAIR",): None,
-    ("DD",): None,
-    ("NATIONALITY",): None,
-    ("PLACE", "OF", "BIRTH"): "PLACE_OF_BIRTH",
-}
-_MAX_LABEL_WORDS = max(len(k) for k in _LABELS)
-#: AAMVA card-design field numbers printed before labels ("4d DLN", "3 DOB").
-_FIELD_NUMBER_RE = re.compile(r"^\d{1,2}[a-d]?$")
-_NAME_KEYS = ("LAST_NAME", "FIRST_NAME", "MIDDLE_NAME")
-_DATE_KEYS = ("DATE_OF_BIRTH", "DATE_OF_ISSUE", "EXPIRATION_DATE")
-_MONTHS = {
-    m: i + 1
-    for i, m in enumerate(
-        ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
-    )
-}
-_CITY_LINE_RE = re.compile(
-    r"^(?P<city>[A-Z][A-Z .'\-]*?)\s*,?\s+(?P<state>[A-Z]{2})\s+(?P<zip>\d{5})(?:-?\d{4})?$"
-)
-_GLUED_RE = re.compile(r"^(DOB|EXP|ISS|DLN|DL|LN|FN)(?:(\d\S*)|[-:.\u2014](\S+))$", re.IGNORECASE)
-# OCR digit confusions, applied inside date-like tokens only.
-_DIGIT_FIX = str.maketrans({"O": "0", "o": "0", "D": "0", "I": "1", "l": "1", "|": "1",
-                            "S": "5", "B": "8", "Z": "2"})  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class OcrWord:
-    """One recognised word: text, Tesseract confidence (0-100), line index."""
-
-    text: str
-    confidence: float
-    line: int
-
-
-def _norm_label(text: str) -> str:
-    return text.strip(":.;,").upper()
-
-
-def _edit_distance_le1(a: str, b: str) -> bool:
-    """True when ``a`` and ``b`` differ by at most one edit."""
-    if abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) == len(b):
-        return sum(x != y for x, y in zip(a, b, strict=True)) <= 1
-    short, long_ = (a, b) if len(a) < len(b) else (b, a)
-    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
-
-
-def _match_label(
-    words: list[OcrWord], i: int, *, fuzzy: bool = True
-) -> tuple[int, str | None] | None:
-    """Label starting at ``words[i]``: (number of words, key), or None.
-
-    Case-insensitive. With ``fuzzy``, a one-word label of three letters or more may
-    differ by one edit (``EXR`` -> EXP): Tesseract often misreads one letter of the
-    small label type. Never fuzzy where a value is due: ``LN DOE`` is a name, not DOB;
-    nor for month abbreviations (``SEP`` is one edit from ``SEX``).
-    """
-    for n in range(min(_MAX_LABEL_WORDS, len(words) - i), 0, -1):
-        cand = tuple(_norm_label(w.text) for w in words[i : i + n])
-        if any(w.line != words[i].line for w in words[i : i + n]):
-            continue
-        if cand in _LABELS:
-            return n, _LABELS[cand]
-        # Never a month name: "12 SEP 1962" is a date, not "12 SEX ...".
-        if fuzzy and n == 1 and len(cand[0]) >= 3 and cand[0] not in _MONTHS:
-            for label, key in _LABELS.items():
-                if len(label) == 1 and len(label[0]) >= 3 and _edit_distance_le1(cand[0], label[0]):
-                    return 1, key
-    return None
-
-
-def _parse_date(text: str, *, month_first: bool) -> dt.date | None:
-    """A printed date (see the module doc for the day/month rule), or None."""
-    t = text.upper().strip()
-    m = re.search(r"(\d{1,2})\s*([A-Z]{3})[A-Z/ ]*?\s*(\d{4})", t)
-    if m and m.group(2) in _MONTHS:
-        return _safe_date(int(m.group(3)), _MONTHS[m.group(2)], int(m.group(1)))
-    fixed = re.sub(
-        r"[0-9OoDIl|SBZ]+(?:[/.\-][0-9OoDIl|SBZ]+)+", lambda g: g.group().translate(_DIGIT_FIX), t
-    )
-    m = re.search(r"(\d{4})-(\d{2})-(\d{2})", fixed)
-    if m:
-        return _safe_date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-    m = re.search(r"(\d{1,2})([/.\-])(\d{1,2})\2(\d{4}|\d{2})(?!\d)", fixed)
-    if not m:
-        return None
-    a, sep, b, year_text = int(m.group(1)), m.group(2), int(m.group(3)), m.group(4)
-    year = int(year_text)
-    if len(year_text) == 2:  # two-digit years: not in the future by more than 20 years
-        year += 2000 if year <= (dt.date.today().year % 100) + 20 else 1900
-    first = month_first and sep != "."
-    orders = [(a, b), (b, a)] if first else [(b, a), (a, b)]
-    for month, day in orders:
-        date = _safe_date(year, month, day)
-        if date is not None:
-            return date
-    return None
-
-
-def _safe_date(year: int, month: int, day: int) -> dt.date | None:
-    try:
-        date = dt.date(year, month, day)
-    except ValueError:
-        return None
-    return date if 1900 <= date.year <= 2200 else None
-
-
-def _mean(values: Iterable[float]) -> float:
-    vals = list(values)
-    return max(0.0, min(100.0, sum(vals) / len(vals))) if vals else 0.0
-
-
-def _name_value(text: str) -> str:
-    """Upper-case NFC name: letters, spaces, hyphens and apostrophes only."""
-    cleaned = re.sub(r"[^\w\s'\-]|[\d_]", "", unicodedata.normalize("NFC", text))
-    return re.sub(r"\s+", " ", cleaned).strip(" -'").upper()
-
-
-#: One-word labels, for splitting words that Tesseract glued across dashes.
-_ONE_WORD_LABELS = frozenset(k[0] for k in _LABELS if len(k) == 1)
-_DASHES_RE = re.compile(r"[-\u2013\u2014_]+")
-
-
-def _split_dashes(text: str) -> list[str]:
-    """``SEX-F—CLASS-C`` -> SEX, F, CLASS, C; other words stay whole.
-
-    Over a background pattern Tesseract reads the gaps of a ``SEX F  CLASS C`` line
-    as dashes and returns one word. It is split only when a part is a label: exact,
-    or one edit from a label of five letters or more (``GLASS``), never a short
-    near-miss, so hyphenated names (``ANNE-LIS``: LIS is one edit from LIC), dates
-    and numbers stay whole.
-    """
-    parts = [p for p in _DASHES_RE.split(text) if p]
-    if len(parts) < 2:
-        return [text]
-    for part in parts:
-        label = _norm_label(part)
-        if label in _ONE_WORD_LABELS or (
-            len(label) >= 5
-            and any(len(x) >= 5 and _edit_distance_le1(label, x) for x in _ONE_WORD_LABELS)
-        ):
-            return parts
-    return [text]
-
-
-#: Look-alikes of licence class letters: the Euro sign is a C crossed by the
-#: background's guilloche lines (no licence class is a currency sign).
-_CLASS_FIX = str.maketrans({"\u20ac": "C"})
-
-
-#: Driver licence number formats of some US issuers, as (letters, fewest digits, most
-#: digits): the number is that many letters followed by that many digits. Source:
-#: the state formats table published by NTSI (ntsi.com/drivers-license-format),
-#: limited to states whose every format has this shape. Used only to undo an OCR
-#: look-alike swap (a digit read for a letter) when the read fits none of its
-#: state's formats (see repair_licence_number); an unknown state or an ambiguous
-#: repair keeps the read.
-DL_NUMBER_FORMATS: dict[str, tuple[tuple[int, int, int], ...]] = {
-    "AZ": ((1, 8, 8), (0, 9, 9)),
-    "CA": ((1, 7, 7),),
-    "CO": ((0, 9, 9), (1, 3, 6), (2, 2, 5)),
-    "CT": ((0, 9, 9),),
-    "FL": ((1, 12, 12),),
-    "HI": ((1, 8, 8), (0, 9, 9)),
-    "IL": ((1, 11, 12),),
-    "MA": ((1, 8, 8), (0, 9, 9)),
-    "MD": ((1, 12, 12),),
-    "MI": ((1, 10, 10), (1, 12, 12)),
-    "MN": ((1, 12, 12),),
-    "NJ": ((1, 14, 14),),
-    "NY": ((1, 7, 7), (1, 18, 18), (0, 8, 9), (0, 16, 16)),
-    "PA": ((0, 8, 8),),
-    "TX": ((0, 7, 8),),
-    "WI": ((1, 13, 13),),
-}
-#: Digit look-alikes of letters, where a format wants a letter (only digits with one
-#: look-alike: a 0 could be O, D or Q). The other way (a letter where digits are
-#: due) is not repaired: a table of formats is never complete (issuers add formats),
-#: and a letter-prefixed number is the common shape a table may miss.
-_AS_LETTER = {"1": "I", "2": "Z", "5": "S", "6": "G", "8": "B"}
-
-
-def _fits(number: str, letters: int, low: int, high: int) -> bool:
-    head, tail = number[:letters], number[letters:]
-    return (head.isalpha() or not head) and tail.isdigit() and low <= len(tail) <= high
-
-
-def repair_licence_number(number: str, state: str) -> str:
-    """The licence number with a digit read for a letter undone, where its state's format says so.
-
-    ``13736357`` on a California licence (one letter + seven digits) is
-    ``I3736357``. The read is kept when it fits one of the state's formats, when the
-    state's formats are unknown (DL_NUMBER_FORMATS), or when no single repair fits.
-
-    Args:
-        number: the number as read (spaces and dashes are ignored for the fit).
-        state: the issuing state's two-letter code.
-
-    Returns:
-        The repaired number (separators kept), or ``number`` unchanged.
-    """
-    formats = DL_NUMBER_FORMATS.get(state.upper())
-    compact = re.sub(r"[\s\-]", "", number.upper())
-    if not formats or not compact.isalnum() or any(_fits(compact, *f) for f in formats):
-        return number
-    repairs = set()
-    for letters, low, high in formats:
-        if not low <= len(compact) - letters <= high:
-            continue
-        head = "".join(c if c.isalpha() else _AS_LETTER.get(c, c) for c in compact[:letters])
-        if _fits(head + compact[letters:], letters, low, high):
-            repairs.add(head + compact[letters:])
-    if len(repairs) != 1:
-        return number
-    # Keep the printed separators ("S123-456-78-910-0"): swap characters in place.
-    fixed = iter(repairs.pop())
-    return "".join(next(fixed) if c.isalnum() else c for c in number.upper())
-
-
-def extract_fields(words: list[OcrWord], *, month_first: bool) -> dict[str, DocumentField]:
-    """Turn OCR words into AnalyzeID fields (pure; see the module doc for the rules).
-
-    Args:
-        words: recognised words in reading order, with their line index.
-        month_first: read numeric ``a/b/yyyy`` dates as month/day.
-
-    Returns:
-        AnalyzeID key -> field (``source="ocr"``, confidence = mean word confidence).
-    """
-    lines: dict[int, list[OcrWord]] = {}
-    for w in words:
-        if not w.text.strip():
-            continue
-        # A label glued to its value by a narrow gap ("DOB12/19/1972", "DL-N571"):
-        # split where the value starts with a digit or after a dash/colon (never
-        # ambiguous with a name; "DLN571" stays whole: DL+N571 or DLN+571?).
-        glued = _GLUED_RE.match(w.text)
-        parts = (
-            [glued.group(1), glued.group(2) or glued.group(3)] if glued else _split_dashes(w.text)
-        )
-        for part in parts:
-            lines.setdefault(w.line, []).append(OcrWord(part, w.confidence, w.line))
-    ordered = [lines[k] for k in sorted(lines)]
-
-    # 1. Labelled values: LABEL value [LABEL value ...] per line; a label alone on its
-    #    line takes the next line as its value (passport layout).
-    values: list[tuple[str, list[OcrWord]]] = []
-    labelled_lines: set[int] = set()
-    pending: str | None = None
-    for line in ordered:
-        i = 0
-        current: tuple[str | None, list[OcrWord]] | None = None
-        found_label = False
-        while i < len(line):
-            skip = 1 if _FIELD_NUMBER_RE.match(line[i].text) and i + 1 < len(line) else 0
-            value_due = (current is not None and current[0] is not None and not current[1]) or (
-                current is None and pending is not None
-            )
-            match = _match_label(line, i + skip, fuzzy=not value_due)
-            if match is not None:
-                if current is not None and current[0] and current[1]:
-                    values.append((current[0], current[1]))
-                n, key = match
-                current = (key, [])
-                found_label = True
-                i += skip + n
-                continue
-            if current is not None:
-                current[1].append(line[i])
-            elif pending is not None:
-                current = (pending, [line[i]])
-                pending = None
-            i += 1
-        if found_label:
-            labelled_lines.add(line[0].line)
-        if current is not None and current[0]:
-            if current[1]:
-                values.append((current[0], current[1]))
-            elif found_label:
-                pending = current[0]
-
-    fields: dict[str, DocumentField] = {}
-    unassigned_dates: list[tuple[dt.date, list[OcrWord]]] = []
-    for key, ws in values:
-        text = " ".join(w.text for w in ws).strip()
-        conf = _mean(w.confidence for w in ws)
-        if key in _DATE_KEYS:
-            date = _parse_date(text, month_first=month_first)
-            if date is not None and key not in fields:
-                fields[key] = DocumentField(text=text, value=date.isoformat(), confidence=conf)
-            continue
-        if key in fields:
-            continue
-        if key == "FIRST_NAME":
-            first, *rest = [w for w in ws if _name_value(w.text)] or [ws[0]]
-            fields["FIRST_NAME"] = DocumentField(
-                text=first.text, value=_name_value(first.text), confidence=first.confidence
-            )
-            if rest:
-                middle = " ".join(w.text for w in rest)
-                fields["MIDDLE_NAME"] = DocumentField(
-                    text=middle,
-                    value=_name_value(middle),
-                    confidence=_mean(w.confidence for w in rest),
-                )
-        elif key == "LAST_NAME":
-            fields[key] = DocumentField(text=text, value=_name_value(text), confidence=conf)
-        elif key == "DOCUMENT_NUMBER":
-            # Tesseract reads a printed S as "$" (SU3004583 -> $U3004583); dropped as a
-            # separator it made genuine passports disagree with their MRZ.
-            value = re.sub(r"[^A-Z0-9\- ]", "", text.upper().replace("$", "S")).strip(" -")
-            if value and re.search(r"\d", value):
-                fields[key] = DocumentField(text=text, value=value, confidence=conf)
-        else:
-            value = text.upper().strip(" .:;,")
-            if key == "CLASS":
-                value = value.translate(_CLASS_FIX)
-                # A class is a code of a few letters ("C", "CM", "A1"): anything longer
-                # is the next line's text taken for a missing value.
-                if not re.fullmatch(r"[A-Z0-9]{1,3}(?: [A-Z0-9]{1,3})?", value):
-                    continue
-            if value:
-                fields[key] = DocumentField(text=text, value=value, confidence=conf)
-
-    # 2. Dates next to unknown labels (misread label type): by order of life events.
-    for line in ordered:
-        if line[0].line in labelled_lines:
-            continue
-        text = " ".join(w.text for w in line)
-        if re.search(r"\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}", text):
-            date = _parse_date(text, month_first=month_first)
-            if date is not None:
-                unassigned_dates.append((date, line))
-    free = [k for k in _DATE_KEYS if k not in fields]  # in life order: birth, issue, expiry
-    unassigned_dates.sort(key=lambda d: d[0])
-    pairs: list[tuple[str, tuple[dt.date, list[OcrWord]]]] = []
-    if unassigned_dates and len(unassigned_dates) == len(free):
-        pairs = list(zip(free, unassigned_dates, strict=True))
-    elif unassigned_dates and free == ["DATE_OF_BIRTH"]:
-        pairs = [("DATE_OF_BIRTH", unassigned_dates[0])]
-    elif unassigned_dates and free == ["EXPIRATION_DATE"]:
-        pairs = [("EXPIRATION_DATE", unassigned_dates[-1])]
-    for key, (date, line) in pairs:
-        digits = [w for w in line if re.search(r"\d", w.text)]
-        fields[key] = DocumentField(
-            text=" ".join(w.text for w in digits),
-            value=date.isoformat(),
-            confidence=_mean(w.confidence for w in digits),
-        )
-
-    # 3. A document number whose label was misread: the one token on an unlabelled
-    #    line that mixes letters and digits like licence numbers do ("D1234567").
-    #    Also "pL T0987 1234": a short unknown label, then the number split in two.
-    if "DOCUMENT_NUMBER" not in fields:
-        number_re = re.compile(r"(?=.*[A-Z])(?=(?:.*\d){5})[A-Z0-9\-]{6,16}")
-        candidates: list[list[OcrWord]] = []
-        for line in ordered:
-            if line[0].line in labelled_lines:
-                continue
-            candidates += [[w] for w in line if number_re.fullmatch(w.text.upper())]
-            rest = line[1:]
-            joined = "".join(w.text for w in rest).upper()
-            if len(line[0].text) <= 3 and len(rest) > 1 and number_re.fullmatch(joined):
-                candidates.append(rest)
-        if len(candidates) == 1:
-            ws = candidates[0]
-            text = " ".join(w.text for w in ws)
-            fields["DOCUMENT_NUMBER"] = DocumentField(
-                text=text,
-                value="".join(w.text for w in ws).upper(),
-                confidence=_mean(w.confidence for w in ws),
-            )
-
-    # 4. Address: "CITY, ST 12345" and the unlabelled street line above it.
-    for idx, line in enumerate(ordered):
-        text = " ".join(w.text for w in line).strip()
-        m = _CITY_LINE_RE.match(text.upper())
-        if m is None or line[0].line in labelled_lines:
-            continue
-        conf = _mean(w.confidence for w in line)
-        city = m.group("city").strip(" .,")
-        fields.setdefault("CITY_IN_ADDRESS", DocumentField(text=city, value=city, confidence=conf))
-        fields.setdefault(
-            "STATE_IN_ADDRESS",
-            DocumentField(text=m.group("state"), value=m.group("state"), confidence=conf),
-        )
-        zip_text = text.split()[-1]
-        fields.setdefault(
-            "ZIP_CODE_IN_ADDRESS",
-            DocumentField(text=zip_text, value=m.group("zip"), confidence=conf),
-        )
-        if idx > 0 and ordered[idx - 1][0].line not in labelled_lines:
-            street_words = ordered[idx - 1]
-            street = " ".join(w.text for w in street_words).strip()
-            if re.match(r"^\d+\s+\S", street):
-                fields.setdefault(
-                    "ADDRESS",
-                    DocumentField(
-                        text=street,
-                        value=re.sub(r"\s+", " ", street).upper(),
-                        confidence=_mean(w.confidence for w in street_words),
-                    ),
-                )
-        break
-
-    # 5. A US licence number that fits none of its state's formats: look-alikes.
-    #    The state is the address's: a licence carries its holder's address in the
-    #    issuing state (the header's state name is light on dark, not OCR'd).
-    number, state = fields.get("DOCUMENT_NUMBER"), fields.get("STATE_IN_ADDRESS")
-    if number is not None and state is not None:
-        repaired = repair_licence_number(number.value, state.value)
-        if repaired != number.value:
-            fields["DOCUMENT_NUMBER"] = DocumentField(
-                text=number.text, value=repaired, confidence=number.confidence
-            )
-
-    full_text = " ".join(w.text for w in words).upper()
-    if re.search(r"DRIVER'?S? LICEN[CS]E|DRIVING LICEN[CS]E", full_text):
-        fields.setdefault("ID_TYPE", DocumentField("DRIVER LICENSE", "DRIVER LICENSE", 90.0))
-    elif re.search(r"IDENTIFICATION CARD|\bID CARD\b", full_text):
-        fields.setdefault("ID_TYPE", DocumentField("ID CARD", "ID CARD", 90.0))
-    elif "PASSPORT" in full_text:
-        fields.setdefault("ID_TYPE", DocumentField("PASSPORT", "PASSPORT", 90.0))
-    return fields
 
 
 # --- the printed zone of a page with an MRZ ------------------------------------------------
@@ -620,25 +140,28 @@ def printed_zone(gray: Image.Image, mrz: MrzResult, face: FaceBox | None) -> Ima
 # --- the reader ---------------------------------------------------------------------------
 
 
-def _version(dist: str) -> str:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
+def _face_box(image: Picture) -> FaceBox | None:
+    """The portrait's face (left, top, right, bottom) on the flattened document.
 
-
-def _face_detector() -> Callable[..., Any] | None:
-    """The dlib HOG frontal-face detector (no model file), or None without dlib."""
+    The face matcher's own detection (:func:`kyc.imaging.faces.find_face`, role
+    ``document``), without upsampling: on a flattened 1012 px document the portrait
+    is 150-300 px high, well above the HOG detector's 80 px window, and its 640 px
+    quick pass is cheaper than searching the left half at full size. Memoised on the
+    picture, so the matcher and the replay check reuse it.
+    """
     try:
-        import dlib
-    except ImportError:  # pragma: no cover - dlib-bin is a pinned dependency
+        detection = find_face(image, "document", upsample=0)
+    except ImageUnreadable:
         return None
-    detector: Callable[..., Any] = dlib.get_frontal_face_detector()
-    return detector
+    if detection is None:
+        return None
+    left, top, right, bottom = detection.corners()
+    width, height = image.rgb().size
+    return (max(0, left), max(0, top), min(width, right), min(height, bottom))
 
 
 class LocalDocumentReader:
-    """DocumentReader on this machine: zxing-cpp for PDF417, Tesseract for the front.
+    """DocumentReader on this machine: a BarcodeReader for PDF417, Tesseract for the front.
 
     Create one per process and share it; call :meth:`close` (or use ``with``) to
     free the Tesseract handle.
@@ -652,6 +175,7 @@ class LocalDocumentReader:
         tessdata_dir: Path | None = None,
         lang: str = "eng",
         ocr_handles: int | None = None,
+        barcodes: BarcodeReader | None = None,
     ) -> None:
         """Load the engines.
 
@@ -663,16 +187,17 @@ class LocalDocumentReader:
                 thread at a time; default one per core, at most two. Tesseract
                 releases the GIL while it recognises, so with one handle per core
                 concurrent reads run side by side instead of queueing for one.
+            barcodes: finds and decodes the back's PDF417 (called from several
+                threads at once, unlocked); default a ZxingBarcodeReader.
 
         Raises:
             EngineUnavailable: zxing-cpp / tesserocr missing or no traineddata.
         """
         try:
             import tesserocr
-            import zxingcpp
-        except ImportError as exc:  # pragma: no cover - both are pinned dependencies
+        except ImportError as exc:  # pragma: no cover - a pinned dependency
             raise EngineUnavailable(f"local document engine needs {exc.name}") from exc
-        self._zxing = zxingcpp
+        self._barcodes = barcodes if barcodes is not None else ZxingBarcodeReader()
         tessdata = tessdata_dir or Path(sys.prefix) / "share" / "tessdata"
         if not (tessdata / f"{lang}.traineddata").is_file():
             raise EngineUnavailable(f"no {lang}.traineddata in {tessdata}")
@@ -697,9 +222,6 @@ class LocalDocumentReader:
         self._mrz_api.SetVariable("tessedit_char_whitelist", MRZ_WHITELIST)
         self._mrz_api.SetVariable("load_system_dawg", "0")
         self._mrz_api.SetVariable("load_freq_dawg", "0")
-        self._faces = _face_detector()
-        # dlib does not document its detector as re-entrant: one caller at a time.
-        self._face_lock = threading.Lock()
         # OCR-B templates read the MRZ far better than Tesseract's English model;
         # without the font the reader falls back to Tesseract (and says so).
         self._ocrb = ocrb_templates()
@@ -708,9 +230,7 @@ class LocalDocumentReader:
         self._iterate = tesserocr.iterate_level
         tess_version = tesserocr.tesseract_version().split()[1]
         mrz_engine = "ocr-b templates" if self._ocrb is not None else "tesseract (no OCR-B font)"
-        self.version = (
-            f"zxing-cpp {_version('zxing-cpp')}; tesseract {tess_version}; MRZ {mrz_engine}"
-        )
+        self.version = f"{self._barcodes.version}; tesseract {tess_version}; MRZ {mrz_engine}"
 
     def close(self) -> None:
         """Free the Tesseract handles (waits for reads still using one); idempotent."""
@@ -756,8 +276,9 @@ class LocalDocumentReader:
         timings: dict[str, float] = {}
         start = time.perf_counter()
         portrait: tuple[bytes, tuple[int, int, int, int]] | None = None
+        face_image: Picture | None = None
         try:
-            fields, findings, portrait = self._read(
+            fields, findings, portrait, face_image = self._read(
                 Picture.of(front),
                 None if back is None else Picture.of(back),
                 document_type,
@@ -782,6 +303,7 @@ class LocalDocumentReader:
             timings_ms=MappingProxyType(timings),
             portrait=portrait[0] if portrait else None,
             portrait_box=portrait[1] if portrait else None,
+            face_image=face_image,
         )
 
     # -- internals ----------------------------------------------------------------------
@@ -793,7 +315,10 @@ class LocalDocumentReader:
         document_type: DocumentType | None,
         timings: dict[str, float],
     ) -> tuple[
-        dict[str, DocumentField], list[Finding], tuple[bytes, tuple[int, int, int, int]] | None
+        dict[str, DocumentField],
+        list[Finding],
+        tuple[bytes, tuple[int, int, int, int]] | None,
+        Picture | None,
     ]:
         findings: list[Finding] = []
         fields: dict[str, DocumentField] = {}
@@ -825,7 +350,7 @@ class LocalDocumentReader:
         back_problem: str | None = None
         if back is not None:
             t0 = time.perf_counter()
-            payload = self._decode_back(back.data)
+            payload = self._decode_back(back)
             timings["decode_back"] = (time.perf_counter() - t0) * 1000
             if isinstance(payload, ImageUnreadable):
                 back_problem = str(payload)
@@ -848,6 +373,7 @@ class LocalDocumentReader:
         unverified: dict[str, DocumentField] = {}
         mrz: MrzResult | None = None
         portrait = None
+        face_image: Picture | None = None
         if flat is not None:
             gray = flat.convert("L")
             if document_type is not DocumentType.DRIVING_LICENCE and not barcode:
@@ -856,7 +382,10 @@ class LocalDocumentReader:
                 timings["mrz"] = (time.perf_counter() - t0) * 1000
             # The portrait first: on a page with an MRZ its box bounds the text zone.
             t0 = time.perf_counter()
-            face = self._face_box(flat)
+            # The flattened document is the image the face matcher and the replay
+            # check look at: its face detection here is theirs too (kyc.imaging.faces).
+            face_image = Picture.of_image(flat, name="id_document (flattened)")
+            face = _face_box(face_image)
             portrait = self._portrait(flat, face)
             timings["portrait"] = (time.perf_counter() - t0) * 1000
             # The front is OCR'd even when the barcode or a valid MRZ decoded: the
@@ -921,7 +450,7 @@ class LocalDocumentReader:
             # The barcode carried the fields, but a front that is not a readable
             # image is still something the reviewer must see.
             findings.insert(0, Finding(Reason.DOCUMENT_UNREADABLE, f"front: {front_rejected}"))
-        return fields, findings, portrait
+        return fields, findings, portrait, face_image
 
     def _read_mrz(self, photo: Image.Image, flat: Image.Image) -> MrzResult | None:
         """The MRZ read from the photo as captured, else the flattened one, else askew.
@@ -948,33 +477,6 @@ class LocalDocumentReader:
             text: str = self._mrz_api.GetUTF8Text()
             self._mrz_api.Clear()
         return text
-
-    def _face_box(self, img: Image.Image) -> FaceBox | None:
-        """The largest face in the document's left half (left, top, right, bottom)."""
-        if self._faces is None:
-            return None
-        # Only the left half is searched: ICAO 9303 (TD1-TD3) and the AAMVA card
-        # design put the primary portrait there, and it halves the detector's time.
-        half = img.crop((0, 0, img.width // 2, img.height))
-        # The detector's time grows with the pixel count: an unflattened capture
-        # larger than a flattened document (1012 px) is searched at that size.
-        scale = min(1.0, FLAT_WIDTH / img.width)
-        if scale < 1.0:
-            half = half.resize((round(half.width * scale), round(half.height * scale)))
-        rgb = np.asarray(half.convert("RGB"))
-        # No upsampling: on a flattened 1012 px document the portrait is 150-300 px
-        # high, well above the HOG detector's 80 px window (upsampling costs 4x).
-        with self._face_lock:
-            rects = self._faces(rgb, 0)
-        if not rects:
-            return None
-        r = max(rects, key=lambda r: r.width() * r.height())
-        return (
-            max(0, round(r.left() / scale)),
-            max(0, round(r.top() / scale)),
-            min(img.width, round(r.right() / scale)),
-            min(img.height, round(r.bottom() / scale)),
-        )
 
     @staticmethod
     def _portrait(
@@ -1006,13 +508,13 @@ class LocalDocumentReader:
         Returns:
             The decoded text; None when the file is unusable or holds no PDF417.
         """
-        found = self._decode_back(image)
+        found = self._decode_back(Picture.of(image, name="id_document_back"))
         return found if isinstance(found, str) else None
 
-    def _decode_back(self, data: bytes) -> str | ImageUnreadable | None:
+    def _decode_back(self, back: Picture) -> str | ImageUnreadable | None:
         """The back's PDF417 text, why the file is unusable, or None (no barcode)."""
         try:
-            img = load_image(data, mode="RGB")
+            img = back.rgb()
         except ImageUnreadable as exc:
             return exc
         if ImageStat.Stat(img.convert("L")).stddev[0] < BLANK_STDDEV:
@@ -1027,39 +529,8 @@ class LocalDocumentReader:
         return None
 
     def _find_pdf417(self, img: Image.Image) -> str | None:
-        zx = self._zxing
-        if max(img.size) > 2400:  # huge photos: zxing binarises a smaller copy better
-            scale = 1600 / max(img.size)
-            img = img.resize((round(img.width * scale), round(img.height * scale)))
-        gray = ImageOps.autocontrast(img.convert("L"), cutoff=1)
-        # Cheapest first; each later attempt rescues soft or tilted captures the
-        # previous one missed (measured on degraded synthetic backs).
-        attempts: list[tuple[Callable[[], Image.Image], object]] = [
-            (lambda: img, zx.Binarizer.LocalAverage),
-            (
-                lambda: gray.filter(ImageFilter.UnsharpMask(radius=3, percent=250, threshold=0)),
-                zx.Binarizer.LocalAverage,
-            ),
-            (lambda: gray, zx.Binarizer.FixedThreshold),
-            (
-                lambda: gray.resize(
-                    (gray.width * 2, gray.height * 2), Image.Resampling.BICUBIC
-                ).filter(ImageFilter.UnsharpMask(radius=2, percent=150, threshold=2)),
-                zx.Binarizer.LocalAverage,
-            ),
-        ]
-        for make, binarizer in attempts:
-            found = zx.read_barcodes(
-                make(),
-                formats=zx.BarcodeFormat.PDF417,
-                text_mode=zx.TextMode.Plain,
-                binarizer=binarizer,
-            )
-            texts = [b.text for b in found if b.valid and b.text]
-            if texts:
-                # Prefer the AAMVA symbol if the image holds several PDF417s.
-                return next((t for t in texts if "ANSI" in t or "AAMVA" in t), texts[0])
-        return None
+        """The PDF417 text in one candidate image of the back (the barcode reader's search)."""
+        return self._barcodes.read_pdf417(img)
 
     def _ocr_front(
         self,
@@ -1093,10 +564,7 @@ class LocalDocumentReader:
             if not words:
                 continue
             recognised = True
-            text = " ".join(w.text for w in words).upper()
-            us_markers = bool(re.search(r"\bUSA\b|UNITED STATES|, ?[A-Z]{2} \d{5}\b", text))
-            day_first_type = document_type in (DocumentType.PASSPORT, DocumentType.ID_CARD)
-            month_first = not day_first_type or us_markers
+            month_first = dates_month_first(words, document_type)
             for key, value in extract_fields(words, month_first=month_first).items():
                 fields.setdefault(key, value)
             if fields.keys() >= USABLE_KEYS:

@@ -114,6 +114,8 @@ class FaceDetection:
         count: faces found by the successful pass.
         scale: ``pixels`` per uploaded-image pixel (decode reduction included).
         border: replicated border width added on each side of ``pixels``.
+        upsampled: found by an upsampled pass (a search without upsampling would
+            not have found this face).
     """
 
     pixels: np.ndarray
@@ -122,6 +124,7 @@ class FaceDetection:
     count: int
     scale: float
     border: int
+    upsampled: bool = False
 
     def box(self) -> tuple[int, int, int, int]:
         """(left, top, width, height) in the uploaded image's pixels."""
@@ -187,7 +190,15 @@ def find_face(picture: Picture, role: Role, *, upsample: int = 1) -> FaceDetecti
     Raises:
         ImageUnreadable: the picture is not a usable image.
     """
-    key = ("face", role, upsample if role == "document" else 0)
+    upsample = upsample if role == "document" else 0
+    if upsample > 0:
+        # The passes without upsampling come first whatever ``upsample`` is: when they
+        # found a face (e.g. for the document reader, which detects without
+        # upsampling), the upsampled search would return that same face.
+        quick = picture.known(("face", role, 0))
+        if quick is not None and not quick.upsampled:
+            return quick
+    key = ("face", role, upsample)
     return picture.memo(key, lambda: _detect(picture, passes_for(role, upsample)))
 
 
@@ -201,6 +212,9 @@ def _detect(picture: Picture, passes: tuple[Pass, ...]) -> FaceDetection | None:
     hog = detector()
     # Each pass reuses the reduced copy when the size is unchanged.
     copies: dict[tuple[int, float], tuple[np.ndarray, int, float]] = {}
+    #: (copy size, upsample, pad) already searched: an image smaller than a pass's
+    #: size is the same copy for several passes, and searching it again finds nothing.
+    searched: set[tuple[tuple[int, ...], int, float]] = set()
     for attempt in passes:
         if attempt.pad and max(decoded.size) / decode_scale > PORTRAIT_CROP_MAX_SIDE:
             continue  # a whole card or photo has context enough around the face
@@ -209,6 +223,10 @@ def _detect(picture: Picture, passes: tuple[Pass, ...]) -> FaceDetection | None:
             reduced, reduced_scale = reduce(decoded, attempt.max_side)
             copies[key] = (*bordered(np.asarray(reduced), attempt.pad), reduced_scale)
         pixels, border, scale = copies[key]
+        done = (pixels.shape, attempt.upsample, attempt.pad)
+        if done in searched:
+            continue
+        searched.add(done)
         found, found_scores, _ = hog.run(pixels, attempt.upsample, 0.0)
         boxes, scores = list(found), [float(s) for s in found_scores]
         if boxes:
@@ -220,6 +238,7 @@ def _detect(picture: Picture, passes: tuple[Pass, ...]) -> FaceDetection | None:
                 count=len(boxes),
                 scale=scale * decode_scale,
                 border=border,
+                upsampled=attempt.upsample > 0,
             )
     return None
 

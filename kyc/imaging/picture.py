@@ -16,6 +16,7 @@ relative to the engines' own work).
 
 from __future__ import annotations
 
+import io
 import threading
 from collections.abc import Callable, Hashable
 from typing import Any, TypeAlias, TypeVar
@@ -65,6 +66,18 @@ class Picture:
         """``image`` itself when it is a Picture, else a Picture of these bytes."""
         return image if isinstance(image, Picture) else cls(image, name=name)
 
+    @classmethod
+    def of_image(cls, image: Image.Image, *, name: str = "image") -> Picture:
+        """A Picture of an image already decoded (e.g. a flattened document).
+
+        Engines that work on pixels use ``image`` as is; one that needs a file (a
+        cloud engine) gets a PNG, encoded once on first use.
+        """
+        rgb = image if image.mode == "RGB" else image.convert("RGB")
+        picture = cls(loader=lambda: _png(rgb), name=name)
+        picture._memo[("rgb", None)] = (rgb, 1.0)
+        return picture
+
     @property
     def data(self) -> bytes:
         """The file's bytes (fetched on first use; a failed fetch raises every time)."""
@@ -95,6 +108,11 @@ class Picture:
         if isinstance(found, _Failed):
             raise found.error
         return found
+
+    def known(self, key: Hashable) -> Any:
+        """The value memoised under ``key``, or None when none was computed (no compute)."""
+        found = self._memo.get(key)
+        return None if found is None or isinstance(found, _Failed) else found
 
     def decoded(self, *, min_long_side: int | None = None) -> tuple[Image.Image, float]:
         """The image, RGB, EXIF orientation applied, and its scale to the upload.
@@ -131,6 +149,12 @@ class _Failed:
 
     def __init__(self, error: ImageUnreadable) -> None:
         self.error = error
+
+
+def _png(image: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
 
 
 def _decode(data: bytes, min_long_side: int | None) -> tuple[Image.Image, float]:

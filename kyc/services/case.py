@@ -45,17 +45,14 @@ class ApplicationImages:
         )
 
     def document_face(self, scan: DocumentScan | None) -> Picture:
-        """The document image whose face is compared: the reader's portrait crop, else the front.
+        """The document image whose face is compared: the one the reader found it on.
 
-        The crop is made into a Picture once per scan (memoised on the front), so the
-        face matcher and the replay check share its decode and its face detection.
+        That is the flattened document (the reader's face detection on it is reused
+        by the face matcher and the replay check), else the front as landed.
         """
-        if scan is None or scan.portrait is None:
-            return self.front
-        portrait = scan.portrait
-        return self.front.memo(
-            ("portrait", hash(portrait)), lambda: Picture(portrait, name="document portrait")
-        )
+        if scan is not None and scan.face_image is not None:
+            return scan.face_image
+        return self.front
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,15 +13,16 @@ from kyc.services.intake import advance
 def match_face(rt: Runtime, case: Case, scan: DocumentScan | None = None) -> FaceComparison:
     """Compare the selfie with the document face and record the comparison.
 
-    The document reader's portrait crop is compared when it made one; when no face
-    is found in the crop, the whole front is tried.
+    The selfie is compared with the document as the reader flattened it (its face
+    detection is reused); when no face is found there, with the front as landed.
     """
     matcher = rt.engines.face_matcher
     images = case.images
-    result = None
-    if scan is not None and scan.portrait is not None:
-        result = matcher.compare(images.selfie, images.document_face(scan))
-    if result is None or result.similarity is None:
+    document = images.document_face(scan)
+    result = matcher.compare(images.selfie, document)
+    if result.similarity is None and document is not images.front:
+        # No usable face on the flattened document: the front as landed may still
+        # show one (a warp that went wrong); compared rather than given up.
         result = matcher.compare(images.selfie, images.front)
     threshold = rt.settings.face_match_threshold
     matched = None if result.similarity is None else result.similarity >= threshold

@@ -246,7 +246,10 @@ def test_printed_zone_ends_above_the_mrz_and_right_of_the_face(
     page = Image.open(io.BytesIO(passport_page)).convert("L")
     mrz = read_mrz(page, lambda _: "", ocrb_templates())
     assert mrz is not None
-    face = reader._face_box(page.convert("RGB"))
+    from kyc.engines.document_local import _face_box
+    from kyc.imaging.picture import Picture
+
+    face = _face_box(Picture.of_image(page.convert("RGB")))
     assert face is not None
     zone = printed_zone(page, mrz, face)
     # render_passport_page: fields from x=340, the last value's baseline at y=548,
