@@ -28,7 +28,7 @@ import datetime as dt
 import itertools
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache, lru_cache
@@ -174,8 +174,10 @@ class MrzField:
         check_name: the check's name in :attr:`MrzResult.checks` (default ``name``).
         repair: O/0-style swaps in these cells are tried when a check digit fails.
         may_be_empty: ICAO lets the field, when empty, carry ``<`` as its check digit.
-        continues: a longer value may continue after the check digit's place, which
-            then holds ``<`` (ICAO 9303-5, note j: TD1 document numbers over 9).
+        continues: a longer document number may go on after its check digit's place,
+            which then holds ``<`` (ICAO 9303-5, note j: TD1 numbers over 9 characters).
+        keeps_fillers: a ``<`` read here stays in the reported document number (France's
+            card number, whose parser always kept them; ICAO numbers drop theirs).
     """
 
     name: str
@@ -188,6 +190,7 @@ class MrzField:
     repair: bool = False
     may_be_empty: bool = False
     continues: bool = False
+    keeps_fillers: bool = False
 
     @property
     def cells(self) -> tuple[tuple[int, int], ...]:
@@ -326,7 +329,10 @@ LAYOUTS: Mapping[MrzType, MrzLayout] = MappingProxyType(
                 MrzField("document_number", 1, 0, 4, FieldKind.DIGITS),
                 # The department (e.g. GVA) may hold letters, where TD2 has the
                 # nationality; only these cells of the card are repaired.
-                MrzField("document_number", 1, 4, 7, FieldKind.ALPHANUMERIC, repair=True),
+                MrzField(
+                    "document_number", 1, 4, 7, FieldKind.ALPHANUMERIC,
+                    repair=True, keeps_fillers=True,
+                ),
                 MrzField("document_number", 1, 7, 12, FieldKind.DIGITS, check=12),
                 MrzField("given_names", 1, 13, 27, FieldKind.NAME),
                 MrzField("birth_date", 1, 27, 33, FieldKind.DATE, check=33),
@@ -533,151 +539,75 @@ def parse_mrz(lines: Sequence[str], *, today: dt.date | None = None) -> MrzResul
     return result
 
 
-def _parse(kind: MrzType, lines: list[str], today: dt.date) -> MrzResult:
-    if kind is MrzType.TD1:
-        return _parse_td1(lines, today)
-    if kind is MrzType.FRENCH_ID:
-        return _parse_french_id(lines, today)
-    return _parse_two_line(kind, lines, today)
-
-
-def _parse_french_id(lines: list[str], today: dt.date) -> MrzResult:
-    """France's 1988-2021 national identity card (2 x 36, not ICAO 9303).
-
-    Line 1: ``ID`` ``FRA`` surname (25) administrative code (6). Line 2: the card
-    number (issue year and month, department, office, serial: 12) and its check
-    digit, given names (14), birth date and its digit, sex, and a check digit over
-    both lines. The zone carries no expiry date and no nationality.
-    """
-    l1, l2 = lines
-    code, issuing = l1[0:2], _letters(l1[2:5])
-    surname_field = _clean_name_field(l1[5:30])
-    admin = l1[30:36]
-    number, number_cd = _digits(l2[0:4]) + l2[4:7] + _digits(l2[7:12]), _digits(l2[12])
-    given_field = _clean_name_field(l2[13:27])
-    dob, dob_cd = _digits(l2[27:33]), _digits(l2[33])
-    sex = _sex(l2[34])
-    composite_cd = _digits(l2[35])
-    line1 = code + issuing + surname_field + admin
-    line2 = number + number_cd + given_field + dob + dob_cd + sex + composite_cd
-    checks = {
-        "document_number": _check_ok(number, number_cd),
-        "birth_date": _check_ok(dob, dob_cd),
-        "composite": _check_ok(line1 + line2[:35], composite_cd),
+#: How each kind of field is read: the confusions OCR makes mapped to the right class.
+_READ: Mapping[FieldKind, Callable[[str], str]] = MappingProxyType(
+    {
+        FieldKind.LETTERS: str,
+        FieldKind.ALPHANUMERIC: str,  # repaired only under the check digits (_variants)
+        FieldKind.DIGITS: _digits,
+        FieldKind.DATE: _digits,
+        FieldKind.STATE: _letters,
+        FieldKind.NAME: _clean_name_field,
+        FieldKind.SEX: _sex,
     }
-    # The name field in the ICAO form (surname<<given<names) for the common builder.
-    given = given_field.rstrip("<").replace("<<", "<")
-    name_field = surname_field.rstrip("<") + "<<" + given
-    return _result(
-        MrzType.FRENCH_ID,
-        (line1, line2),
-        checks,
-        code=code,
-        issuing=issuing,
-        number=number,
-        dob=dob,
-        exp="",
-        sex=sex,
-        nationality="",
-        optional=admin.strip("<"),
-        name_field=name_field,
-        today=today,
-    )
+)
 
 
-def _parse_td1(lines: list[str], today: dt.date) -> MrzResult:
-    l1, l2, l3 = lines
-    code = l1[0:2]
-    issuing = _letters(l1[2:5])
-    number_raw, number_cd = l1[5:14], _digits(l1[14])
-    optional1 = l1[15:30]
-    # A number longer than 9 characters continues in optional data 1, after a '<'
-    # where the check digit would be (ICAO 9303-5, note j).
-    long_number = l1[14] == "<" and optional1[:1] not in ("<", "")
+def _parse(kind: MrzType, lines: list[str], today: dt.date) -> MrzResult:
+    """Read every field of the format's layout as its kind says; check every digit."""
+    spec = LAYOUTS[kind]
+    read = [list(line) for line in lines]
+    for f in spec.fields:
+        read[f.line][f.start : f.end] = _READ[f.kind](lines[f.line][f.start : f.end])
     checks: dict[str, bool] = {}
-    if long_number:
-        ext = optional1.partition("<")[0]
-        number = number_raw + ext[:-1]
-        checks["document_number"] = _check_ok(number, _digits(ext[-1:]))
+    extension = ""  # of a long document number
+    for f, span in _field_checks(kind):
+        li, d = span.digit
+        value = "".join(read[c][i] for c, i in span.cells)
+        if f.continues and _continues(lines[li], d):
+            # The number goes on up to the next '<', its last character there being its
+            # check digit; the '<' stays where the digit would be.
+            more = lines[li][d + 1 :].partition("<")[0]
+            extension = more[:-1]
+            checks[span.name] = _check_ok(value + extension, _digits(more[-1:]))
+        elif f.may_be_empty and not value.strip("<") and lines[li][d] == "<":
+            checks[span.name] = True  # an empty field with '<' for its digit
+        else:
+            read[li][d] = _digits(lines[li][d])
+            checks[span.name] = _check_ok(value, read[li][d])
+    composite = _composite_span(kind)
+    if composite is not None:
+        li, d = composite.digit
+        read[li][d] = _digits(lines[li][d])
+        value = "".join(read[c][i] for c, i in composite.cells)
+        checks["composite"] = _check_ok(value, read[li][d])
+    text = tuple("".join(line) for line in read)
+
+    def field(name: str, *, drop_fillers: bool = False) -> str:
+        parts = [(f, text[f.line][f.start : f.end]) for f in spec.fields if f.name == name]
+        return "".join(
+            p.replace("<", "") if drop_fillers and not f.keeps_fillers else p for f, p in parts
+        )
+
+    if any(f.name == "name" for f in spec.fields):
+        name_field = field("name")
     else:
-        number = number_raw
-        checks["document_number"] = _check_ok(number_raw, number_cd)
-    dob, dob_cd = _digits(l2[0:6]), _digits(l2[6])
-    sex = _sex(l2[7])
-    exp, exp_cd = _digits(l2[8:14]), _digits(l2[14])
-    nationality = _letters(l2[15:18])
-    optional2 = l2[18:29]
-    composite_cd = _digits(l2[29])
-    checks["birth_date"] = _check_ok(dob, dob_cd)
-    checks["expiry_date"] = _check_ok(exp, exp_cd)
-    line1 = code + issuing + number_raw + (l1[14] if long_number else number_cd) + optional1
-    line2 = dob + dob_cd + sex + exp + exp_cd + nationality + optional2 + composite_cd
-    checks["composite"] = _check_ok(line1[5:30] + line2[0:7] + line2[8:15] + line2[18:29],
-                                    composite_cd)  # fmt: skip
-    name_field = _clean_name_field(l3)
-    return _result(
-        MrzType.TD1,
-        (line1, line2, name_field),
-        checks,
-        code=code,
-        issuing=issuing,
-        number=number.replace("<", ""),
-        dob=dob,
-        exp=exp,
-        sex=sex,
-        nationality=nationality,
-        optional=(optional1 + optional2).strip("<"),
-        name_field=name_field,
-        today=today,
-    )
-
-
-def _parse_two_line(kind: MrzType, lines: list[str], today: dt.date) -> MrzResult:
-    l1, l2 = lines
-    width = len(l1)
-    code = l1[0:2]
-    issuing = _letters(l1[2:5])
-    name_field = _clean_name_field(l1[5:])
-    number, number_cd = l2[0:9], _digits(l2[9])
-    checks: dict[str, bool] = {}
-    checks["document_number"] = _check_ok(number, number_cd)
-    nationality = _letters(l2[10:13])
-    dob, dob_cd = _digits(l2[13:19]), _digits(l2[19])
-    sex = _sex(l2[20])
-    exp, exp_cd = _digits(l2[21:27]), _digits(l2[27])
-    checks["birth_date"] = _check_ok(dob, dob_cd)
-    checks["expiry_date"] = _check_ok(exp, exp_cd)
-    head = number + number_cd + nationality + dob + dob_cd + sex + exp + exp_cd
-    if kind is MrzType.TD3:
-        personal, personal_cd, composite_cd = l2[28:42], l2[42], _digits(l2[43])
-        if personal.strip("<") or personal_cd != "<":
-            personal_cd = _digits(personal_cd)
-            checks["personal_number"] = _check_ok(personal, personal_cd)
-        else:  # no personal number: ICAO allows '<' as its check digit
-            checks["personal_number"] = True
-        line2 = head + personal + personal_cd + composite_cd
-        checks["composite"] = _check_ok(line2[0:10] + line2[13:20] + line2[21:43], composite_cd)
-        optional = personal
-    elif kind is MrzType.TD2:
-        optional, composite_cd = l2[28:35], _digits(l2[35])
-        line2 = head + optional + composite_cd
-        checks["composite"] = _check_ok(line2[0:10] + line2[13:20] + line2[21:35], composite_cd)
-    else:  # visas carry no composite check digit
-        optional = l2[28:width]
-        line2 = head + optional
-    line1 = code + issuing + name_field
+        # Surname and given names printed apart (France's card): the ICAO form
+        # (surname<<given<names) for the common builder.
+        given = field("given_names").rstrip("<").replace("<<", "<")
+        name_field = field("surname").rstrip("<") + "<<" + given
     return _result(
         kind,
-        (line1, line2),
+        text,
         checks,
-        code=code,
-        issuing=issuing,
-        number=number.replace("<", ""),
-        dob=dob,
-        exp=exp,
-        sex=sex,
-        nationality=nationality,
-        optional=optional.strip("<"),
+        code=field("document_code"),
+        issuing=field("issuing_state"),
+        number=field("document_number", drop_fillers=True) + extension,
+        dob=field("birth_date"),
+        exp=field("expiry_date"),
+        sex=field("sex"),
+        nationality=field("nationality"),
+        optional=field("optional_data").strip("<"),
         name_field=name_field,
         today=today,
     )

@@ -548,3 +548,20 @@ def test_document_codes_come_from_the_table() -> None:
     # line is a visa, any other code there is a passport.
     assert parse_mrz(["V" + ICAO_TD3[0][1:], ICAO_TD3[1]], today=TODAY).type is MrzType.MRVA
     assert parse_mrz(ICAO_TD3, today=TODAY).checks["document_code"] is True
+
+
+def test_td1_long_document_number_continues_in_the_optional_data() -> None:
+    # ICAO 9303-5 note j: a 12-character number, '<' where its digit would be, the rest
+    # and then its digit in optional data 1 (the '<' is kept as read).
+    lines = [
+        "I<UTOD23145890<7349<<<<<<<<<<<",
+        "7408122F1204159UTO<<<<<<<<<<<6",
+        "ERIKSSON<<ANNA<MARIA<<<<<<<<<<",
+    ]
+    result = parse_mrz(lines, today=TODAY)
+    assert result.valid and result.lines == tuple(lines)
+    assert result.fields["DOCUMENT_NUMBER"].value == "D23145890734"
+    assert result.raw["optional_data"] == "7349"
+    # The repair leaves its digit to the composite (a field digit at 14 would fail).
+    assert repair_with_check_digits(MrzType.TD1, lines, _scores(lines)) == lines
+    assert [f.name for f in LAYOUTS[MrzType.TD1].fields if f.continues] == ["document_number"]
