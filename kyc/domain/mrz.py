@@ -213,6 +213,8 @@ class MrzLayout:
             has none.
         composite_fields: the names of the fields (with their check digits) that the
             composite digit covers, in the order the fields come.
+        prefix: the first characters that tell the format from others of its shape
+            ("" when its document codes do).
     """
 
     lines: int
@@ -221,6 +223,7 @@ class MrzLayout:
     fields: tuple[MrzField, ...]
     composite: tuple[int, int] | None = None
     composite_fields: tuple[str, ...] = ()
+    prefix: str = ""
 
 
 #: The document code and issuing state that open line 1 of every ICAO format.
@@ -343,6 +346,9 @@ LAYOUTS: Mapping[MrzType, MrzLayout] = MappingProxyType(
                 "document_code", "issuing_state", "surname", "optional_data",
                 "document_number", "given_names", "birth_date", "sex",
             ),
+            # 2 x 36 like TD2 but its own layout: no French card uses TD2, so the
+            # prefix identifies it.
+            prefix="IDFRA",
         ),
     }
 )  # fmt: skip
@@ -475,18 +481,34 @@ def detect_type(lines: Sequence[str]) -> MrzType:
         MrzError: no known format has these line lengths.
     """
     lengths = [len(line) for line in lines]
-    visa = bool(lines) and lines[0][:1] == "V"
-    if lengths == [30, 30, 30]:
-        return MrzType.TD1
-    if lengths == [36, 36] and lines[0][:5] == "IDFRA":
-        # France's 1988-2021 identity card: 2 x 36 like TD2 but its own layout (no
-        # French card uses TD2, so the prefix identifies it).
-        return MrzType.FRENCH_ID
-    if lengths == [36, 36]:
-        return MrzType.MRVB if visa else MrzType.TD2
-    if lengths == [44, 44]:
-        return MrzType.MRVA if visa else MrzType.TD3
-    raise MrzError(f"no MRZ format has lines of length {lengths}")
+    first = lines[0][:1] if lines else ""
+    kind = _format_of(lengths, first, lambda prefix: lines[0].startswith(prefix))
+    if kind is None:
+        raise MrzError(f"no MRZ format has lines of length {lengths}")
+    return kind
+
+
+def _format_of(
+    widths: Sequence[int], first: str, starts_with: Callable[[str], bool]
+) -> MrzType | None:
+    """The format of lines of these widths, first character and prefix (None: no format).
+
+    Among the formats of that shape, one whose prefix the lines start with comes first,
+    then one whose document codes hold ``first`` (a visa's V); otherwise the first in
+    the table (TD2, TD3 take any other code, which the document-code check judges).
+    """
+    fits = [
+        kind
+        for kind, spec in LAYOUTS.items()
+        if list(widths) == [spec.width] * spec.lines
+        and (not spec.prefix or starts_with(spec.prefix))
+    ]
+
+    def rank(kind: MrzType) -> tuple[int, bool]:
+        spec = LAYOUTS[kind]
+        return len(spec.prefix), bool(first) and first in spec.document_codes
+
+    return max(fits, key=rank, default=None)
 
 
 def normalise_lines(lines: Sequence[str]) -> list[str]:
@@ -695,11 +717,12 @@ def find_mrz_lines(text_lines: Sequence[str]) -> list[str] | None:
     dropped or added up to two filler characters at the end. Returns None when no
     run of lines fits a format.
     """
+    widths = sorted({spec.width for spec in LAYOUTS.values()})
     cands = []
     for line in normalise_lines(text_lines):
         if len(line) < 26 or ("<" not in line and len(line) < 40):
             continue
-        width = min((30, 36, 44), key=lambda w: abs(w - len(line)))
+        width = min(widths, key=lambda w: abs(w - len(line)))
         if abs(width - len(line)) > 3:
             continue
         if len(line) > width:
@@ -709,7 +732,8 @@ def find_mrz_lines(text_lines: Sequence[str]) -> list[str] | None:
                 line = line.replace("<<", "<", excess)
             line = line[:width]
         cands.append(line.ljust(width, "<"))
-    for n, width in ((3, 30), (2, 44), (2, 36)):
+    # Three lines of 30 before two of 44, before two of 36: more lines, then wider.
+    for n, width in sorted({(spec.lines, spec.width) for spec in LAYOUTS.values()}, reverse=True):
         for i in range(len(cands) - n, -1, -1):
             group = cands[i : i + n]
             if all(len(g) == width for g in group):
@@ -831,16 +855,10 @@ def decode_scores(
     """
     widths = [len(line) for line in scores]
     first = first_char or (max(scores[0][0], key=lambda c: scores[0][0][c]) if scores else "")
-    visa = first == "V"
-    if widths == [30, 30, 30]:
-        kind = MrzType.TD1
-    elif widths == [36, 36] and _best_letters(scores[0][:5]) == "IDFRA":
-        kind = MrzType.FRENCH_ID
-    elif widths == [36, 36]:
-        kind = MrzType.MRVB if visa else MrzType.TD2
-    elif widths == [44, 44]:
-        kind = MrzType.MRVA if visa else MrzType.TD3
-    else:
+    kind = _format_of(
+        widths, first, lambda prefix: _best_letters(scores[0][: len(prefix)]) == prefix
+    )
+    if kind is None:
         return None
     lines = []
     for line_scores, classes in zip(scores, layout(kind), strict=True):

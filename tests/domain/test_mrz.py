@@ -20,6 +20,7 @@ from kyc.domain.mrz import (
     check_digit,
     check_spans,
     decode_scores,
+    detect_type,
     find_mrz_lines,
     layout,
     parse_mrz,
@@ -565,3 +566,15 @@ def test_td1_long_document_number_continues_in_the_optional_data() -> None:
     # The repair leaves its digit to the composite (a field digit at 14 would fail).
     assert repair_with_check_digits(MrzType.TD1, lines, _scores(lines)) == lines
     assert [f.name for f in LAYOUTS[MrzType.TD1].fields if f.continues] == ["document_number"]
+
+
+def test_each_format_is_detected_from_its_table_entry() -> None:
+    # Shape, then the prefix (France's card), then the document code (visas).
+    for kind, spec in LAYOUTS.items():
+        first = spec.prefix or spec.document_codes[0]
+        lines = [first.ljust(spec.width, "<")] + ["<" * spec.width] * (spec.lines - 1)
+        assert detect_type(lines) is kind
+    assert detect_type(["IDD".ljust(36, "<"), "<" * 36]) is MrzType.TD2
+    assert detect_type(["I<UTO".ljust(44, "<"), "<" * 44]) is MrzType.TD3
+    with pytest.raises(MrzError):
+        detect_type(["<" * 36] * 3)
