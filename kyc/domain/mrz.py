@@ -5,6 +5,12 @@ MRZ of a passport (TD3), ID card (TD1, TD2) or visa (MRV-A, MRV-B), repairs the
 character confusions OCR makes *by field type* and validates every check digit with
 the ``mrz`` package's ICAO 7-3-1 rule.
 
+Each format is described once, in :data:`LAYOUTS`: one :class:`MrzLayout` per
+:class:`MrzType` lists its fields (position, kind, check digit, what the composite
+digit covers, what may be repaired). Parsing, the check-digit spans, the repairs, the
+per-cell classes of the template decoder and format detection all derive from it, so
+a new format is one more entry.
+
 Repair rules (why they are safe): the MRZ alphabet is ``A-Z 0-9 <`` in OCR-B, where
 ``O``/``0``, ``I``/``1``, ``S``/``5``, ``B``/``8``, ``Z``/``2``, ``G``/``6``
 and ``D``/``0`` are the usual confusions. Dates, sex and check digits have a known
@@ -581,11 +587,18 @@ def _parse(kind: MrzType, lines: list[str], today: dt.date) -> MrzResult:
     read = [list(line) for line in lines]
     for f in spec.fields:
         read[f.line][f.start : f.end] = _READ[f.kind](lines[f.line][f.start : f.end])
+    # Every field's text (parts joined); check digits are read below.
+    plain = ["".join(line) for line in read]
+    fields = _field_parts(kind)
+    values = {
+        name: "".join(plain[f.line][f.start : f.end] for f in parts)
+        for name, parts in fields.items()
+    }
     checks: dict[str, bool] = {}
     extension = ""  # of a long document number
     for f, span in _field_checks(kind):
         li, d = span.digit
-        value = "".join(read[c][i] for c, i in span.cells)
+        value = values[f.name]
         if f.continues and _continues(lines[li], d):
             # The number goes on up to the next '<', its last character there being its
             # check digit; the '<' stays where the digit would be.
@@ -597,39 +610,38 @@ def _parse(kind: MrzType, lines: list[str], today: dt.date) -> MrzResult:
         else:
             read[li][d] = _digits(lines[li][d])
             checks[span.name] = _check_ok(value, read[li][d])
-    composite = _composite_span(kind)
-    if composite is not None:
-        li, d = composite.digit
+    if spec.composite is not None:
+        li, d = spec.composite
         read[li][d] = _digits(lines[li][d])
-        value = "".join(read[c][i] for c, i in composite.cells)
-        checks["composite"] = _check_ok(value, read[li][d])
     text = tuple("".join(line) for line in read)
-
-    def field(name: str, *, drop_fillers: bool = False) -> str:
-        parts = [(f, text[f.line][f.start : f.end]) for f in spec.fields if f.name == name]
-        return "".join(
-            p.replace("<", "") if drop_fillers and not f.keeps_fillers else p for f, p in parts
-        )
-
-    if any(f.name == "name" for f in spec.fields):
-        name_field = field("name")
+    if spec.composite is not None:
+        li, d = spec.composite
+        value = "".join(text[c][start:end] for c, start, end in _composite_runs(kind))
+        checks["composite"] = _check_ok(value, text[li][d])
+    # ICAO document numbers drop their fillers; France's card kept the '<' as read.
+    number = ""
+    for f in fields["document_number"]:
+        part = plain[f.line][f.start : f.end]
+        number += part if f.keeps_fillers else part.replace("<", "")
+    if "name" in values:
+        name_field = values["name"]
     else:
         # Surname and given names printed apart (France's card): the ICAO form
         # (surname<<given<names) for the common builder.
-        given = field("given_names").rstrip("<").replace("<<", "<")
-        name_field = field("surname").rstrip("<") + "<<" + given
+        given = values["given_names"].rstrip("<").replace("<<", "<")
+        name_field = values["surname"].rstrip("<") + "<<" + given
     return _result(
         kind,
         text,
         checks,
-        code=field("document_code"),
-        issuing=field("issuing_state"),
-        number=field("document_number", drop_fillers=True) + extension,
-        dob=field("birth_date"),
-        exp=field("expiry_date"),
-        sex=field("sex"),
-        nationality=field("nationality"),
-        optional=field("optional_data").strip("<"),
+        code=values["document_code"],
+        issuing=values["issuing_state"],
+        number=number + extension,
+        dob=values.get("birth_date", ""),
+        exp=values.get("expiry_date", ""),
+        sex=values["sex"],
+        nationality=values.get("nationality", ""),
+        optional=values.get("optional_data", "").strip("<"),
         name_field=name_field,
         today=today,
     )
@@ -989,6 +1001,28 @@ def check_spans(kind: MrzType) -> tuple[tuple[CheckSpan, ...], CheckSpan | None]
 
 
 @cache
+def _field_parts(kind: MrzType) -> Mapping[str, tuple[MrzField, ...]]:
+    """Each field name of a format -> its parts, in table order."""
+    parts: dict[str, tuple[MrzField, ...]] = {}
+    for f in LAYOUTS[kind].fields:
+        parts[f.name] = (*parts.get(f.name, ()), f)
+    return MappingProxyType(parts)
+
+
+@cache
+def _composite_runs(kind: MrzType) -> tuple[tuple[int, int, int], ...]:
+    """The composite digit's cells as (line, start, end) runs, in order."""
+    span = _composite_span(kind)
+    runs: list[tuple[int, int, int]] = []
+    for li, i in span.cells if span is not None else ():
+        if runs and runs[-1][0] == li and runs[-1][2] == i:
+            runs[-1] = (li, runs[-1][1], i + 1)
+        else:
+            runs.append((li, i, i + 1))
+    return tuple(runs)
+
+
+@cache
 def _field_checks(kind: MrzType) -> tuple[tuple[MrzField, CheckSpan], ...]:
     """Each field that has a check digit (its last part), with the digit's span."""
     spec = LAYOUTS[kind]
@@ -996,7 +1030,7 @@ def _field_checks(kind: MrzType) -> tuple[tuple[MrzField, CheckSpan], ...]:
     for f in spec.fields:
         if f.check is None:
             continue
-        cells = tuple(c for part in spec.fields if part.name == f.name for c in part.cells)
+        cells = tuple(c for part in _field_parts(kind)[f.name] for c in part.cells)
         span = CheckSpan(
             f.check_name or f.name, cells, (f.line, f.check), may_be_empty=f.may_be_empty
         )
