@@ -385,18 +385,25 @@ def _letters(text: str) -> str:
 @cache
 def _alnum_spans(kind: MrzType) -> tuple[tuple[int, int, int], ...]:
     """(line, start, end) of the alphanumeric fields whose confusions we may repair."""
-    spans: list[tuple[int, int, int]] = []
+    cells: list[_Cell] = []
     for f in LAYOUTS[kind].fields:
-        if not f.repair:
-            continue
-        end = f.end
-        if f.continues and f.check == f.end:
-            end += 1  # the digit's place holds '<' when the value continues past it
-        if spans and spans[-1][0] == f.line and spans[-1][2] == f.start:
-            spans[-1] = (f.line, spans[-1][1], end)
+        if f.repair:
+            cells += f.cells
+            if f.continues and f.check is not None:
+                # The digit's place holds '<' when the number goes on past it.
+                cells.append((f.line, f.check))
+    return _runs(cells)
+
+
+def _runs(cells: Sequence[_Cell]) -> tuple[tuple[int, int, int], ...]:
+    """Cells as (line, start, end) runs of consecutive ones, in the order given."""
+    runs: list[tuple[int, int, int]] = []
+    for li, i in cells:
+        if runs and runs[-1][0] == li and runs[-1][2] == i:
+            runs[-1] = (li, runs[-1][1], i + 1)
         else:
-            spans.append((f.line, f.start, end))
-    return tuple(spans)
+            runs.append((li, i, i + 1))
+    return tuple(runs)
 
 
 def _variants(kind: MrzType, lines: list[str]) -> list[list[str]]:
@@ -1013,13 +1020,7 @@ def _field_parts(kind: MrzType) -> Mapping[str, tuple[MrzField, ...]]:
 def _composite_runs(kind: MrzType) -> tuple[tuple[int, int, int], ...]:
     """The composite digit's cells as (line, start, end) runs, in order."""
     span = _composite_span(kind)
-    runs: list[tuple[int, int, int]] = []
-    for li, i in span.cells if span is not None else ():
-        if runs and runs[-1][0] == li and runs[-1][2] == i:
-            runs[-1] = (li, runs[-1][1], i + 1)
-        else:
-            runs.append((li, i, i + 1))
-    return tuple(runs)
+    return _runs(span.cells) if span is not None else ()
 
 
 @cache
