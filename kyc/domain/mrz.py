@@ -5,6 +5,12 @@ MRZ of a passport (TD3), ID card (TD1, TD2) or visa (MRV-A, MRV-B), repairs the
 character confusions OCR makes *by field type* and validates every check digit with
 the ``mrz`` package's ICAO 7-3-1 rule.
 
+Each format is described once, in :data:`LAYOUTS`: one :class:`MrzLayout` per
+:class:`MrzType` lists its fields (position, kind, check digit, what the composite
+digit covers, what may be repaired). Parsing, the check-digit spans, the repairs, the
+per-cell classes of the template decoder and format detection all derive from it, so
+a new format is one more entry.
+
 Repair rules (why they are safe): the MRZ alphabet is ``A-Z 0-9 <`` in OCR-B, where
 ``O``/``0``, ``I``/``1``, ``S``/``5``, ``B``/``8``, ``Z``/``2``, ``G``/``6``
 and ``D``/``0`` are the usual confusions. Dates, sex and check digits have a known
@@ -28,10 +34,10 @@ import datetime as dt
 import itertools
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import lru_cache
+from functools import cache, lru_cache
 from types import MappingProxyType
 
 from mrz.base.countries_ops import code_list
@@ -114,6 +120,246 @@ class MrzResult:
         return "\n".join(self.lines)
 
 
+# --- the layout table: one entry per format drives parsing, checks and decoding ---------
+
+#: Character classes by position: A = letter or filler, N = digit, X = letter, digit or
+#: filler, C = digit or filler (a check digit that may be absent), S = sex.
+_CLASSES = {
+    "A": "ABCDEFGHIJKLMNOPQRSTUVWXYZ<",
+    "N": "0123456789",
+    "X": "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<",
+    "C": "0123456789<",
+    "S": "MFX<",
+}
+
+
+class FieldKind(StrEnum):
+    """What an MRZ field holds: its cells' class and how OCR misreads in it are mapped."""
+
+    LETTERS = "letters"  # kept as read (the document code: the format check judges it)
+    ALPHANUMERIC = "alphanumeric"  # kept as read; repaired only under a check digit
+    DIGITS = "digits"
+    DATE = "date"  # YYMMDD
+    STATE = "state"  # three-letter ICAO state code (issuing state, nationality)
+    NAME = "name"  # SURNAME<<GIVEN<NAMES: no check digit covers it
+    SEX = "sex"
+
+
+#: The class (see ``_CLASSES``) of every cell of a field of each kind.
+_KIND_CLASS: Mapping[FieldKind, str] = MappingProxyType(
+    {
+        FieldKind.LETTERS: "A",
+        FieldKind.ALPHANUMERIC: "X",
+        FieldKind.DIGITS: "N",
+        FieldKind.DATE: "N",
+        FieldKind.STATE: "A",
+        FieldKind.NAME: "A",
+        FieldKind.SEX: "S",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MrzField:
+    """One field of an MRZ layout: where it is, what it holds, what checks it.
+
+    Fields that share a name are the parts of one field, read in table order and
+    joined (France's card number is digits, a department that may hold letters, and
+    digits again); a check digit covers every part of its field.
+
+    Attributes:
+        name: the ICAO field, as in :attr:`MrzResult.raw` (``document_code``,
+            ``issuing_state``, ``name``, ``document_number``, ``nationality``,
+            ``birth_date``, ``sex``, ``expiry_date``, ``optional_data``; France's card
+            has ``surname`` and ``given_names`` instead of ``name``).
+        line: the line (0 = top).
+        start: first position in the line.
+        end: position after the last one.
+        kind: what the cells hold.
+        check: position (same line) of the field's check digit; None when it has none.
+        check_name: the check's name in :attr:`MrzResult.checks` (default ``name``).
+        repair: O/0-style swaps in these cells are tried when a check digit fails.
+        may_be_empty: ICAO lets the field, when empty, carry ``<`` as its check digit.
+        continues: a longer document number may go on after its check digit's place,
+            which then holds ``<`` (ICAO 9303-5, note j: TD1 numbers over 9 characters).
+        keeps_fillers: a ``<`` read here stays in the reported document number (France's
+            card number, whose parser always kept them; ICAO numbers drop theirs).
+    """
+
+    name: str
+    line: int
+    start: int
+    end: int
+    kind: FieldKind
+    check: int | None = None
+    check_name: str = ""
+    repair: bool = False
+    may_be_empty: bool = False
+    continues: bool = False
+    keeps_fillers: bool = False
+
+    @property
+    def cells(self) -> tuple[tuple[int, int], ...]:
+        """(line, index) of every cell of the field, its check digit not included."""
+        return tuple((self.line, i) for i in range(self.start, self.end))
+
+
+@dataclass(frozen=True, slots=True)
+class MrzLayout:
+    """One MRZ format: its shape, its fields and its composite check digit.
+
+    Attributes:
+        lines: number of lines.
+        width: characters per line.
+        document_codes: first characters of the document code ICAO 9303 allows for
+            the format (parts 4-7: P for passports, A/C/I for cards, V for visas).
+        fields: the fields, top to bottom and left to right; with their check digits
+            and the composite digit they cover every cell of every line once.
+        composite: (line, index) of the composite check digit; None when the format
+            has none.
+        composite_fields: the names of the fields (with their check digits) that the
+            composite digit covers, in the order the fields come.
+        prefix: the first characters that tell the format from others of its shape
+            ("" when its document codes do).
+    """
+
+    lines: int
+    width: int
+    document_codes: str
+    fields: tuple[MrzField, ...]
+    composite: tuple[int, int] | None = None
+    composite_fields: tuple[str, ...] = ()
+    prefix: str = ""
+
+
+#: The document code and issuing state that open line 1 of every ICAO format.
+_ICAO_CODE_AND_STATE = (
+    # The document code's second character is the issuer's choice (or '<').
+    MrzField("document_code", 0, 0, 1, FieldKind.LETTERS),
+    MrzField("document_code", 0, 1, 2, FieldKind.ALPHANUMERIC),
+    MrzField("issuing_state", 0, 2, 5, FieldKind.STATE),
+)
+#: Line 2 of the two-line ICAO formats up to the optional data (TD2, TD3, MRV-A, MRV-B).
+_ICAO_LINE2 = (
+    MrzField("document_number", 1, 0, 9, FieldKind.ALPHANUMERIC, check=9, repair=True),
+    MrzField("nationality", 1, 10, 13, FieldKind.STATE),
+    MrzField("birth_date", 1, 13, 19, FieldKind.DATE, check=19),
+    MrzField("sex", 1, 20, 21, FieldKind.SEX),
+    MrzField("expiry_date", 1, 21, 27, FieldKind.DATE, check=27),
+)
+_ICAO_COMPOSITE = ("document_number", "birth_date", "expiry_date", "optional_data")
+
+
+def _icao_two_line(
+    width: int, document_codes: str, optional: MrzField, *, composite: int | None = None
+) -> MrzLayout:
+    """A two-line ICAO layout (TD2, TD3, MRV-A, MRV-B).
+
+    They differ only in width, document codes, the optional data that ends line 2 and
+    the composite digit (at ``(1, composite)``; visas have none).
+    """
+    return MrzLayout(
+        lines=2,
+        width=width,
+        document_codes=document_codes,
+        fields=(
+            *_ICAO_CODE_AND_STATE,
+            MrzField("name", 0, 5, width, FieldKind.NAME),
+            *_ICAO_LINE2,
+            optional,
+        ),
+        composite=None if composite is None else (1, composite),
+        composite_fields=() if composite is None else _ICAO_COMPOSITE,
+    )
+
+
+#: The formats. Adding one means adding its entry here (and its :class:`MrzType`).
+LAYOUTS: Mapping[MrzType, MrzLayout] = MappingProxyType(
+    {
+        MrzType.TD1: MrzLayout(
+            lines=3,
+            width=30,
+            document_codes="ACI",
+            fields=(
+                *_ICAO_CODE_AND_STATE,
+                # A number longer than 9 characters continues in optional data 1, after
+                # a '<' where the check digit would be (ICAO 9303-5, note j); the '<'
+                # is then part of the alphanumeric run that repairs may touch.
+                MrzField(
+                    "document_number", 0, 5, 14, FieldKind.ALPHANUMERIC,
+                    check=14, repair=True, continues=True,
+                ),
+                MrzField("optional_data", 0, 15, 30, FieldKind.ALPHANUMERIC, repair=True),
+                MrzField("birth_date", 1, 0, 6, FieldKind.DATE, check=6),
+                MrzField("sex", 1, 7, 8, FieldKind.SEX),
+                MrzField("expiry_date", 1, 8, 14, FieldKind.DATE, check=14),
+                MrzField("nationality", 1, 15, 18, FieldKind.STATE),
+                MrzField("optional_data", 1, 18, 29, FieldKind.ALPHANUMERIC, repair=True),
+                MrzField("name", 2, 0, 30, FieldKind.NAME),
+            ),
+            composite=(1, 29),
+            composite_fields=_ICAO_COMPOSITE,
+        ),
+        MrzType.TD2: _icao_two_line(
+            36, "ACI", MrzField("optional_data", 1, 28, 35, FieldKind.ALPHANUMERIC, repair=True),
+            composite=35,
+        ),
+        MrzType.TD3: _icao_two_line(
+            44, "P",
+            # The personal number; when there is none ICAO allows '<' as its digit.
+            MrzField(
+                "optional_data", 1, 28, 42, FieldKind.ALPHANUMERIC,
+                check=42, check_name="personal_number", repair=True, may_be_empty=True,
+            ),
+            composite=43,
+        ),
+        # Visas carry no composite check digit, and nothing checks their optional
+        # data, so only the document number is repaired.
+        MrzType.MRVA: _icao_two_line(
+            44, "V", MrzField("optional_data", 1, 28, 44, FieldKind.ALPHANUMERIC)
+        ),
+        MrzType.MRVB: _icao_two_line(
+            36, "V", MrzField("optional_data", 1, 28, 36, FieldKind.ALPHANUMERIC)
+        ),
+        # France's 1988-2021 national identity card (2 x 36, not ICAO 9303). Line 1:
+        # ``ID`` ``FRA`` surname (25) administrative code (6). Line 2: the card number
+        # (issue year and month, department, office, serial: 12) and its check digit,
+        # given names (14), birth date and its digit, sex, and a check digit over both
+        # lines. The zone carries no expiry date and no nationality.
+        MrzType.FRENCH_ID: MrzLayout(
+            lines=2,
+            width=36,
+            document_codes="I",
+            fields=(
+                MrzField("document_code", 0, 0, 2, FieldKind.LETTERS),
+                MrzField("issuing_state", 0, 2, 5, FieldKind.STATE),
+                MrzField("surname", 0, 5, 30, FieldKind.NAME),
+                MrzField("optional_data", 0, 30, 36, FieldKind.ALPHANUMERIC),
+                MrzField("document_number", 1, 0, 4, FieldKind.DIGITS),
+                # The department (e.g. GVA) may hold letters, where TD2 has the
+                # nationality; only these cells of the card are repaired.
+                MrzField(
+                    "document_number", 1, 4, 7, FieldKind.ALPHANUMERIC,
+                    repair=True, keeps_fillers=True,
+                ),
+                MrzField("document_number", 1, 7, 12, FieldKind.DIGITS, check=12),
+                MrzField("given_names", 1, 13, 27, FieldKind.NAME),
+                MrzField("birth_date", 1, 27, 33, FieldKind.DATE, check=33),
+                MrzField("sex", 1, 34, 35, FieldKind.SEX),
+            ),
+            composite=(1, 35),
+            composite_fields=(
+                "document_code", "issuing_state", "surname", "optional_data",
+                "document_number", "given_names", "birth_date", "sex",
+            ),
+            # 2 x 36 like TD2 but its own layout: no French card uses TD2, so the
+            # prefix identifies it.
+            prefix="IDFRA",
+        ),
+    }
+)  # fmt: skip
+
+
 def check_digit(text: str) -> str:
     """ICAO 9303 check digit (7-3-1 weights, ``<`` = 0) of ``text``."""
     return hash_string(text)
@@ -136,15 +382,28 @@ def _letters(text: str) -> str:
     return text if text.strip("<").isdigit() else _alpha(text)
 
 
-def _alnum_spans(kind: MrzType) -> list[tuple[int, int, int]]:
+@cache
+def _alnum_spans(kind: MrzType) -> tuple[tuple[int, int, int], ...]:
     """(line, start, end) of the alphanumeric fields whose confusions we may repair."""
-    if kind is MrzType.FRENCH_ID:
-        return [(1, 4, 7)]
-    if kind is MrzType.TD1:
-        return [(0, 5, 30), (1, 18, 29)]
-    if kind in (MrzType.TD2, MrzType.MRVB):
-        return [(1, 0, 9), (1, 28, 35)] if kind is MrzType.TD2 else [(1, 0, 9)]
-    return [(1, 0, 9), (1, 28, 42)] if kind is MrzType.TD3 else [(1, 0, 9)]
+    cells: list[_Cell] = []
+    for f in LAYOUTS[kind].fields:
+        if f.repair:
+            cells += f.cells
+            if f.continues and f.check is not None:
+                # The digit's place holds '<' when the number goes on past it.
+                cells.append((f.line, f.check))
+    return _runs(cells)
+
+
+def _runs(cells: Sequence[_Cell]) -> tuple[tuple[int, int, int], ...]:
+    """Cells as (line, start, end) runs of consecutive ones, in the order given."""
+    runs: list[tuple[int, int, int]] = []
+    for li, i in cells:
+        if runs and runs[-1][0] == li and runs[-1][2] == i:
+            runs[-1] = (li, runs[-1][1], i + 1)
+        else:
+            runs.append((li, i, i + 1))
+    return tuple(runs)
 
 
 def _variants(kind: MrzType, lines: list[str]) -> list[list[str]]:
@@ -159,7 +418,7 @@ def _variants(kind: MrzType, lines: list[str]) -> list[list[str]]:
         for i in range(start, min(end, len(lines[li])))
         if lines[li][i] in _SWAPS
     ][:_MAX_SWAPS]
-    max_n = 1 if kind in (MrzType.MRVA, MrzType.MRVB) else 2
+    max_n = 1 if LAYOUTS[kind].composite is None else 2
     out = []
     for n in range(1, max_n + 1):
         for combo in itertools.combinations(positions, n):
@@ -176,6 +435,11 @@ def _check_ok(value: str, digit: str) -> bool:
         return digit.isdigit() and check_digit(value) == digit
     except ValueError:
         return False
+
+
+def _continues(line: str, digit: int) -> bool:
+    """Whether a value goes on past its check digit's place (``<`` there, then more)."""
+    return line[digit] == "<" and line[digit + 1 : digit + 2] not in ("<", "")
 
 
 def _sex(c: str) -> str:
@@ -230,18 +494,34 @@ def detect_type(lines: Sequence[str]) -> MrzType:
         MrzError: no known format has these line lengths.
     """
     lengths = [len(line) for line in lines]
-    visa = bool(lines) and lines[0][:1] == "V"
-    if lengths == [30, 30, 30]:
-        return MrzType.TD1
-    if lengths == [36, 36] and lines[0][:5] == "IDFRA":
-        # France's 1988-2021 identity card: 2 x 36 like TD2 but its own layout (no
-        # French card uses TD2, so the prefix identifies it).
-        return MrzType.FRENCH_ID
-    if lengths == [36, 36]:
-        return MrzType.MRVB if visa else MrzType.TD2
-    if lengths == [44, 44]:
-        return MrzType.MRVA if visa else MrzType.TD3
-    raise MrzError(f"no MRZ format has lines of length {lengths}")
+    first = lines[0][:1] if lines else ""
+    kind = _format_of(lengths, first, lambda prefix: lines[0].startswith(prefix))
+    if kind is None:
+        raise MrzError(f"no MRZ format has lines of length {lengths}")
+    return kind
+
+
+def _format_of(
+    widths: Sequence[int], first: str, starts_with: Callable[[str], bool]
+) -> MrzType | None:
+    """The format of lines of these widths, first character and prefix (None: no format).
+
+    Among the formats of that shape, one whose prefix the lines start with comes first,
+    then one whose document codes hold ``first`` (a visa's V); otherwise the first in
+    the table (TD2, TD3 take any other code, which the document-code check judges).
+    """
+    fits = [
+        kind
+        for kind, spec in LAYOUTS.items()
+        if list(widths) == [spec.width] * spec.lines
+        and (not spec.prefix or starts_with(spec.prefix))
+    ]
+
+    def rank(kind: MrzType) -> tuple[int, bool]:
+        spec = LAYOUTS[kind]
+        return len(spec.prefix), bool(first) and first in spec.document_codes
+
+    return max(fits, key=rank, default=None)
 
 
 def normalise_lines(lines: Sequence[str]) -> list[str]:
@@ -294,151 +574,81 @@ def parse_mrz(lines: Sequence[str], *, today: dt.date | None = None) -> MrzResul
     return result
 
 
-def _parse(kind: MrzType, lines: list[str], today: dt.date) -> MrzResult:
-    if kind is MrzType.TD1:
-        return _parse_td1(lines, today)
-    if kind is MrzType.FRENCH_ID:
-        return _parse_french_id(lines, today)
-    return _parse_two_line(kind, lines, today)
-
-
-def _parse_french_id(lines: list[str], today: dt.date) -> MrzResult:
-    """France's 1988-2021 national identity card (2 x 36, not ICAO 9303).
-
-    Line 1: ``ID`` ``FRA`` surname (25) administrative code (6). Line 2: the card
-    number (issue year and month, department, office, serial: 12) and its check
-    digit, given names (14), birth date and its digit, sex, and a check digit over
-    both lines. The zone carries no expiry date and no nationality.
-    """
-    l1, l2 = lines
-    code, issuing = l1[0:2], _letters(l1[2:5])
-    surname_field = _clean_name_field(l1[5:30])
-    admin = l1[30:36]
-    number, number_cd = _digits(l2[0:4]) + l2[4:7] + _digits(l2[7:12]), _digits(l2[12])
-    given_field = _clean_name_field(l2[13:27])
-    dob, dob_cd = _digits(l2[27:33]), _digits(l2[33])
-    sex = _sex(l2[34])
-    composite_cd = _digits(l2[35])
-    line1 = code + issuing + surname_field + admin
-    line2 = number + number_cd + given_field + dob + dob_cd + sex + composite_cd
-    checks = {
-        "document_number": _check_ok(number, number_cd),
-        "birth_date": _check_ok(dob, dob_cd),
-        "composite": _check_ok(line1 + line2[:35], composite_cd),
+#: How each kind of field is read: the confusions OCR makes mapped to the right class.
+_READ: Mapping[FieldKind, Callable[[str], str]] = MappingProxyType(
+    {
+        FieldKind.LETTERS: str,
+        FieldKind.ALPHANUMERIC: str,  # repaired only under the check digits (_variants)
+        FieldKind.DIGITS: _digits,
+        FieldKind.DATE: _digits,
+        FieldKind.STATE: _letters,
+        FieldKind.NAME: _clean_name_field,
+        FieldKind.SEX: _sex,
     }
-    # The name field in the ICAO form (surname<<given<names) for the common builder.
-    given = given_field.rstrip("<").replace("<<", "<")
-    name_field = surname_field.rstrip("<") + "<<" + given
-    return _result(
-        MrzType.FRENCH_ID,
-        (line1, line2),
-        checks,
-        code=code,
-        issuing=issuing,
-        number=number,
-        dob=dob,
-        exp="",
-        sex=sex,
-        nationality="",
-        optional=admin.strip("<"),
-        name_field=name_field,
-        today=today,
-    )
+)
 
 
-def _parse_td1(lines: list[str], today: dt.date) -> MrzResult:
-    l1, l2, l3 = lines
-    code = l1[0:2]
-    issuing = _letters(l1[2:5])
-    number_raw, number_cd = l1[5:14], _digits(l1[14])
-    optional1 = l1[15:30]
-    # A number longer than 9 characters continues in optional data 1, after a '<'
-    # where the check digit would be (ICAO 9303-5, note j).
-    long_number = l1[14] == "<" and optional1[:1] not in ("<", "")
+def _parse(kind: MrzType, lines: list[str], today: dt.date) -> MrzResult:
+    """Read every field of the format's layout as its kind says; check every digit."""
+    spec = LAYOUTS[kind]
+    read = [list(line) for line in lines]
+    for f in spec.fields:
+        read[f.line][f.start : f.end] = _READ[f.kind](lines[f.line][f.start : f.end])
+    # Every field's text (parts joined); check digits are read below.
+    plain = ["".join(line) for line in read]
+    fields = _field_parts(kind)
+    values = {
+        name: "".join(plain[f.line][f.start : f.end] for f in parts)
+        for name, parts in fields.items()
+    }
     checks: dict[str, bool] = {}
-    if long_number:
-        ext = optional1.partition("<")[0]
-        number = number_raw + ext[:-1]
-        checks["document_number"] = _check_ok(number, _digits(ext[-1:]))
+    extension = ""  # of a long document number
+    for f, span in _field_checks(kind):
+        li, d = span.digit
+        value = values[f.name]
+        if f.continues and _continues(lines[li], d):
+            # The number goes on up to the next '<', its last character there being its
+            # check digit; the '<' stays where the digit would be.
+            more = lines[li][d + 1 :].partition("<")[0]
+            extension = more[:-1]
+            checks[span.name] = _check_ok(value + extension, _digits(more[-1:]))
+        elif f.may_be_empty and not value.strip("<") and lines[li][d] == "<":
+            checks[span.name] = True  # an empty field with '<' for its digit
+        else:
+            read[li][d] = _digits(lines[li][d])
+            checks[span.name] = _check_ok(value, read[li][d])
+    if spec.composite is not None:
+        li, d = spec.composite
+        read[li][d] = _digits(lines[li][d])
+    text = tuple("".join(line) for line in read)
+    if spec.composite is not None:
+        li, d = spec.composite
+        value = "".join(text[c][start:end] for c, start, end in _composite_runs(kind))
+        checks["composite"] = _check_ok(value, text[li][d])
+    # ICAO document numbers drop their fillers; France's card kept the '<' as read.
+    number = ""
+    for f in fields["document_number"]:
+        part = plain[f.line][f.start : f.end]
+        number += part if f.keeps_fillers else part.replace("<", "")
+    if "name" in values:
+        name_field = values["name"]
     else:
-        number = number_raw
-        checks["document_number"] = _check_ok(number_raw, number_cd)
-    dob, dob_cd = _digits(l2[0:6]), _digits(l2[6])
-    sex = _sex(l2[7])
-    exp, exp_cd = _digits(l2[8:14]), _digits(l2[14])
-    nationality = _letters(l2[15:18])
-    optional2 = l2[18:29]
-    composite_cd = _digits(l2[29])
-    checks["birth_date"] = _check_ok(dob, dob_cd)
-    checks["expiry_date"] = _check_ok(exp, exp_cd)
-    line1 = code + issuing + number_raw + (l1[14] if long_number else number_cd) + optional1
-    line2 = dob + dob_cd + sex + exp + exp_cd + nationality + optional2 + composite_cd
-    checks["composite"] = _check_ok(line1[5:30] + line2[0:7] + line2[8:15] + line2[18:29],
-                                    composite_cd)  # fmt: skip
-    name_field = _clean_name_field(l3)
-    return _result(
-        MrzType.TD1,
-        (line1, line2, name_field),
-        checks,
-        code=code,
-        issuing=issuing,
-        number=number.replace("<", ""),
-        dob=dob,
-        exp=exp,
-        sex=sex,
-        nationality=nationality,
-        optional=(optional1 + optional2).strip("<"),
-        name_field=name_field,
-        today=today,
-    )
-
-
-def _parse_two_line(kind: MrzType, lines: list[str], today: dt.date) -> MrzResult:
-    l1, l2 = lines
-    width = len(l1)
-    code = l1[0:2]
-    issuing = _letters(l1[2:5])
-    name_field = _clean_name_field(l1[5:])
-    number, number_cd = l2[0:9], _digits(l2[9])
-    checks: dict[str, bool] = {}
-    checks["document_number"] = _check_ok(number, number_cd)
-    nationality = _letters(l2[10:13])
-    dob, dob_cd = _digits(l2[13:19]), _digits(l2[19])
-    sex = _sex(l2[20])
-    exp, exp_cd = _digits(l2[21:27]), _digits(l2[27])
-    checks["birth_date"] = _check_ok(dob, dob_cd)
-    checks["expiry_date"] = _check_ok(exp, exp_cd)
-    head = number + number_cd + nationality + dob + dob_cd + sex + exp + exp_cd
-    if kind is MrzType.TD3:
-        personal, personal_cd, composite_cd = l2[28:42], l2[42], _digits(l2[43])
-        if personal.strip("<") or personal_cd != "<":
-            personal_cd = _digits(personal_cd)
-            checks["personal_number"] = _check_ok(personal, personal_cd)
-        else:  # no personal number: ICAO allows '<' as its check digit
-            checks["personal_number"] = True
-        line2 = head + personal + personal_cd + composite_cd
-        checks["composite"] = _check_ok(line2[0:10] + line2[13:20] + line2[21:43], composite_cd)
-        optional = personal
-    elif kind is MrzType.TD2:
-        optional, composite_cd = l2[28:35], _digits(l2[35])
-        line2 = head + optional + composite_cd
-        checks["composite"] = _check_ok(line2[0:10] + line2[13:20] + line2[21:35], composite_cd)
-    else:  # visas carry no composite check digit
-        optional = l2[28:width]
-        line2 = head + optional
-    line1 = code + issuing + name_field
+        # Surname and given names printed apart (France's card): the ICAO form
+        # (surname<<given<names) for the common builder.
+        given = values["given_names"].rstrip("<").replace("<<", "<")
+        name_field = values["surname"].rstrip("<") + "<<" + given
     return _result(
         kind,
-        (line1, line2),
+        text,
         checks,
-        code=code,
-        issuing=issuing,
-        number=number.replace("<", ""),
-        dob=dob,
-        exp=exp,
-        sex=sex,
-        nationality=nationality,
-        optional=optional.strip("<"),
+        code=values["document_code"],
+        issuing=values["issuing_state"],
+        number=number + extension,
+        dob=values.get("birth_date", ""),
+        exp=values.get("expiry_date", ""),
+        sex=values["sex"],
+        nationality=values.get("nationality", ""),
+        optional=values.get("optional_data", "").strip("<"),
         name_field=name_field,
         today=today,
     )
@@ -462,7 +672,7 @@ def _result(
 ) -> MrzResult:
     # Not a check digit, but the one thing the names' line can be checked against: a
     # first line read as noise whose second line validates is not a valid MRZ.
-    checks["document_code"] = code[:1] in _DOCUMENT_CODES[kind]
+    checks["document_code"] = code[:1] in LAYOUTS[kind].document_codes
     valid = all(checks.values())
     conf = VALID_MRZ_CONFIDENCE if valid else INVALID_MRZ_CONFIDENCE
 
@@ -526,11 +736,12 @@ def find_mrz_lines(text_lines: Sequence[str]) -> list[str] | None:
     dropped or added up to two filler characters at the end. Returns None when no
     run of lines fits a format.
     """
+    widths = sorted({spec.width for spec in LAYOUTS.values()})
     cands = []
     for line in normalise_lines(text_lines):
         if len(line) < 26 or ("<" not in line and len(line) < 40):
             continue
-        width = min((30, 36, 44), key=lambda w: abs(w - len(line)))
+        width = min(widths, key=lambda w: abs(w - len(line)))
         if abs(width - len(line)) > 3:
             continue
         if len(line) > width:
@@ -540,7 +751,8 @@ def find_mrz_lines(text_lines: Sequence[str]) -> list[str] | None:
                 line = line.replace("<<", "<", excess)
             line = line[:width]
         cands.append(line.ljust(width, "<"))
-    for n, width in ((3, 30), (2, 44), (2, 36)):
+    # Three lines of 30 before two of 44, before two of 36: more lines, then wider.
+    for n, width in sorted({(spec.lines, spec.width) for spec in LAYOUTS.values()}, reverse=True):
         for i in range(len(cands) - n, -1, -1):
             group = cands[i : i + n]
             if all(len(g) == width for g in group):
@@ -550,76 +762,12 @@ def find_mrz_lines(text_lines: Sequence[str]) -> list[str] | None:
 
 # --- decoding per-character scores (template matching) ---------------------------------
 
-#: Character classes by position: A = letter or filler, N = digit, X = letter, digit or
-#: filler, C = digit or filler (a check digit that may be absent), S = sex.
-_CLASSES = {
-    "A": "ABCDEFGHIJKLMNOPQRSTUVWXYZ<",
-    "N": "0123456789",
-    "X": "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<",
-    "C": "0123456789<",
-    "S": "MFX<",
-}
-_LAYOUTS: Mapping[MrzType, tuple[str, ...]] = MappingProxyType(
-    {
-        MrzType.TD1: ("AX" + "A" * 3 + "X" * 9 + "C" + "X" * 15,
-                      "N" * 7 + "S" + "N" * 7 + "A" * 3 + "X" * 11 + "N",
-                      "A" * 30),
-        MrzType.TD2: ("AX" + "A" * 34,
-                      "X" * 9 + "N" + "A" * 3 + "N" * 7 + "S" + "N" * 7 + "X" * 7 + "N"),
-        MrzType.TD3: ("AX" + "A" * 42,
-                      "X" * 9 + "N" + "A" * 3 + "N" * 7 + "S" + "N" * 7 + "X" * 14 + "CN"),
-        MrzType.MRVA: ("AX" + "A" * 42,
-                       "X" * 9 + "N" + "A" * 3 + "N" * 7 + "S" + "N" * 7 + "X" * 16),
-        MrzType.MRVB: ("AX" + "A" * 34,
-                       "X" * 9 + "N" + "A" * 3 + "N" * 7 + "S" + "N" * 7 + "X" * 8),
-        MrzType.FRENCH_ID: ("AA" + "A" * 3 + "A" * 25 + "X" * 6,
-                            "N" * 4 + "X" * 3 + "N" * 6 + "A" * 14 + "N" * 7 + "S" + "N"),
-    }
-)  # fmt: skip
-
-
 #: In alphanumeric fields a digit scoring within this much of the best letter wins.
 DIGIT_PRIOR = 0.04
-
-#: First characters of the document code ICAO 9303 allows per format (parts 4-7).
-_DOCUMENT_CODES: Mapping[MrzType, str] = MappingProxyType(
-    {
-        MrzType.TD1: "ACI",
-        MrzType.TD2: "ACI",
-        MrzType.TD3: "P",
-        MrzType.MRVA: "V",
-        MrzType.MRVB: "V",
-        MrzType.FRENCH_ID: "I",
-    }
-)
 
 #: ICAO 9303 state codes (with ``D`` for Germany and the UTO/XX* specials), padded
 #: to three characters with fillers.
 STATE_CODES = frozenset(c.ljust(3, "<") for c in code_list())
-#: (line, start) of the three-letter state fields: issuing state, nationality.
-_STATE_FIELDS: Mapping[MrzType, tuple[tuple[int, int], ...]] = MappingProxyType(
-    {
-        MrzType.TD1: ((0, 2), (1, 15)),
-        MrzType.TD2: ((0, 2), (1, 10)),
-        MrzType.TD3: ((0, 2), (1, 10)),
-        MrzType.MRVA: ((0, 2), (1, 10)),
-        MrzType.MRVB: ((0, 2), (1, 10)),
-        MrzType.FRENCH_ID: ((0, 2),),
-    }
-)
-
-
-#: (line, start, end) of the name fields, which no check digit covers.
-_NAME_FIELDS: Mapping[MrzType, tuple[tuple[int, int, int], ...]] = MappingProxyType(
-    {
-        MrzType.TD1: ((2, 0, 30),),
-        MrzType.TD2: ((0, 5, 36),),
-        MrzType.TD3: ((0, 5, 44),),
-        MrzType.MRVA: ((0, 5, 44),),
-        MrzType.MRVB: ((0, 5, 36),),
-        MrzType.FRENCH_ID: ((0, 5, 30), (1, 13, 27)),
-    }
-)
 #: A letter scoring within this much of a name cell's best letter is a candidate.
 NAME_MARGIN = 0.08
 #: Template-score units per natural-log unit of letter-pair probability: a pair 20
@@ -680,7 +828,22 @@ def _decode_name(cells: Sequence[Mapping[str, float]], read: str) -> str:
 
 def layout(kind: MrzType) -> tuple[str, ...]:
     """Per-line strings of position classes (A/N/X/C/S, see ``_CLASSES``)."""
-    return _LAYOUTS[kind]
+    return _classes(kind)
+
+
+@cache
+def _classes(kind: MrzType) -> tuple[str, ...]:
+    """Each cell's class from its field's kind (a check digit: N, or C where it may be ``<``)."""
+    spec = LAYOUTS[kind]
+    cells = [["?"] * spec.width for _ in range(spec.lines)]
+    for f in spec.fields:
+        cells[f.line][f.start : f.end] = _KIND_CLASS[f.kind] * (f.end - f.start)
+        if f.check is not None:
+            cells[f.line][f.check] = "C" if f.may_be_empty or f.continues else "N"
+    if spec.composite is not None:
+        line, digit = spec.composite
+        cells[line][digit] = "N"
+    return tuple("".join(line) for line in cells)
 
 
 def _best_letters(cells: Sequence[Mapping[str, float]]) -> str:
@@ -711,19 +874,13 @@ def decode_scores(
     """
     widths = [len(line) for line in scores]
     first = first_char or (max(scores[0][0], key=lambda c: scores[0][0][c]) if scores else "")
-    visa = first == "V"
-    if widths == [30, 30, 30]:
-        kind = MrzType.TD1
-    elif widths == [36, 36] and _best_letters(scores[0][:5]) == "IDFRA":
-        kind = MrzType.FRENCH_ID
-    elif widths == [36, 36]:
-        kind = MrzType.MRVB if visa else MrzType.TD2
-    elif widths == [44, 44]:
-        kind = MrzType.MRVA if visa else MrzType.TD3
-    else:
+    kind = _format_of(
+        widths, first, lambda prefix: _best_letters(scores[0][: len(prefix)]) == prefix
+    )
+    if kind is None:
         return None
     lines = []
-    for line_scores, classes in zip(scores, _LAYOUTS[kind], strict=True):
+    for line_scores, classes in zip(scores, layout(kind), strict=True):
         chars = []
         for cell, cls in zip(line_scores, classes, strict=True):
             allowed = [c for c in _CLASSES[cls] if c in cell] or list(cell)
@@ -740,9 +897,11 @@ def decode_scores(
             chars.append(best)
         lines.append("".join(chars))
     _decode_states(kind, scores, lines)
-    for li, start, end in _NAME_FIELDS[kind]:
-        name = _decode_name(scores[li][start:end], lines[li][start:end])
-        lines[li] = lines[li][:start] + name + lines[li][end:]
+    for f in LAYOUTS[kind].fields:
+        if f.kind is FieldKind.NAME:
+            li, start, end = f.line, f.start, f.end
+            name = _decode_name(scores[li][start:end], lines[li][start:end])
+            lines[li] = lines[li][:start] + name + lines[li][end:]
     if repair:
         return repair_with_check_digits(kind, lines, scores) or lines
     return lines
@@ -763,10 +922,12 @@ def _decode_states(
     they clearly outscore every letter, rather than becoming the nearest code.
     """
     issuer = ""
-    for li, start in _STATE_FIELDS[kind]:
-        code = _state_code(scores[li][start : start + 3], lines[li][start : start + 3], issuer)
-        lines[li] = lines[li][:start] + code + lines[li][start + 3 :]
-        issuer = issuer or code
+    for f in LAYOUTS[kind].fields:
+        if f.kind is FieldKind.STATE:
+            li, start, end = f.line, f.start, f.end
+            code = _state_code(scores[li][start:end], lines[li][start:end], issuer)
+            lines[li] = lines[li][:start] + code + lines[li][end:]
+            issuer = issuer or code
 
 
 def _state_code(cells: Sequence[Mapping[str, float]], read: str, issuer: str) -> str:
@@ -841,45 +1002,54 @@ class CheckSpan:
     may_be_empty: bool = False
 
 
-def _span(name: str, line: int, start: int, end: int, digit: int, **kw: bool) -> CheckSpan:
-    return CheckSpan(name, tuple((line, i) for i in range(start, end)), (line, digit), **kw)
-
-
 def check_spans(kind: MrzType) -> tuple[tuple[CheckSpan, ...], CheckSpan | None]:
     """The per-field check digits of a format, and its composite digit (None for visas)."""
-    fields: tuple[CheckSpan, ...]
-    if kind is MrzType.FRENCH_ID:
-        fields = (_span("document_number", 1, 0, 12, 12), _span("birth_date", 1, 27, 33, 33))
-        cells = [(0, i) for i in range(36)] + [(1, i) for i in range(35)]
-        return fields, CheckSpan("composite", tuple(cells), (1, 35))
-    if kind is MrzType.TD1:
-        fields = (
-            _span("document_number", 0, 5, 14, 14),
-            _span("birth_date", 1, 0, 6, 6),
-            _span("expiry_date", 1, 8, 14, 14),
+    return tuple(span for _, span in _field_checks(kind)), _composite_span(kind)
+
+
+@cache
+def _field_parts(kind: MrzType) -> Mapping[str, tuple[MrzField, ...]]:
+    """Each field name of a format -> its parts, in table order."""
+    parts: dict[str, tuple[MrzField, ...]] = {}
+    for f in LAYOUTS[kind].fields:
+        parts[f.name] = (*parts.get(f.name, ()), f)
+    return MappingProxyType(parts)
+
+
+@cache
+def _composite_runs(kind: MrzType) -> tuple[tuple[int, int, int], ...]:
+    """The composite digit's cells as (line, start, end) runs, in order."""
+    span = _composite_span(kind)
+    return _runs(span.cells) if span is not None else ()
+
+
+@cache
+def _field_checks(kind: MrzType) -> tuple[tuple[MrzField, CheckSpan], ...]:
+    """Each field that has a check digit (its last part), with the digit's span."""
+    spec = LAYOUTS[kind]
+    out = []
+    for f in spec.fields:
+        if f.check is None:
+            continue
+        cells = tuple(c for part in _field_parts(kind)[f.name] for c in part.cells)
+        span = CheckSpan(
+            f.check_name or f.name, cells, (f.line, f.check), may_be_empty=f.may_be_empty
         )
-        cells = (
-            [(0, i) for i in range(5, 30)]
-            + [(1, i) for i in range(0, 7)]
-            + [(1, i) for i in range(8, 15)]
-            + [(1, i) for i in range(18, 29)]
-        )
-        return fields, CheckSpan("composite", tuple(cells), (1, 29))
-    fields = (
-        _span("document_number", 1, 0, 9, 9),
-        _span("birth_date", 1, 13, 19, 19),
-        _span("expiry_date", 1, 21, 27, 27),
-    )
-    if kind is MrzType.TD3:
-        fields += (_span("personal_number", 1, 28, 42, 42, may_be_empty=True),)
-        end, digit = 43, 43
-    elif kind is MrzType.TD2:
-        end, digit = 35, 35
-    else:
-        return fields, None
-    cells = [(1, i) for i in range(0, 10)] + [(1, i) for i in range(13, 20)]
-    cells += [(1, i) for i in range(21, end)]
-    return fields, CheckSpan("composite", tuple(cells), (1, digit))
+        out.append((f, span))
+    return tuple(out)
+
+
+@cache
+def _composite_span(kind: MrzType) -> CheckSpan | None:
+    """The composite digit over its fields and their digits, in the order they come."""
+    spec = LAYOUTS[kind]
+    if spec.composite is None:
+        return None
+    cells: list[_Cell] = []
+    for f in spec.fields:
+        if f.name in spec.composite_fields:
+            cells += f.cells if f.check is None else (*f.cells, (f.line, f.check))
+    return CheckSpan("composite", tuple(cells), spec.composite)
 
 
 def _span_ok(span: CheckSpan, chars: Mapping[_Cell, str]) -> bool:
@@ -911,15 +1081,18 @@ def repair_with_check_digits(
         (the lines as given when they already do); None when no such combination
         exists, so an MRZ that is really invalid stays invalid.
     """
-    fields, composite = check_spans(kind)
-    classes = _LAYOUTS[kind]
+    composite = _composite_span(kind)
+    classes = layout(kind)
     chars: dict[_Cell, str] = {
         (li, i): ch for li, line in enumerate(lines) for i, ch in enumerate(line)
     }
-    if kind is MrzType.TD1 and lines[0][14] == "<" and lines[0][15] != "<":
-        # A long document number continues in the optional data: its digit moves and
-        # only the composite digit covers it (parse_mrz checks it as read).
-        fields = fields[1:]
+    # A long document number continues in the optional data: its digit moves and
+    # only the composite digit covers it (parse_mrz checks it as read).
+    fields = tuple(
+        span
+        for f, span in _field_checks(kind)
+        if not (f.continues and _continues(lines[span.digit[0]], span.digit[1]))
+    )
 
     def alternatives(cell: _Cell) -> list[tuple[str, float]]:
         li, i = cell

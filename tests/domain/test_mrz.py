@@ -11,12 +11,16 @@ from mrz.checker.td3 import TD3CodeChecker
 
 from kyc.domain.mrz import (
     INVALID_MRZ_CONFIDENCE,
+    LAYOUTS,
     VALID_MRZ_CONFIDENCE,
+    FieldKind,
     MrzError,
     MrzType,
+    _alnum_spans,
     check_digit,
     check_spans,
     decode_scores,
+    detect_type,
     find_mrz_lines,
     layout,
     parse_mrz,
@@ -396,3 +400,181 @@ def test_french_1988_layout_is_decoded_from_scores() -> None:
     fields, composite = check_spans(MrzType.FRENCH_ID)
     assert [f.name for f in fields] == ["document_number", "birth_date"]
     assert composite is not None and len(composite.cells) == 71
+
+
+# --- the layout table (one entry per format) --------------------------------------------
+
+
+@pytest.mark.parametrize("kind", list(MrzType))
+def test_layout_fields_tile_every_line_exactly(kind: MrzType) -> None:
+    # Every cell belongs to exactly one field, one field's check digit or the composite
+    # digit: no gap, no overlap.
+    spec = LAYOUTS[kind]
+    owners: dict[tuple[int, int], list[str]] = {}
+    for f in spec.fields:
+        assert 0 <= f.line < spec.lines and 0 <= f.start < f.end <= spec.width, f
+        for cell in f.cells:
+            owners.setdefault(cell, []).append(f.name)
+        if f.check is not None:
+            owners.setdefault((f.line, f.check), []).append(f"{f.name} check digit")
+    if spec.composite is not None:
+        owners.setdefault(spec.composite, []).append("composite")
+    every = {(li, i) for li in range(spec.lines) for i in range(spec.width)}
+    assert set(owners) == every, sorted(every - set(owners))
+    assert {c: o for c, o in owners.items() if len(o) > 1} == {}
+    # Top to bottom, left to right (the order the checks and the decoder follow).
+    assert [(f.line, f.start) for f in spec.fields] == sorted(
+        (f.line, f.start) for f in spec.fields
+    )
+    assert set(spec.composite_fields) <= {f.name for f in spec.fields}
+    assert (spec.composite is None) == (not spec.composite_fields)
+
+
+def _cells(*runs: tuple[int, int, int]) -> tuple[tuple[int, int], ...]:
+    return tuple((li, i) for li, start, end in runs for i in range(start, end))
+
+
+# ICAO 9303 parts 4-7 (and the French card's own layout), written out: name, cells
+# covered, the digit's cell, whether '<' may stand for the digit of an empty field.
+_ICAO2_FIELDS = [
+    ("document_number", _cells((1, 0, 9)), (1, 9), False),
+    ("birth_date", _cells((1, 13, 19)), (1, 19), False),
+    ("expiry_date", _cells((1, 21, 27)), (1, 27), False),
+]
+EXPECTED_SPANS = {
+    MrzType.TD1: (
+        [
+            ("document_number", _cells((0, 5, 14)), (0, 14), False),
+            ("birth_date", _cells((1, 0, 6)), (1, 6), False),
+            ("expiry_date", _cells((1, 8, 14)), (1, 14), False),
+        ],
+        (_cells((0, 5, 30), (1, 0, 7), (1, 8, 15), (1, 18, 29)), (1, 29)),
+    ),
+    MrzType.TD2: (_ICAO2_FIELDS, (_cells((1, 0, 10), (1, 13, 20), (1, 21, 35)), (1, 35))),
+    MrzType.TD3: (
+        [*_ICAO2_FIELDS, ("personal_number", _cells((1, 28, 42)), (1, 42), True)],
+        (_cells((1, 0, 10), (1, 13, 20), (1, 21, 43)), (1, 43)),
+    ),
+    MrzType.MRVA: (_ICAO2_FIELDS, None),
+    MrzType.MRVB: (_ICAO2_FIELDS, None),
+    MrzType.FRENCH_ID: (
+        [
+            ("document_number", _cells((1, 0, 12)), (1, 12), False),
+            ("birth_date", _cells((1, 27, 33)), (1, 33), False),
+        ],
+        (_cells((0, 0, 36), (1, 0, 35)), (1, 35)),
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", list(MrzType))
+def test_check_spans_from_the_table_are_the_icao_spans(kind: MrzType) -> None:
+    fields, composite = check_spans(kind)
+    expected_fields, expected_composite = EXPECTED_SPANS[kind]
+    assert [(f.name, f.cells, f.digit, f.may_be_empty) for f in fields] == expected_fields
+    got = None if composite is None else (composite.cells, composite.digit)
+    assert got == expected_composite
+    assert composite is None or composite.name == "composite"
+
+
+EXPECTED_CLASSES = {
+    MrzType.TD1: ("AX" + "A" * 3 + "X" * 9 + "C" + "X" * 15,
+                  "N" * 7 + "S" + "N" * 7 + "A" * 3 + "X" * 11 + "N",
+                  "A" * 30),
+    MrzType.TD2: ("AX" + "A" * 34,
+                  "X" * 9 + "N" + "A" * 3 + "N" * 7 + "S" + "N" * 7 + "X" * 7 + "N"),
+    MrzType.TD3: ("AX" + "A" * 42,
+                  "X" * 9 + "N" + "A" * 3 + "N" * 7 + "S" + "N" * 7 + "X" * 14 + "CN"),
+    MrzType.MRVA: ("AX" + "A" * 42,
+                   "X" * 9 + "N" + "A" * 3 + "N" * 7 + "S" + "N" * 7 + "X" * 16),
+    MrzType.MRVB: ("AX" + "A" * 34,
+                   "X" * 9 + "N" + "A" * 3 + "N" * 7 + "S" + "N" * 7 + "X" * 8),
+    MrzType.FRENCH_ID: ("AA" + "A" * 3 + "A" * 25 + "X" * 6,
+                        "N" * 4 + "X" * 3 + "N" * 6 + "A" * 14 + "N" * 7 + "S" + "N"),
+}  # fmt: skip
+KIND_CLASS = {
+    FieldKind.LETTERS: "A", FieldKind.ALPHANUMERIC: "X", FieldKind.DIGITS: "N",
+    FieldKind.DATE: "N", FieldKind.STATE: "A", FieldKind.NAME: "A", FieldKind.SEX: "S",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", list(MrzType))
+def test_layout_classes_agree_with_the_table(kind: MrzType) -> None:
+    spec = LAYOUTS[kind]
+    classes = layout(kind)
+    assert classes == EXPECTED_CLASSES[kind]
+    assert [len(line) for line in classes] == [spec.width] * spec.lines
+    for f in spec.fields:
+        assert classes[f.line][f.start : f.end] == KIND_CLASS[f.kind] * (f.end - f.start), f
+        if f.check is not None:
+            # A check digit is a digit, or '<' where ICAO allows one in its place.
+            digit = "C" if f.may_be_empty or f.continues else "N"
+            assert classes[f.line][f.check] == digit, f
+    if spec.composite is not None:
+        assert classes[spec.composite[0]][spec.composite[1]] == "N"
+
+
+@pytest.mark.parametrize(
+    ("kind", "spans", "states", "names"),
+    [
+        (MrzType.TD1, ((0, 5, 30), (1, 18, 29)), [(0, 2), (1, 15)], [(2, 0, 30)]),
+        (MrzType.TD2, ((1, 0, 9), (1, 28, 35)), [(0, 2), (1, 10)], [(0, 5, 36)]),
+        (MrzType.TD3, ((1, 0, 9), (1, 28, 42)), [(0, 2), (1, 10)], [(0, 5, 44)]),
+        (MrzType.MRVA, ((1, 0, 9),), [(0, 2), (1, 10)], [(0, 5, 44)]),
+        (MrzType.MRVB, ((1, 0, 9),), [(0, 2), (1, 10)], [(0, 5, 36)]),
+        (MrzType.FRENCH_ID, ((1, 4, 7),), [(0, 2)], [(0, 5, 30), (1, 13, 27)]),
+    ],
+)
+def test_repair_state_and_name_fields_from_the_table(
+    kind: MrzType,
+    spans: tuple[tuple[int, int, int], ...],
+    states: list[tuple[int, int]],
+    names: list[tuple[int, int, int]],
+) -> None:
+    # What parse_mrz may repair under the check digits, and where the decoder looks for
+    # state codes and names.
+    fields = LAYOUTS[kind].fields
+    assert _alnum_spans(kind) == spans
+    assert [(f.line, f.start) for f in fields if f.kind is FieldKind.STATE] == states
+    assert all(f.end - f.start == 3 for f in fields if f.kind is FieldKind.STATE)
+    assert [(f.line, f.start, f.end) for f in fields if f.kind is FieldKind.NAME] == names
+
+
+def test_document_codes_come_from_the_table() -> None:
+    assert {k: LAYOUTS[k].document_codes for k in MrzType} == {
+        MrzType.TD1: "ACI", MrzType.TD2: "ACI", MrzType.TD3: "P",
+        MrzType.MRVA: "V", MrzType.MRVB: "V", MrzType.FRENCH_ID: "I",
+    }  # fmt: skip
+    # The two-line ICAO formats share the line-1 head; a visa code on a passport-sized
+    # line is a visa, any other code there is a passport.
+    assert parse_mrz(["V" + ICAO_TD3[0][1:], ICAO_TD3[1]], today=TODAY).type is MrzType.MRVA
+    assert parse_mrz(ICAO_TD3, today=TODAY).checks["document_code"] is True
+
+
+def test_td1_long_document_number_continues_in_the_optional_data() -> None:
+    # ICAO 9303-5 note j: a 12-character number, '<' where its digit would be, the rest
+    # and then its digit in optional data 1 (the '<' is kept as read).
+    lines = [
+        "I<UTOD23145890<7349<<<<<<<<<<<",
+        "7408122F1204159UTO<<<<<<<<<<<6",
+        "ERIKSSON<<ANNA<MARIA<<<<<<<<<<",
+    ]
+    result = parse_mrz(lines, today=TODAY)
+    assert result.valid and result.lines == tuple(lines)
+    assert result.fields["DOCUMENT_NUMBER"].value == "D23145890734"
+    assert result.raw["optional_data"] == "7349"
+    # The repair leaves its digit to the composite (a field digit at 14 would fail).
+    assert repair_with_check_digits(MrzType.TD1, lines, _scores(lines)) == lines
+    assert [f.name for f in LAYOUTS[MrzType.TD1].fields if f.continues] == ["document_number"]
+
+
+def test_each_format_is_detected_from_its_table_entry() -> None:
+    # Shape, then the prefix (France's card), then the document code (visas).
+    for kind, spec in LAYOUTS.items():
+        first = spec.prefix or spec.document_codes[0]
+        lines = [first.ljust(spec.width, "<")] + ["<" * spec.width] * (spec.lines - 1)
+        assert detect_type(lines) is kind
+    assert detect_type(["IDD".ljust(36, "<"), "<" * 36]) is MrzType.TD2
+    assert detect_type(["I<UTO".ljust(44, "<"), "<" * 44]) is MrzType.TD3
+    with pytest.raises(MrzError):
+        detect_type(["<" * 36] * 3)
