@@ -126,12 +126,14 @@ class _Landmarks:
         if detection is None:
             raise _NoFace("no face")
         decoded, decode_scale = picture.decoded(min_long_side=DRAFT_GAP * max_side)
-        copy, copy_scale = reduce(decoded, max_side)
+        copy_scale = min(1.0, max_side / max(decoded.size))
         scale = copy_scale * decode_scale  # analysis copy per uploaded-image pixel
         if detection.border == 0 and abs(scale - detection.scale) < 1e-9:
             # The detection was made on this very copy (selfies): reuse it as is.
             pixels, rect = detection.pixels, detection.rect
         else:
+            copy, scale = reduce(decoded, max_side)
+            scale *= decode_scale
             pixels = np.asarray(copy)
             left, top, right, bottom = detection.corners()
             rect = self._dlib.rectangle(
