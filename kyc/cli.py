@@ -485,8 +485,9 @@ def register_check(
 
     Exit status: 0 registered and the name agrees, 1 any other outcome, 2 bad usage.
     """
-    from kyc.domain.records import SEVERITY, Severity
+    from kyc.domain.records import Decision
     from kyc.domain.registers import RegisterApplicant, assess, canonical_register
+    from kyc.domain.rules import Thresholds, decision_for
     from kyc.settings import get_settings
     from kyc.wiring import build_register_checker
 
@@ -497,19 +498,25 @@ def register_check(
     if len(parts) < 2:
         console.print("[red]--name needs a first and a last name")
         raise typer.Exit(2)
-    result = build_register_checker(get_settings()).check(reg_type, number)
+    settings = get_settings()
+    result = build_register_checker(settings).check(reg_type, number)
     findings = assess(
         RegisterApplicant(reg_type, number, parts[0], " ".join(parts[1:-1]) or None, parts[-1]),
         result,
     )
-    worst = sorted({SEVERITY[f.reason].value for f in findings})
-    decision = "FAIL" if Severity.FAIL.value in worst else "MANUAL_REVIEW" if findings else "PASS"
-    record = {**result.as_dict(), "findings": [f.as_dict() for f in findings], "decision": decision}
+    # The decision rules weigh the findings (register findings do not depend on the
+    # numeric thresholds; the liveness policy is the configured one).
+    decision = decision_for(findings, Thresholds(liveness_policy=settings.liveness_policy))
+    record = {
+        **result.as_dict(),
+        "findings": [f.as_dict() for f in findings],
+        "decision": decision.value,
+    }
     if as_json:
         sys.stdout.write(json.dumps(record, default=str) + "\n")
     else:
         console.print_json(json.dumps(record, default=str))
-    raise typer.Exit(0 if decision == "PASS" else 1)
+    raise typer.Exit(0 if decision is Decision.PASS else 1)
 
 
 @app.command("register-recheck")
