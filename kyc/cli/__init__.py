@@ -3,7 +3,8 @@
 One module per command group; this one builds the Typer app from them:
 
 - :mod:`kyc.cli.pipeline`: ``ingest``, ``process``, ``reprocess``, ``bridge``
-- :mod:`kyc.cli.engines`: ``read-document``, ``compare-faces``
+- :mod:`kyc.cli.engines`: ``read-document``, ``compare-faces`` (what each input gives:
+  :mod:`kyc.cli.engine_records`)
 - :mod:`kyc.cli.demo`: ``demo-generate``, ``demo``
 - :mod:`kyc.cli.registers`: ``register-load``, ``register-check``, ``register-recheck``
 - :mod:`kyc.cli.records`: ``decisions``, ``dead-letters``

@@ -1,7 +1,7 @@
 """``kyc read-document`` and ``kyc compare-faces``: one engine over files.
 
-What each input gives is :mod:`kyc.engine_cli`'s; this module parses the arguments,
-builds the engine and prints.
+What each input gives is :mod:`kyc.cli.engine_records`'s; this module parses the
+arguments, builds the engine and prints.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def read_document(
 
     Exits 1 when any input was unreadable (its object says why), 2 on usage errors.
     """
-    from kyc.engine_cli import document_record
+    from kyc.cli.engine_records import document_record
     from kyc.wiring import build_document_reader
 
     backs: list[Path | None] = list(back or [])
@@ -108,8 +108,8 @@ def compare_faces(
 
     Exits 1 when any pair could not be compared (its object says why), 2 on usage errors.
     """
+    from kyc.cli.engine_records import FacePair, face_records, read_pairs_csv
     from kyc.domain.rules import Thresholds
-    from kyc.engine_cli import FacePair, face_records, read_pairs_csv
     from kyc.wiring import build_face_matcher
 
     if (pairs is None) == (selfie is None or document is None) or (pairs and selfie):
