@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import os
+from typing import Annotated
 
+import typer
 from rich.console import Console
 
 #: Messages and progress go to stderr; results (JSON lines, tables) to stdout.
 console = Console(stderr=True)
+
+#: ``--json``: results as JSON lines on stdout instead of a table.
+JsonLines = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
+#: ``--verbose`` / ``-v``: Prefect logs at INFO.
+Verbose = Annotated[bool, typer.Option("--verbose", "-v")]
 
 #: Defaults for Prefect's embedded (ephemeral) API; the environment wins.
 PREFECT_DEFAULTS = {

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from kyc.cli.common import console, wide_console
+from kyc.cli.common import Verbose, console, wide_console
 from kyc.cli.pipeline import outcome_table, run_ingest
 
 
@@ -30,7 +30,7 @@ def demo(
     landing: Annotated[
         Path | None, typer.Option(help="Demo landing folder (default var/demo-landing).")
     ] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: Verbose = False,
 ) -> None:
     """Generate 30 synthetic applications, decide them, print expected vs actual."""
     import shutil

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from kyc.cli.common import console, wide_console
+from kyc.cli.common import JsonLines, console, wide_console
 
 
 def _engine_settings(**update: Any) -> Any:
@@ -67,7 +67,7 @@ def read_document(
     engine: Annotated[
         str | None, typer.Option(help="local | textract (default KYC_DOCUMENT_ENGINE).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    as_json: JsonLines = False,
 ) -> None:
     """Read identity documents; print AnalyzeID-shaped fields, reasons and timings.
 
@@ -102,7 +102,7 @@ def compare_faces(
     engine: Annotated[
         str | None, typer.Option(help="local | rekognition (default KYC_FACE_ENGINE).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    as_json: JsonLines = False,
 ) -> None:
     """Compare faces; print similarity, match (vs KYC_FACE_MATCH_THRESHOLD), distance, reasons.
 

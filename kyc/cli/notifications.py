@@ -9,14 +9,21 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from kyc.cli.common import console, prefect_env, quiet_ephemeral_shutdown, wide_console
+from kyc.cli.common import (
+    JsonLines,
+    Verbose,
+    console,
+    prefect_env,
+    quiet_ephemeral_shutdown,
+    wide_console,
+)
 
 
 def notifications(
     failed: Annotated[
         bool, typer.Option("--failed", help="Only notifications that failed after retries.")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    as_json: JsonLines = False,
     application_id: Annotated[str | None, typer.Option("--application")] = None,
     limit: Annotated[int, typer.Option(min=1)] = 200,
     resend_failed: Annotated[
@@ -78,7 +85,7 @@ def expiry_reminders(
         str | None, typer.Option(help="Run as of this date (YYYY-MM-DD); default today (UTC).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="The run summary as JSON.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: Verbose = False,
 ) -> None:
     """Send the expiry reminders due now (the weekly flow, run once by hand)."""
     import datetime as dt

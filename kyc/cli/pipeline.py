@@ -11,7 +11,14 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from kyc.cli.common import console, prefect_env, quiet_ephemeral_shutdown, wide_console
+from kyc.cli.common import (
+    JsonLines,
+    Verbose,
+    console,
+    prefect_env,
+    quiet_ephemeral_shutdown,
+    wide_console,
+)
 
 
 def run_ingest(landing: str, verbose: bool) -> list[Any]:
@@ -99,8 +106,8 @@ def ingest(
     landing: Annotated[
         str | None, typer.Argument(help="Folder or s3://bucket/prefix (default KYC_LANDING).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    as_json: JsonLines = False,
+    verbose: Verbose = False,
 ) -> None:
     """Run the batch flow over a landing prefix and print each application's outcome."""
     from kyc.settings import get_settings
@@ -116,7 +123,7 @@ def ingest(
 def process(
     application_id: str,
     landing: Annotated[str | None, typer.Option(help="Folder or s3://bucket/prefix.")] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: Verbose = False,
 ) -> None:
     """Decide one application (the per-event flow)."""
     prefect_env(verbose)
@@ -128,7 +135,7 @@ def process(
 
 def reprocess(
     application_id: str,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: Verbose = False,
 ) -> None:
     """Decide an application again from its stored objects (a new decision version).
 

@@ -10,11 +10,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from kyc.cli.common import console
+from kyc.cli.common import JsonLines, console
 
 
 def decisions(
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    as_json: JsonLines = False,
     all_versions: Annotated[
         bool, typer.Option("--all-versions", help="Include superseded decisions.")
     ] = False,

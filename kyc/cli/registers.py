@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from kyc.cli.common import console, prefect_env
+from kyc.cli.common import JsonLines, Verbose, console, prefect_env
 
 
 def register_load(
@@ -81,8 +81,8 @@ def register_check(
 
 
 def register_recheck(
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    as_json: JsonLines = False,
+    verbose: Verbose = False,
 ) -> None:
     """Re-check registers that were unavailable when applications were decided."""
     prefect_env(verbose)
