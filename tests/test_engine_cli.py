@@ -1,4 +1,4 @@
-"""Unit tests of kyc.engine_cli (what the read-document / compare-faces commands print).
+"""Unit tests of kyc.cli.engine_records (what the read-document / compare-faces commands print).
 
 Fake engines here (unit tests); the commands themselves run as subprocesses on real
 engines in tests/e2e/test_engine_cli.py.
@@ -11,15 +11,15 @@ from types import MappingProxyType
 
 import pytest
 
-from kyc.domain.records import DocumentField, DocumentScan, FaceComparison
-from kyc.domain.rules import Thresholds
-from kyc.engine_cli import (
+from kyc.cli.engine_records import (
     FacePair,
     analyze_id_fields,
     document_record,
     face_record,
     read_pairs_csv,
 )
+from kyc.domain.records import DocumentField, DocumentScan, FaceComparison
+from kyc.domain.rules import Thresholds
 
 
 class _Matcher:

@@ -10,7 +10,7 @@ MANUAL_REVIEW; else PASS (WARNING findings stay on the record for the reviewer).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal
@@ -199,6 +199,30 @@ def _severity(finding: Finding, t: Thresholds) -> Severity:
     return SEVERITY[finding.reason]
 
 
+def decision_for(findings: Sequence[Finding], thresholds: Thresholds) -> Decision:
+    """The decision that a set of findings leads to (the rules' aggregation alone).
+
+    Any FAIL-severity finding gives FAIL; else any REVIEW finding gives MANUAL_REVIEW;
+    else PASS (WARNING findings do not weigh). Each finding is rated by the rules
+    (``SEVERITY``, with LIVENESS_NOT_ASSESSED a warning under the ``record`` liveness
+    policy), whatever its own ``severity`` says. :func:`decide` ends with it; ``kyc
+    register-check`` uses it so that the command never weighs findings itself.
+
+    Args:
+        findings: the findings, in any order (duplicates weigh once, as in ``decide``).
+        thresholds: the decision thresholds (their liveness policy rates findings).
+
+    Returns:
+        PASS, MANUAL_REVIEW or FAIL.
+    """
+    severities = {_severity(f, thresholds) for f in findings}
+    if Severity.FAIL in severities:
+        return Decision.FAIL
+    if Severity.REVIEW in severities:
+        return Decision.MANUAL_REVIEW
+    return Decision.PASS
+
+
 def decide(
     signals: Signals, *, thresholds: Thresholds, today: dt.date, now: dt.datetime
 ) -> DecisionResult:
@@ -263,14 +287,8 @@ def decide(
     order = {Severity.FAIL: 0, Severity.REVIEW: 1, Severity.WARNING: 2}
     rated.sort(key=lambda f: (order[f.severity or Severity.REVIEW], f.reason.value))
 
-    if any(f.severity is Severity.FAIL for f in rated):
-        decision = Decision.FAIL
-    elif any(f.severity is Severity.REVIEW for f in rated):
-        decision = Decision.MANUAL_REVIEW
-    else:
-        decision = Decision.PASS
     return DecisionResult(
-        decision=decision,
+        decision=decision_for(rated, thresholds),
         findings=tuple(rated),
         scores=MappingProxyType(scores),
         decided_at=now,

@@ -23,7 +23,7 @@ from kyc.domain.records import (
     RegisterResult,
     Severity,
 )
-from kyc.domain.rules import Signals, Thresholds, decide
+from kyc.domain.rules import Signals, Thresholds, decide, decision_for
 
 TODAY = dt.date(2026, 11, 23)
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
@@ -223,3 +223,36 @@ def test_decision_carries_the_other_users_of_a_duplicate_identity():
     [f] = [f for f in result.findings if f.reason is Reason.DUPLICATE_IDENTITY]
     assert "u-1" in f.detail and "a-0" in f.detail
     assert run().duplicate_of == ()
+
+
+DECISION_FOR = [
+    # id, findings (reason codes), liveness policy, decision
+    ("no findings", (), "require", Decision.PASS),
+    ("warnings only", (Reason.NAME_VARIANT, Reason.DUPLICATE_NOT_CHECKED), "require", Decision.PASS),
+    ("one review", (Reason.DOB_MISMATCH,), "require", Decision.MANUAL_REVIEW),
+    ("review and warning", (Reason.NAME_VARIANT, Reason.REGISTER_CONDITIONS), "record", Decision.MANUAL_REVIEW),
+    ("one fail", (Reason.REGISTER_NOT_ACTIVE,), "require", Decision.FAIL),
+    ("fail beats review", (Reason.REGISTER_NAME_MISMATCH, Reason.FACE_MISMATCH), "require", Decision.FAIL),
+    ("not assessed, liveness required", (Reason.LIVENESS_NOT_ASSESSED,), "require", Decision.MANUAL_REVIEW),
+    ("not assessed, liveness recorded", (Reason.LIVENESS_NOT_ASSESSED,), "record", Decision.PASS),
+    ("register unavailable", (Reason.REGISTER_UNAVAILABLE,), "record", Decision.MANUAL_REVIEW),
+]
+
+
+@pytest.mark.parametrize(("case", "reasons", "policy", "decision"), DECISION_FOR, ids=[c[0] for c in DECISION_FOR])
+def test_decision_for_table(case, reasons, policy, decision):
+    findings = [Finding(r, "x") for r in reasons]
+    assert decision_for(findings, Thresholds(liveness_policy=policy)) is decision
+
+
+def test_decision_for_rates_findings_itself():
+    # A severity already on a finding (an engine's, or a stale one) does not weigh.
+    softened = Finding(Reason.FACE_MISMATCH, "x", severity=Severity.WARNING)
+    assert decision_for([softened], Thresholds()) is Decision.FAIL
+
+
+@pytest.mark.parametrize(("case", "kwargs", "decision", "reasons"), CASES, ids=[c[0] for c in CASES])
+def test_decide_ends_with_decision_for(case, kwargs, decision, reasons):
+    result = run(**kwargs)
+    policy = kwargs.get("policy", "record")
+    assert decision_for(result.findings, Thresholds(liveness_policy=policy)) is result.decision

@@ -1,0 +1,53 @@
+"""The ``kyc`` command: demo, ingest, process, decisions, dead letters, database.
+
+One module per command group; this one builds the Typer app from them:
+
+- :mod:`kyc.cli.pipeline`: ``ingest``, ``process``, ``reprocess``, ``bridge``
+- :mod:`kyc.cli.engines`: ``read-document``, ``compare-faces`` (what each input gives:
+  :mod:`kyc.cli.engine_records`)
+- :mod:`kyc.cli.demo`: ``demo-generate``, ``demo``
+- :mod:`kyc.cli.registers`: ``register-load``, ``register-check``, ``register-recheck``
+- :mod:`kyc.cli.records`: ``decisions``, ``dead-letters``
+- :mod:`kyc.cli.notifications`: ``notifications``, ``expiry-reminders``
+- :mod:`kyc.cli.db`: ``db upgrade``
+- :mod:`kyc.cli.common`: the stderr console and Prefect's settings they share
+
+The commands only parse arguments and print: decisions are the rules'
+(:mod:`kyc.domain.rules`), read from the flows' outcomes or the database.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from kyc.cli import db, demo, engines, notifications, pipeline, records, registers
+
+app = typer.Typer(help="Open KYC onboarding pipeline.", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+# In the order ``kyc --help`` lists them.
+for _name, _command in (
+    ("ingest", pipeline.ingest),
+    ("process", pipeline.process),
+    ("read-document", engines.read_document),
+    ("compare-faces", engines.compare_faces),
+    ("reprocess", pipeline.reprocess),
+    ("bridge", pipeline.bridge),
+    ("demo-generate", demo.demo_generate),
+    ("demo", demo.demo),
+    ("register-load", registers.register_load),
+    ("register-check", registers.register_check),
+    ("register-recheck", registers.register_recheck),
+    ("decisions", records.decisions),
+    ("dead-letters", records.dead_letters),
+    ("notifications", notifications.notifications),
+    ("expiry-reminders", notifications.expiry_reminders),
+):
+    app.command(_name)(_command)
+db_app.command("upgrade")(db.upgrade)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
