@@ -6,6 +6,9 @@ KYC_TEST_DATABASE_URL too), moto's S3 server on loopback, and fake AWS credentia
 """
 
 import os
+from pathlib import Path
+
+import pytest
 
 # Settings are read when kyc/tasks modules are imported: keep retries short in tests
 # (a failing stage is retried once, after 1 s) and Prefect quiet and offline.
@@ -15,3 +18,14 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 pytest_plugins = ["tests.fixtures.db", "tests.fixtures.s3", "tests.fixtures.notify"]
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The public face photos' folder (``../shared/data`` beside the clone), or skip."""
+    from kyc.settings import get_settings
+
+    path = get_settings().shared_data_dir
+    if not (path / "faces").is_dir():
+        pytest.skip(f"public face photos not found in {path} (../shared/data beside the clone)")
+    return path

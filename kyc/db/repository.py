@@ -224,6 +224,13 @@ def decided_inputs(session: Session, *, keys: Sequence[tuple[str, str]]) -> dict
     return found
 
 
+def _newest(session: Session, column: Any, created: Any, *where: Any) -> uuid.UUID | None:
+    """``column`` of the newest row (by ``created``) matching ``where``, or None."""
+    stmt = sa.select(column).where(*where).order_by(created.desc()).limit(1)
+    found: uuid.UUID | None = session.execute(stmt).scalar()
+    return found
+
+
 def register_application(
     session: Session,
     *,
@@ -241,7 +248,9 @@ def register_application(
 
     A re-landing of the same ``application_id`` reuses its user (refreshing the
     fields from the form; the status is left to the next decision) and adds new
-    id_document and selfie rows for the newly landed objects.
+    id_document and selfie rows for the newly landed objects. The same objects
+    registered again (same landing and fingerprint: a retried task, a run repeated
+    after a crash, reprocessing) get the rows they were registered with, unchanged.
 
     Raises:
         ValueError: a back side given without its ETag (or the other way round).
@@ -250,6 +259,31 @@ def register_application(
         raise ValueError("back_key and back_etag must be given together")
     app_id = application.application_id
     _lock_application(session, app_id)
+    row = session.get(ApplicationRow, app_id)
+    if row is not None and (row.landing_uri, row.input_fingerprint) == (
+        landing_uri,
+        input_fingerprint,
+    ):
+        doc_id = _newest(
+            session,
+            IdDocument.id_document_id,
+            IdDocument.created_at,
+            IdDocument.application_id == app_id,
+            IdDocument.front_key == front_key,
+            IdDocument.front_etag == front_etag,
+            IdDocument.back_key.is_not_distinct_from(back_key),
+            IdDocument.back_etag.is_not_distinct_from(back_etag),
+        )
+        selfie_id = _newest(
+            session,
+            Selfie.selfie_id,
+            Selfie.created_at,
+            Selfie.application_id == app_id,
+            Selfie.object_key == selfie_key,
+            Selfie.etag == selfie_etag,
+        )
+        if doc_id is not None and selfie_id is not None:
+            return ApplicationRefs(app_id, row.user_id, doc_id, selfie_id)
     user_fields: dict[str, Any] = {
         "email": application.email,
         "first_name": application.first_name,
@@ -260,7 +294,6 @@ def register_application(
     }
     form = application.to_json()
 
-    row = session.get(ApplicationRow, app_id)
     if row is None:
         user = User(user_id=uuid.uuid4(), **user_fields)
         session.add(user)

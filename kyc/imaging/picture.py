@@ -128,7 +128,13 @@ class Picture:
         """
         if min_long_side is None or ("rgb", None) in self._memo:
             return self.memo(("rgb", None), lambda: _decode(self.data, None))
-        return self.memo(("rgb", min_long_side), lambda: _decode(self.data, min_long_side))
+        found = self.memo(("rgb", min_long_side), lambda: _decode(self.data, min_long_side))
+        if found[1] == 1.0:
+            # Not reduced (a small JPEG, another format): this is the full-size decode,
+            # so a later caller wanting every pixel must not decode the file again.
+            with self._lock:
+                self._memo.setdefault(("rgb", None), found)
+        return found
 
     def rgb(self) -> Image.Image:
         """The full-size decoded image (RGB, EXIF orientation applied).

@@ -485,6 +485,27 @@ def test_relanding_reuses_user_and_new_fingerprint_gives_version_2(db_engine: sa
     assert docs == ["DECIDED", "DECIDED"]
 
 
+def test_registering_the_same_objects_again_returns_their_rows(db_engine: sa.Engine) -> None:
+    """A retried or repeated registration of the same objects adds no document or selfie."""
+    app_id = new_app_id()
+    with session_scope(db_engine) as s:
+        first = register(s, make_application(app_id), "fp-1")
+    with session_scope(db_engine) as s:
+        again = register(s, make_application(app_id), "fp-1")
+        without_back = register(s, make_application(app_id), "fp-1", back=False)
+    with session_scope(db_engine) as s:
+        docs = s.execute(
+            sa.select(sa.func.count()).where(IdDocument.application_id == app_id)
+        ).scalar()
+    assert again == first
+    # the stored fingerprint matched, the objects did not (no back side): a new
+    # registration of the same user
+    assert without_back.user_id == first.user_id
+    assert without_back.id_document_id != first.id_document_id
+    assert without_back.selfie_id != first.selfie_id
+    assert docs == 2
+
+
 def test_list_decisions_latest_per_application_ordered_by_id(db_engine: sa.Engine) -> None:
     prefix = f"order-{uuid.uuid4().hex[:8]}"
     ids = [f"{prefix}-c", f"{prefix}-a", f"{prefix}-b"]

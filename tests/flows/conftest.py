@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from kyc import runtime
-from kyc.settings import get_settings
 
 
 @pytest.fixture(scope="session")
@@ -18,14 +17,6 @@ def prefect_api() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=180):
         yield
-
-
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    path = get_settings().shared_data_dir
-    if not (path / "faces").is_dir():
-        pytest.skip(f"public face photos not found in {path} (../shared/data beside the clone)")
-    return path
 
 
 @pytest.fixture
