@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     face_engine: Literal["local", "rekognition"] = "local"
     #: dlib HOG upsampling passes for the (small) document portrait.
     face_upsample: int = Field(default=1, ge=0, le=3)
+    #: Compute the local face matcher's ResNet descriptors in a worker process: dlib
+    #: holds the GIL for each ~80-140 ms pass, stalling this process's other threads.
+    face_descriptor_process: bool = True
 
     # --- AWS engines: Textract AnalyzeID, Rekognition CompareFaces ---------------------
     # Credentials come from boto3's default chain (environment, profile, instance or

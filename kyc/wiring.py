@@ -87,12 +87,17 @@ def build_document_reader(settings: Settings, *, share: Share = _not_shared) -> 
     raise EngineUnavailable(f"KYC_DOCUMENT_ENGINE={settings.document_engine!r} is not an engine")
 
 
-def build_face_matcher(settings: Settings) -> FaceMatcher:
+def build_face_matcher(settings: Settings, *, share: Share = _not_shared) -> FaceMatcher:
     """The FaceMatcher chosen by ``KYC_FACE_ENGINE``."""
     if settings.face_engine == "local":
-        from kyc.engines.face_local import DlibFaceMatcher
+        from kyc.engines.face_local import DescriptorWorker, DlibFaceMatcher, model_directory
 
-        return DlibFaceMatcher(upsample=settings.face_upsample)
+        workers = None
+        if settings.face_descriptor_process:
+            # One worker process per model folder and process (heavy: dlib + network).
+            folder = model_directory().resolve()
+            workers = share(("face-descriptors", str(folder)), lambda: DescriptorWorker(folder))
+        return DlibFaceMatcher(upsample=settings.face_upsample, descriptors=workers)
     if settings.face_engine == "rekognition":
         from kyc.engines.face_rekognition import RekognitionFaceMatcher
 
@@ -238,7 +243,7 @@ def build_engines(
         EngineUnavailable: an engine cannot run here (missing library, model,
             credentials or configuration), with a message saying what to set.
     """
-    face_matcher = build_face_matcher(settings)
+    face_matcher = build_face_matcher(settings, share=share)
     register_client = build_register_client(settings, database=database)
     return Engines(
         document_reader=build_document_reader(settings, share=share),

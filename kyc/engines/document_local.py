@@ -137,6 +137,17 @@ def printed_zone(gray: Image.Image, mrz: MrzResult, face: FaceBox | None) -> Ima
     return gray.crop((x0, 0, gray.width, bottom))
 
 
+def right_of_portrait(gray: Image.Image, face: FaceBox | None) -> Image.Image:
+    """The part of a card right of its portrait's face (the whole card without one).
+
+    Only a portrait on the left half is cut away (the AAMVA card design and ICAO
+    layouts); a card with its portrait on the right is read whole.
+    """
+    if face is None or face[2] >= gray.width // 2:
+        return gray
+    return gray.crop((face[2], 0, gray.width, gray.height))
+
+
 # --- the reader ---------------------------------------------------------------------------
 
 
@@ -405,8 +416,15 @@ class LocalDocumentReader:
                 width = round(PAGE_OCR_WIDTH * zone.width / gray.width)
                 passes = 2 if sharp < SOFT_SHARPNESS else 1
                 ocr = self._ocr_front(zone, document_type, passes=passes, width=width)
+            elif barcode:
+                # The barcode gave the fields: the printed front only serves the
+                # cross-check, whose fields sit right of the portrait (AAMVA card
+                # design); the portrait and the signature left of it are not read.
+                zone = right_of_portrait(gray, face)
+                width = round(OCR_WIDTH * zone.width / gray.width)
+                ocr = self._ocr_front(zone, document_type, passes=1, width=width)
             else:
-                ocr = self._ocr_front(gray, document_type, passes=1 if barcode else 2)
+                ocr = self._ocr_front(gray, document_type, passes=2)
             timings["ocr_front"] = (time.perf_counter() - t0) * 1000
             if isinstance(ocr, str):
                 front_problem = ocr

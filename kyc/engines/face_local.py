@@ -27,9 +27,10 @@ on dlib 20.0.1 (``dlib-bin``):
 * the shape predictor is documented as safe for concurrent use (const
   ``operator()``), so one instance is shared;
 * the ResNet network keeps its layer outputs in member tensors, so concurrent
-  forward passes would race; the binding holds the GIL for the whole call (two
-  threads got no speed-up), so a lock around it costs nothing and one 22 MB network
-  is loaded per process instead of one per thread.
+  forward passes would race; the binding holds the GIL for the whole call, so a lock
+  around it costs nothing and one 22 MB network is loaded per process. Because it
+  holds the GIL (~80-140 ms per face), the pipeline computes descriptors in a worker
+  process instead (:class:`DescriptorWorker`, ``KYC_FACE_DESCRIPTOR_PROCESS``).
 """
 
 from __future__ import annotations
@@ -241,11 +242,86 @@ class _Models:
             (time.perf_counter() - started) * 1000,
         )
 
-    def descriptor(self, image: np.ndarray, shape: Any) -> np.ndarray:
-        """128-d descriptor of the face whose landmarks are ``shape``."""
+    def descriptor(self, chip: np.ndarray) -> np.ndarray:
+        """128-d descriptor of an aligned face chip (see :func:`descriptor_chip`)."""
         with self._recognizer_lock:
-            vector = self._recognizer.compute_face_descriptor(image, shape, NUM_JITTERS)
+            vector = self._recognizer.compute_face_descriptor(chip, NUM_JITTERS)
         return np.asarray(vector, dtype=np.float64)
+
+
+#: Size and padding of the chip the ResNet reads: what dlib's
+#: ``compute_face_descriptor(image, shape)`` extracts itself (150 px, 25 % padding),
+#: so a descriptor from the chip equals the one from image + landmarks, to the bit.
+DESCRIPTOR_CHIP = (150, 0.25)
+
+
+def descriptor_chip(dlib: Any, pixels: np.ndarray, shape: Any) -> np.ndarray:
+    """The aligned 150 px chip the descriptor network reads (67 kB: cheap to send)."""
+    size, padding = DESCRIPTOR_CHIP
+    return np.asarray(dlib.get_face_chip(pixels, shape, size=size, padding=padding))
+
+
+class DescriptorWorker:
+    """Computes descriptors in one worker process, off this process's GIL.
+
+    dlib's binding holds the GIL for the whole ResNet forward pass (~80-140 ms per
+    face with ``dlib-bin``): every other thread of the process — another
+    application's database writes, OCR bookkeeping, the flow's own code — stalls
+    meanwhile. In a worker process the pass runs on the other core and this
+    process's threads carry on; the chip goes there and 128 floats come back
+    (measured: bench_pipeline, benchmarks/README.md, issue 12).
+
+    Args:
+        model_dir: folder with the dlib ``.dat`` files.
+
+    Raises:
+        EngineUnavailable: the worker could not load the model.
+    """
+
+    def __init__(self, model_dir: Path) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        _, recognition_path = _model_paths(model_dir)
+        # spawn, not fork: this process runs threads (Prefect, engines).
+        self._pool = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_init,
+            initargs=(str(recognition_path),),
+        )
+        try:
+            self._pool.submit(_worker_ready).result(timeout=120)
+        except Exception as exc:
+            self._pool.shutdown(cancel_futures=True)
+            raise EngineUnavailable(f"face descriptor worker did not start: {exc}") from exc
+
+    def compute(self, chip: np.ndarray) -> np.ndarray:
+        """The chip's descriptor, computed in the worker."""
+        vector: np.ndarray = self._pool.submit(_worker_descriptor, chip).result()
+        return vector
+
+    def close(self) -> None:
+        """Stop the worker process."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+_WORKER_RECOGNIZER: Any = None
+
+
+def _worker_init(recognition_path: str) -> None:
+    global _WORKER_RECOGNIZER  # one network per worker process
+    import dlib
+
+    _WORKER_RECOGNIZER = dlib.face_recognition_model_v1(recognition_path)
+
+
+def _worker_ready() -> bool:
+    return _WORKER_RECOGNIZER is not None
+
+
+def _worker_descriptor(chip: np.ndarray) -> np.ndarray:
+    return np.asarray(_WORKER_RECOGNIZER.compute_face_descriptor(chip, NUM_JITTERS), np.float64)
 
 
 _MODELS: dict[Path, _Models] = {}
@@ -310,6 +386,9 @@ class DlibFaceMatcher:
             ``face_recognition_models`` package's ``models`` folder.
         min_sharpness: blur gate (see :mod:`kyc.imaging.face_quality`); 0 turns it
             off (the calibration benchmark measures blur that way).
+        descriptors: compute descriptors in this worker process
+            (``KYC_FACE_DESCRIPTOR_PROCESS``, given by kyc.wiring); None: in this
+            process, one at a time.
 
     Raises:
         EngineUnavailable: dlib, the model package or a model file is missing.
@@ -323,8 +402,10 @@ class DlibFaceMatcher:
         upsample: int = 1,
         model_dir: Path | None = None,
         min_sharpness: float = MIN_SHARPNESS,
+        descriptors: DescriptorWorker | None = None,
     ) -> None:
         self._dlib = _import_dlib()
+        self._descriptors = descriptors
         self._model_dir = (model_dir or model_directory()).resolve()
         _model_paths(self._model_dir)  # fail now, in wiring, rather than mid-flow
         if not 0 <= upsample <= 3:
@@ -416,7 +497,12 @@ class DlibFaceMatcher:
         if problems:
             return rejected("; ".join(problems), sharpness=sharpness, pose=pose)
         started = time.perf_counter()
-        descriptor = models.descriptor(pixels, shape)
+        chip = descriptor_chip(self._dlib, pixels, shape)
+        descriptor = (
+            models.descriptor(chip)
+            if self._descriptors is None
+            else self._descriptors.compute(chip)
+        )
         timings["embed"] = _ms_since(started)
         return FaceEmbedding(
             descriptor,

@@ -497,3 +497,35 @@ def test_small_portrait_is_still_upsampled_and_matched(
     assert MIN_FACE_PX <= min(embedding.box[2:]) < 60
     same = matcher.compare(read(faces_dir, "facerec_obama/2.jpg"), encode(portrait))
     assert same.similarity is not None and same.similarity >= MATCH_SIMILARITY
+
+
+def test_descriptor_worker_gives_the_in_process_descriptors(faces_dir: Path) -> None:
+    # The pipeline computes descriptors in a worker process (off the GIL); they must be
+    # the very descriptors the in-process network gives, so the calibration holds.
+    from kyc.engines.face_local import DescriptorWorker
+
+    worker = DescriptorWorker(model_directory())
+    try:
+        remote = DlibFaceMatcher(upsample=1, descriptors=worker)
+        local = DlibFaceMatcher(upsample=1)
+        for selfie, document in (GENUINE[0], IMPOSTOR[0]):
+            a = remote.compare(read(faces_dir, selfie), read(faces_dir, document))
+            b = local.compare(read(faces_dir, selfie), read(faces_dir, document))
+            assert a.distance is not None and a.distance == b.distance
+            assert a.source_embedding == b.source_embedding
+    finally:
+        worker.close()
+
+
+def test_the_chip_descriptor_is_dlibs_own(matcher: DlibFaceMatcher, faces_dir: Path) -> None:
+    # dlib's compute_face_descriptor(image, shape) extracts the 150 px, 25 %-padded chip
+    # itself; computing it from our chip must give the same 128 numbers.
+    dlib = face_local._import_dlib()
+    folder = model_directory()
+    pixels = np.asarray(load_image(read(faces_dir, GENUINE[0][0])))
+    rect = dlib.get_frontal_face_detector()(pixels, 1)[0]
+    shape = dlib.shape_predictor(str(folder / SHAPE_PREDICTOR_FILE))(pixels, rect)
+    network = dlib.face_recognition_model_v1(str(folder / RECOGNITION_MODEL_FILE))
+    direct = np.asarray(network.compute_face_descriptor(pixels, shape, 0))
+    chip = face_local.descriptor_chip(dlib, pixels, shape)
+    assert np.array_equal(direct, np.asarray(network.compute_face_descriptor(chip, 0)))
