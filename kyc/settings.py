@@ -235,6 +235,40 @@ class Settings(BaseSettings):
         default_factory=lambda: [90, 30, 7]
     )
 
+    # --- web app: review console and intake API (issue 13; kyc/web) ------------------------
+    #: Address ``kyc serve`` (and ``make up``) listens on.
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8000, gt=0, lt=65536)
+    #: The address users reach the console at (OIDC redirects, status URLs); empty:
+    #: taken from each request.
+    web_public_url: str | None = None
+    #: Session cookies only over HTTPS (``Secure``). Off only for plain-HTTP loopback
+    #: development; refused off in production.
+    web_secure_cookies: bool = True
+    #: A console session ends after this long (sliding is not used: a fixed lifetime).
+    web_session_ttl_seconds: int = Field(default=8 * 3600, ge=60)
+    #: Failed logins allowed per username and per client address in the window.
+    web_login_attempts: int = Field(default=5, ge=1)
+    web_login_window_seconds: float = Field(default=300.0, gt=0)
+    #: Hours a MANUAL_REVIEW case may wait before it is overdue.
+    review_sla_hours: float = Field(default=24.0, gt=0)
+    #: Largest uploaded file (bytes), enforced while streaming.
+    intake_max_file_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    #: Largest uploaded image (width x height, pixels): a decompression bomb is refused.
+    intake_max_pixels: int = Field(default=40_000_000, gt=0)
+    #: Requests per minute per API key (token bucket; a burst of the same size).
+    intake_rate_per_minute: int = Field(default=120, ge=1)
+    #: How an upload gets decided: ``event`` leaves it to the event path (``make up``'s
+    #: folder watcher, or S3 → SQS → bridge); ``inline`` decides it in the web process
+    #: (``kyc serve`` alone, no Prefect worker).
+    intake_process: Literal["event", "inline"] = "event"
+    #: OpenID Connect single sign-on (optional): the issuer's discovery URL base.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    #: ID-token claim holding the console role; users without one get ``viewer``.
+    oidc_role_claim: str = "kyc_role"
+
     # --- demo -------------------------------------------------------------------------------
     #: Public face photos used by the demo generator (../shared/data beside a clone).
     shared_data_dir: Path = PROJECT_ROOT.parent / "shared" / "data"
@@ -263,6 +297,8 @@ class Settings(BaseSettings):
             for secret in (self.webhook_secret, self.webhook_previous_secret):
                 if secret is not None:
                     decode_secret(secret.get_secret_value())
+        if self.environment == "production" and not self.web_secure_cookies:
+            raise ValueError("KYC_WEB_SECURE_COOKIES cannot be off in production")
         if any(days <= 0 for days in self.expiry_reminder_days):
             raise ValueError("KYC_EXPIRY_REMINDER_DAYS must be positive numbers of days")
         if self.face_reject_threshold > self.face_match_threshold:

@@ -10,6 +10,7 @@ One module per command group; this one builds the Typer app from them:
 - :mod:`kyc.cli.records`: ``decisions``, ``dead-letters``
 - :mod:`kyc.cli.notifications`: ``notifications``, ``expiry-reminders``
 - :mod:`kyc.cli.db`: ``db upgrade``
+- :mod:`kyc.cli.web`: ``serve`` (intake API and review console)
 - :mod:`kyc.cli.common`: the stderr console and Prefect's settings they share
 
 The commands only parse arguments and print: decisions are the rules'
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import typer
 
-from kyc.cli import db, demo, engines, notifications, pipeline, records, registers
+from kyc.cli import db, demo, engines, notifications, pipeline, records, registers, web
 
 app = typer.Typer(help="Open KYC onboarding pipeline.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
@@ -43,6 +44,7 @@ for _name, _command in (
     ("dead-letters", records.dead_letters),
     ("notifications", notifications.notifications),
     ("expiry-reminders", notifications.expiry_reminders),
+    ("serve", web.serve),
 ):
     app.command(_name)(_command)
 db_app.command("upgrade")(db.upgrade)

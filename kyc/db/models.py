@@ -239,9 +239,10 @@ class KycDecision(Base):
             "application_id",
             "input_fingerprint",
             unique=True,
-            postgresql_where=sa.text("reprocess_of IS NULL"),
+            postgresql_where=sa.text("reprocess_of IS NULL AND source = 'pipeline'"),
         ),
         sa.CheckConstraint("version >= 1", name="version_positive"),
+        sa.CheckConstraint("source IN ('pipeline', 'review')", name="source_known"),
         sa.CheckConstraint(
             "reprocess_of IS NULL OR (reprocess_of >= 1 AND reprocess_of < version)",
             name="reprocess_of_earlier",
@@ -264,6 +265,10 @@ class KycDecision(Base):
     reprocess_of: Mapped[int | None]
     #: Earlier users whose face matches under another identity (migration 0002).
     duplicate_of: Mapped[list[Any]] = mapped_column(server_default=sa.text("'[]'::jsonb"))
+    #: Who decided: the rules ("pipeline") or reviewers in the console ("review").
+    source: Mapped[str] = mapped_column(server_default=sa.text("'pipeline'"))
+    #: The console users whose review made this version (two under four-eyes).
+    reviewed_by: Mapped[list[str]] = mapped_column(server_default=sa.text("'{}'::text[]"))
 
 
 class AuditLog(Base):
@@ -512,3 +517,147 @@ __all__ = [
     "User",
     "include_object",
 ]
+
+
+# --------------------------------------------------------------------------------------
+# Review console, intake API and the feedback store (migration 0006)
+# --------------------------------------------------------------------------------------
+
+#: Console roles, least to most privileged (each includes the ones before it).
+CONSOLE_ROLES = ("viewer", "reviewer", "approver", "admin")
+#: What a reviewer can make of a MANUAL_REVIEW case.
+REVIEW_OUTCOMES = ("APPROVED", "REJECTED", "RESUBMISSION_REQUESTED", "ESCALATED")
+
+
+class ConsoleUser(Base):
+    """A console account: a local password (argon2 hash) or an OpenID Connect subject."""
+
+    __tablename__ = "console_users"
+    __table_args__ = (
+        sa.UniqueConstraint("username"),
+        sa.UniqueConstraint("oidc_subject"),
+        sa.CheckConstraint(
+            "role IN ('viewer', 'reviewer', 'approver', 'admin')", name="role_known"
+        ),
+    )
+
+    console_user_id: Mapped[uuid.UUID] = _uuid_pk()
+    username: Mapped[str]
+    display_name: Mapped[str]
+    role: Mapped[str]
+    password_hash: Mapped[str | None]
+    oidc_subject: Mapped[str | None]
+    disabled_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = _created_at()
+
+
+class ConsoleSession(Base):
+    """A logged-in browser: the cookie carries a random token, this row its SHA-256."""
+
+    __tablename__ = "console_sessions"
+
+    token_hash: Mapped[str] = mapped_column(primary_key=True)
+    console_user_id: Mapped[uuid.UUID] = mapped_column(
+        _fk("console_users.console_user_id"), index=True
+    )
+    csrf_token: Mapped[str]
+    created_at: Mapped[dt.datetime] = _created_at()
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+
+
+class ApiKey(Base):
+    """A client system's intake key (shown once; stored as its SHA-256)."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (sa.UniqueConstraint("prefix"), sa.UniqueConstraint("key_hash"))
+
+    api_key_id: Mapped[uuid.UUID] = _uuid_pk()
+    name: Mapped[str]
+    prefix: Mapped[str]
+    key_hash: Mapped[str]
+    scopes: Mapped[list[str]] = mapped_column(server_default=sa.text("'{intake}'::text[]"))
+    created_at: Mapped[dt.datetime] = _created_at()
+    revoked_at: Mapped[dt.datetime | None]
+    last_used_at: Mapped[dt.datetime | None]
+
+
+class IntakeRequest(Base):
+    """An upload made with an Idempotency-Key: a replay gets this response again."""
+
+    __tablename__ = "intake_requests"
+
+    api_key_id: Mapped[uuid.UUID] = mapped_column(_fk("api_keys.api_key_id"), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(primary_key=True)
+    body_sha256: Mapped[str]
+    application_id: Mapped[str]
+    status_code: Mapped[int]
+    response: Mapped[dict[str, Any]]
+    created_at: Mapped[dt.datetime] = _created_at()
+
+
+class ReviewAssignment(Base):
+    """Who works a MANUAL_REVIEW case now."""
+
+    __tablename__ = "review_assignments"
+
+    application_id: Mapped[str] = mapped_column(
+        _fk("applications.application_id"), primary_key=True
+    )
+    console_user_id: Mapped[uuid.UUID] = mapped_column(
+        _fk("console_users.console_user_id"), index=True
+    )
+    assigned_by: Mapped[str]
+    assigned_at: Mapped[dt.datetime] = mapped_column(server_default=NOW)
+
+
+class ReviewNote(Base):
+    """A reviewer's note on a case."""
+
+    __tablename__ = "review_notes"
+
+    note_id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(always=True), primary_key=True)
+    application_id: Mapped[str] = mapped_column(_fk("applications.application_id"), index=True)
+    author: Mapped[str]
+    body: Mapped[str]
+    created_at: Mapped[dt.datetime] = _created_at()
+
+
+class ReviewApproval(Base):
+    """A first approval waiting for a second approver (four-eyes)."""
+
+    __tablename__ = "review_approvals"
+
+    application_id: Mapped[str] = mapped_column(
+        _fk("applications.application_id"), primary_key=True
+    )
+    decision_version: Mapped[int] = mapped_column(primary_key=True)
+    approver: Mapped[str]
+    note: Mapped[str] = mapped_column(server_default=sa.text("''"))
+    approved_at: Mapped[dt.datetime] = mapped_column(server_default=NOW)
+
+
+class ReviewOutcome(Base):
+    """The feedback store: what reviewers made of one automated decision."""
+
+    __tablename__ = "review_outcomes"
+    __table_args__ = (
+        sa.UniqueConstraint("application_id", "reviewed_version"),
+        sa.CheckConstraint(
+            "outcome IN ('APPROVED', 'REJECTED', 'RESUBMISSION_REQUESTED', 'ESCALATED')",
+            name="outcome_known",
+        ),
+    )
+
+    outcome_id: Mapped[uuid.UUID] = _uuid_pk()
+    application_id: Mapped[str] = mapped_column(_fk("applications.application_id"))
+    reviewed_version: Mapped[int]
+    automated_decision: Mapped[str] = mapped_column(kyc_decision_enum)
+    automated_reasons: Mapped[list[str]]
+    outcome: Mapped[str]
+    decision_version: Mapped[int | None]
+    reviewer_reasons: Mapped[list[str]] = mapped_column(server_default=sa.text("'{}'::text[]"))
+    reviewers: Mapped[list[str]]
+    queued_at: Mapped[dt.datetime]
+    decided_at: Mapped[dt.datetime] = mapped_column(server_default=NOW, index=True)
+    time_in_queue_seconds: Mapped[float] = mapped_column(sa.Double())
+    time_to_decide_seconds: Mapped[float | None] = mapped_column(sa.Double())

@@ -100,6 +100,10 @@ class DecisionRow:
     reprocess_of: int | None = None
     #: earlier users whose face matches under another identity (DUPLICATE_IDENTITY)
     duplicate_of: list[dict[str, Any]] | None = None
+    #: who decided: the rules ("pipeline") or reviewers in the console ("review")
+    source: str = "pipeline"
+    #: the console users whose review made this version
+    reviewed_by: list[str] | None = None
 
     def as_json(self) -> dict[str, Any]:
         """JSON-ready form (``kyc decisions --json`` prints one per line)."""
@@ -114,6 +118,8 @@ class DecisionRow:
             "decided_at": _iso_utc(self.decided_at),
             "reprocess_of": self.reprocess_of,
             "duplicate_of": [dict(d) for d in self.duplicate_of or []],
+            "source": self.source,
+            "reviewed_by": list(self.reviewed_by or []),
         }
 
 
@@ -699,6 +705,22 @@ def record_decision(
         ),
     )
 
+    settle_application(session, application_id=application_id, user_id=user_id, decision=decision)
+    session.flush()
+    return version
+
+
+def settle_application(
+    session: Session, *, application_id: str, user_id: uuid.UUID, decision: str
+) -> None:
+    """After a new decision version: the user's status follows it, documents are DECIDED.
+
+    PASS -> VERIFIED, MANUAL_REVIEW -> MANUAL_REVIEW, FAIL -> REJECTED; each change
+    gets an audit row. Shared by the rules' decisions and the reviewers'.
+
+    Raises:
+        RecordNotFound: no such user.
+    """
     user = session.get(User, user_id, with_for_update=True)
     if user is None:
         raise RecordNotFound(f"user {user_id} does not exist")
@@ -735,8 +757,6 @@ def record_decision(
             to_state="DECIDED",
         )
         doc.status = "DECIDED"
-    session.flush()
-    return version
 
 
 def list_decisions(
@@ -781,6 +801,8 @@ def _decision_select() -> sa.Select[Any]:
         d.decided_at,
         d.reprocess_of,
         d.duplicate_of,
+        d.source,
+        d.reviewed_by,
     )
 
 
@@ -796,6 +818,8 @@ def _decision_row(r: Any) -> DecisionRow:
         decided_at=r.decided_at,
         reprocess_of=r.reprocess_of,
         duplicate_of=list(r.duplicate_of),
+        source=r.source,
+        reviewed_by=list(r.reviewed_by),
     )
 
 

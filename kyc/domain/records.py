@@ -74,6 +74,11 @@ class Reason(StrEnum):
     DUPLICATE_NOT_CHECKED = "DUPLICATE_NOT_CHECKED"
     # processing
     ENGINE_ERROR = "ENGINE_ERROR"
+    # Review versions (source "review"): what reviewers made of a case (issue 13).
+    REVIEW_APPROVED = "REVIEW_APPROVED"
+    REVIEW_REJECTED = "REVIEW_REJECTED"
+    RESUBMISSION_REQUESTED = "RESUBMISSION_REQUESTED"
+    ESCALATED = "ESCALATED"
 
 
 #: What each reason does to the decision. A reason missing here is a programming error.
@@ -112,6 +117,11 @@ SEVERITY: MappingProxyType[Reason, Severity] = MappingProxyType(
         Reason.DUPLICATE_IDENTITY: Severity.REVIEW,
         Reason.DUPLICATE_NOT_CHECKED: Severity.WARNING,
         Reason.ENGINE_ERROR: Severity.REVIEW,
+        # Never produced by the rules: a review version carries the outcome itself.
+        Reason.REVIEW_APPROVED: Severity.WARNING,
+        Reason.REVIEW_REJECTED: Severity.FAIL,
+        Reason.RESUBMISSION_REQUESTED: Severity.REVIEW,
+        Reason.ESCALATED: Severity.REVIEW,
     }
 )
 

@@ -71,8 +71,17 @@ def notify_decision_made(rt: Runtime, application_id: str, input_fingerprint: st
     if not rows:
         _log.warning("application %s: no decision to notify about", application_id)
         return []
+    return notify_row(rt, rows[0])
+
+
+def notify_row(rt: Runtime, row: repo.DecisionRow) -> list[str]:
+    """Tell the configured receivers about one stored decision version (e.g. a review's).
+
+    Returns:
+        ``channel:DELIVERED`` / ``channel:FAILED`` per channel notified.
+    """
     results = notify_decision(
-        _event(rows[0]),
+        _event(row),
         rt.channels,
         decisions=rt.settings.notify_decisions,
         policy=policy_of(rt.settings),

@@ -45,6 +45,14 @@ SCHEMA_SQL = PROJECT_ROOT / "sql" / "schema.sql"
 
 EXPECTED_TABLES = {
     "users",
+    "console_users",
+    "console_sessions",
+    "api_keys",
+    "intake_requests",
+    "review_assignments",
+    "review_notes",
+    "review_approvals",
+    "review_outcomes",
     "applications",
     "id_documents",
     "selfies",
@@ -200,10 +208,11 @@ def test_migrations_and_schema_sql_build_identical_catalogs(pg_server: DatabaseF
         enums.setdefault(name, []).append(label)
     assert enums == EXPECTED_ENUMS
     assert len(a["columns"]) > 100
-    # Idempotency key: unique among decisions on landed objects (reprocessing repeats it).
+    # Idempotency key: unique among the rules' decisions on landed objects
+    # (reprocessing and reviews repeat it).
     assert any(
         row[1] == "uq_kyc_decisions_application_id_input_fingerprint"
-        and "WHERE (reprocess_of IS NULL)" in row[2]
+        and "WHERE ((reprocess_of IS NULL) AND (source = 'pipeline'::text))" in row[2]
         for row in a["indexes"]
     )
     assert any("WHERE" in row[2] for row in a["indexes"])  # the partial unique indexes
@@ -374,7 +383,6 @@ def test_failed_migration_rolls_back_and_releases_the_lock(pg_server: DatabaseFa
 
 def _head() -> str:
     """The newest migration (helpers add migrations; the tests follow the chain)."""
-
 
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
