@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
@@ -155,6 +156,87 @@ def _date(value: str, path: str, problems: list[str]) -> dt.date:
         return dt.date.min
 
 
+#: An application form is a few hundred bytes; anything this large is not one.
+MAX_FORM_BYTES = 64 * 1024
+#: Deeper nesting than any form needs is refused before validation.
+MAX_DEPTH = 32
+#: Problems reported per form (the rest would only repeat the same mistake).
+MAX_PROBLEMS = 20
+
+
+def _path(parts: Iterable[object]) -> str:
+    """A JSON path for a message: keys cut short and stripped of control characters."""
+    out = []
+    for part in parts:
+        text = "".join(ch for ch in str(part) if ch.isprintable())[:40]
+        out.append(text or "?")
+    return "/".join(out) or "<root>"
+
+
+def _problem(err: jsonschema.ValidationError) -> str:
+    """One schema violation as "<path>: <rule>" — never the offending value.
+
+    jsonschema's own messages quote the value ("'Jane' is not of type ..."); a form
+    sent as an array would copy names and birth dates into dead letters and logs.
+    """
+    path = _path(err.absolute_path)
+    rule = str(err.validator)
+    if rule == "type":
+        return f"{path}: type violated (expected {err.validator_value})"
+    if rule == "required":
+        missing = [
+            k
+            for k in err.validator_value
+            if isinstance(err.instance, dict) and k not in err.instance
+        ]
+        return f"{path}: required violated (missing {', '.join(_path([k]) for k in missing[:5])})"
+    if rule == "additionalProperties" and isinstance(err.instance, dict):
+        allowed = set(err.schema.get("properties", {}))
+        extra = [_path([k]) for k in err.instance if k not in allowed][:5]
+        return f"{path}: additionalProperties violated (unexpected {', '.join(extra)})"
+    if rule == "enum":
+        allowed_values = ", ".join(str(v) for v in err.validator_value)
+        return f"{path}: enum violated (allowed: {allowed_values})"
+    if rule in {"minLength", "maxLength", "pattern", "format"}:
+        return f"{path}: {rule} violated ({rule} {err.validator_value})"
+    return f"{path}: {rule} violated"
+
+
+def _hostile(data: Any) -> list[str]:
+    """Values no form holds and that would break storage: NUL, lone surrogates, depth.
+
+    Checked iteratively (a recursive walk is what a deeply nested document attacks).
+    PostgreSQL cannot store NUL in text, and a lone surrogate cannot be encoded as
+    UTF-8: both would fail the transaction long after validation.
+    """
+    problems: list[str] = []
+    stack: list[tuple[Any, tuple[object, ...]]] = [(data, ())]
+    while stack and len(problems) < MAX_PROBLEMS:
+        value, path = stack.pop()
+        if len(path) > MAX_DEPTH:
+            return [f"{_path(path[:3])}/...: nested deeper than {MAX_DEPTH} levels"]
+        if isinstance(value, dict):
+            for key, item in value.items():
+                stack.append((item, (*path, key)))
+                if _bad_text(key):
+                    problems.append(f"{_path(path)}: a key holds NUL or an unpaired surrogate")
+        elif isinstance(value, list):
+            stack.extend((item, (*path, i)) for i, item in enumerate(value))
+        elif isinstance(value, str) and _bad_text(value):
+            problems.append(f"{_path(path)}: text holds NUL or an unpaired surrogate")
+    return sorted(problems)
+
+
+def _bad_text(text: str) -> bool:
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def parse_application(raw: bytes | str, *, expected_id: str | None = None) -> Application:
     """Validate and parse ``application.json``.
 
@@ -169,23 +251,28 @@ def parse_application(raw: bytes | str, *, expected_id: str | None = None) -> Ap
         ApplicationInvalid: malformed JSON, schema violations, impossible dates or an
             id that disagrees with its folder.
     """
+    if len(raw) > MAX_FORM_BYTES:
+        raise ApplicationInvalid([f"<root>: larger than {MAX_FORM_BYTES} bytes"])
     try:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ApplicationInvalid(
             [f"not valid JSON: {exc.__class__.__name__} at {_where(exc)}"]
         ) from exc
+    except RecursionError as exc:
+        raise ApplicationInvalid([f"<root>: nested deeper than {MAX_DEPTH} levels"]) from exc
+    except ValueError as exc:
+        # Python refuses integers of more than 4300 digits (CVE-2020-10735 limit).
+        raise ApplicationInvalid(["not valid JSON: a number too long to read"]) from exc
+    hostile = _hostile(data)
+    if hostile:
+        raise ApplicationInvalid(hostile)
     problems = [
-        f"{'/'.join(str(p) for p in err.absolute_path) or '<root>'}: {err.validator} violated"
-        + (
-            f" ({err.message})"
-            if err.validator in {"required", "additionalProperties", "enum", "type"}
-            else ""
-        )
+        _problem(err)
         for err in sorted(
             _validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path))
         )
-    ]
+    ][:MAX_PROBLEMS]
     if problems:
         raise ApplicationInvalid(problems)
     if expected_id is not None and data["application_id"] != expected_id:

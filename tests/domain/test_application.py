@@ -18,8 +18,19 @@ def form(**over):
         "first_name": "Ann",
         "last_name": "Lee",
         "date_of_birth": "1990-04-01",
-        "address": {"line1": "1 Main St", "city": "Leeds", "region": "", "postal_code": "LS1 1AA", "country": "GB"},
-        "document": {"type": "passport", "number": "123456789", "issuing_country": "GBR", "expiry_date": "2030-01-01"},
+        "address": {
+            "line1": "1 Main St",
+            "city": "Leeds",
+            "region": "",
+            "postal_code": "LS1 1AA",
+            "country": "GB",
+        },
+        "document": {
+            "type": "passport",
+            "number": "123456789",
+            "issuing_country": "GBR",
+            "expiry_date": "2030-01-01",
+        },
         "registration": {"type": "NONE", "number": None},
     }
     base.update(over)
@@ -46,7 +57,17 @@ def test_gpc_is_an_alias_of_gphc():
         (b"\xff\xfe", "not valid JSON"),
         (form(email="not-an-email").encode(), "email"),
         (form(date_of_birth="1990-02-30").encode(), "date_of_birth"),
-        (form(document={"type": "visa", "number": "1", "issuing_country": "GB", "expiry_date": "2030-01-01"}).encode(), "document/type"),
+        (
+            form(
+                document={
+                    "type": "visa",
+                    "number": "1",
+                    "issuing_country": "GB",
+                    "expiry_date": "2030-01-01",
+                }
+            ).encode(),
+            "document/type",
+        ),
         (json.dumps({"application_id": "app-1"}).encode(), "required"),
         (form(extra_field=1).encode(), "additionalProperties"),
     ],
@@ -86,3 +107,80 @@ def test_liveness_session_id_is_optional_and_validated():
         parse_application(form(liveness={"session_id": "not-a-uuid"}))
     with pytest.raises(ApplicationInvalid, match="additionalProperties"):
         parse_application(form(liveness={"session": sid}))
+
+
+# --------------------------------------------------------------------------------------
+# hostile forms: clear APPLICATION_INVALID problems, never the values themselves
+# --------------------------------------------------------------------------------------
+
+_PII = ("Jane", "Doe", "1990-01-31", "jane@example.com", "P1234567", "10 Downing")
+
+
+def _invalid(raw: bytes | str) -> list[str]:
+    with pytest.raises(ApplicationInvalid) as info:
+        parse_application(raw)
+    problems = info.value.problems
+    assert problems and all(len(p) <= 300 for p in problems)
+    for p in problems:
+        assert not any(v in p for v in _PII), p
+    return problems
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (
+            json.dumps(["Jane", "Doe", "1990-01-31", "jane@example.com", "P1234567"]),
+            "type violated",
+        ),
+        (json.dumps({"first_name": "Jane\u0000", "last_name": "Doe"}), "NUL"),
+        ('{"first_name": "Jane\\ud800", "last_name": "Doe"}', "surrogate"),
+        ("[" * 100_000 + "]" * 100_000, "larger than"),
+        ("[" * 30_000 + "]" * 30_000, "nested deeper"),
+        ('{"a": ' * 40 + "1" + "}" * 40, "nested deeper"),
+        ('{"n": ' + "9" * 5000 + "}", "number too long"),
+        (json.dumps({"first_name": "J" * 10_000_000}), "larger than"),
+        ("", "not valid JSON"),
+        (b"\xff\xfe{}", "not valid JSON"),
+    ],
+)
+def test_hostile_forms_are_invalid_with_a_clear_reason(raw: str, expected: str) -> None:
+    problems = _invalid(raw)
+    assert any(expected in p for p in problems), problems
+
+
+def test_schema_problems_name_paths_and_rules_not_values() -> None:
+    form = json.loads(json.dumps(_VALID_FORM_FOR_HOSTILE))
+    form["email"] = "jane@example.com not an email"
+    form["document"]["type"] = "P1234567"
+    form["address"]["line1"] = {"x": "10 Downing"}
+    form["unexpected_key\n"] = "Jane"
+    problems = _invalid(json.dumps(form))
+    text = " | ".join(problems)
+    assert "email: pattern violated" in text
+    assert "document/type: enum violated (allowed:" in text
+    assert "address/line1: type violated (expected string)" in text
+    assert "additionalProperties violated (unexpected unexpected_key)" in text
+
+
+_VALID_FORM_FOR_HOSTILE: dict[str, object] = {
+    "application_id": "app-1",
+    "email": "x@example.org",
+    "first_name": "A",
+    "last_name": "B",
+    "date_of_birth": "1980-01-01",
+    "address": {
+        "line1": "1 Road",
+        "city": "Leeds",
+        "region": "",
+        "postal_code": "LS1",
+        "country": "GB",
+    },
+    "document": {
+        "type": "passport",
+        "number": "123456789",
+        "issuing_country": "GBR",
+        "expiry_date": "2030-01-01",
+    },
+    "registration": {"type": "NONE"},
+}
