@@ -265,7 +265,12 @@ CREATE TABLE audit_log (
     detail          jsonb       NOT NULL DEFAULT '{}'::jsonb,
     actor           text        NOT NULL DEFAULT 'pipeline',
     at              timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT pk_audit_log PRIMARY KEY (audit_id)
+    -- hash chain (0007): set by the audit_log_chain trigger, checked by `kyc audit verify`
+    chain_seq       bigint      NOT NULL,
+    prev_hash       text        NOT NULL,
+    row_hash        text        NOT NULL,
+    CONSTRAINT pk_audit_log PRIMARY KEY (audit_id),
+    CONSTRAINT uq_audit_log_chain_seq UNIQUE (chain_seq)
 );
 CREATE INDEX ix_audit_log_application_id ON audit_log (application_id);
 CREATE INDEX ix_audit_log_at ON audit_log (at);
@@ -603,5 +608,64 @@ CREATE TRIGGER kyc_decisions_review_notify AFTER INSERT ON kyc_decisions
 CREATE TRIGGER review_assignments_review_notify
     AFTER INSERT OR UPDATE OR DELETE ON review_assignments
     FOR EACH ROW EXECUTE FUNCTION kyc_review_notify();
+
+-- ---------------------------------------------------------------------------
+-- A tamper-evident audit log and append-only decisions (migration 0007)
+-- ---------------------------------------------------------------------------
+
+-- The hashed content of one row: every column but the hashes, NULLs marked, the time in UTC.
+CREATE FUNCTION audit_log_content(a audit_log) RETURNS text
+    LANGUAGE sql STABLE AS $$
+    SELECT concat_ws(E'\x1f',
+        a.chain_seq::text, a.audit_id::text, COALESCE(a.application_id, '\N'), a.entity,
+        a.entity_id, a.action, COALESCE(a.from_state, '\N'), COALESCE(a.to_state, '\N'),
+        a.detail::text, a.actor,
+        to_char(a.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'))
+$$;
+
+CREATE FUNCTION audit_log_hash(prev text, content text) RETURNS text
+    LANGUAGE sql IMMUTABLE AS $$
+    SELECT encode(sha256(convert_to(prev || E'\x1e' || content, 'UTF8')), 'hex')
+$$;
+
+CREATE FUNCTION audit_log_chain() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    last_seq bigint;
+    last_hash text;
+BEGIN
+    -- One chain: writers take turns until their transaction ends, so the previous
+    -- row is always committed and the order of the chain is the order of commits.
+    PERFORM pg_advisory_xact_lock(7203, 1);
+    SELECT chain_seq, row_hash INTO last_seq, last_hash
+        FROM audit_log WHERE chain_seq IS NOT NULL ORDER BY chain_seq DESC LIMIT 1;
+    NEW.chain_seq := COALESCE(last_seq, 0) + 1;
+    NEW.prev_hash := COALESCE(last_hash, repeat('0', 64));
+    NEW.row_hash := audit_log_hash(NEW.prev_hash, audit_log_content(NEW));
+    RETURN NEW;
+END
+$$;
+
+CREATE FUNCTION kyc_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    -- Erasure (kyc erase) alone may delete decision rows, inside its own transaction.
+    IF TG_TABLE_NAME = 'kyc_decisions' AND TG_OP = 'DELETE'
+       AND current_setting('kyc.erasure', true) = 'on' THEN
+        RETURN OLD;
+    END IF;
+    RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+
+CREATE TRIGGER audit_log_chain BEFORE INSERT ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION audit_log_chain();
+CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION kyc_refuse_change();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION kyc_refuse_change();
+CREATE TRIGGER kyc_decisions_append_only BEFORE UPDATE OR DELETE ON kyc_decisions
+    FOR EACH ROW EXECUTE FUNCTION kyc_refuse_change();
+CREATE TRIGGER kyc_decisions_no_truncate BEFORE TRUNCATE ON kyc_decisions
+    FOR EACH STATEMENT EXECUTE FUNCTION kyc_refuse_change();
 
 COMMIT;

@@ -10,6 +10,7 @@ One module per command group; this one builds the Typer app from them:
 - :mod:`kyc.cli.records`: ``decisions``, ``dead-letters``
 - :mod:`kyc.cli.notifications`: ``notifications``, ``expiry-reminders``
 - :mod:`kyc.cli.db`: ``db upgrade``
+- :mod:`kyc.cli.audit`: ``audit verify``, ``audit export``
 - :mod:`kyc.cli.web`: ``serve`` (intake API and review console)
 - :mod:`kyc.cli.common`: the stderr console and Prefect's settings they share
 
@@ -21,11 +22,13 @@ from __future__ import annotations
 
 import typer
 
-from kyc.cli import db, demo, engines, notifications, pipeline, records, registers, web
+from kyc.cli import audit, db, demo, engines, notifications, pipeline, records, registers, web
 
 app = typer.Typer(help="Open KYC onboarding pipeline.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 
 # In the order ``kyc --help`` lists them.
 for _name, _command in (
@@ -48,6 +51,8 @@ for _name, _command in (
 ):
     app.command(_name)(_command)
 db_app.command("upgrade")(db.upgrade)
+audit_app.command("verify")(audit.verify)
+audit_app.command("export")(audit.export)
 
 
 def main() -> None:

@@ -275,6 +275,7 @@ class AuditLog(Base):
     """Append-only trail of state changes (ids and states only, never PII)."""
 
     __tablename__ = "audit_log"
+    __table_args__ = (sa.UniqueConstraint("chain_seq"),)
 
     audit_id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(always=True), primary_key=True)
     application_id: Mapped[str | None] = mapped_column(index=True)
@@ -286,6 +287,10 @@ class AuditLog(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(server_default=sa.text("'{}'::jsonb"))
     actor: Mapped[str] = mapped_column(server_default=sa.text("'pipeline'"))
     at: Mapped[dt.datetime] = mapped_column(server_default=NOW, index=True)
+    # Hash chain (migration 0007): always set by the audit_log_chain trigger.
+    chain_seq: Mapped[int] = mapped_column(sa.BigInteger, server_default=sa.FetchedValue())
+    prev_hash: Mapped[str] = mapped_column(server_default=sa.FetchedValue())
+    row_hash: Mapped[str] = mapped_column(server_default=sa.FetchedValue())
 
 
 class DeadLetter(Base):
