@@ -224,17 +224,16 @@ def run_application(
 
 
 def notify_after_decision(runner: Runner, application_id: str, input_fingerprint: str) -> None:
-    """Notify after a decision was recorded; free when nothing is configured.
+    """Send the decision's outbox message after it was recorded.
 
     Never raises: the decision is already committed, and a notification problem
     (even a misconfiguration) must not turn it into a failed run or dead letter.
     It is logged here and, for delivery failures, in the delivery log.
     """
-    from kyc.services.notify import notifications_configured
-
     try:
-        if notifications_configured(runtime.current()):
-            runner.run(notify_tasks.notify_decision, application_id, input_fingerprint)
+        # Always: the decision's outbox message is marked sent (or sent) now; with
+        # nothing configured that is one short transaction.
+        runner.run(notify_tasks.notify_decision, application_id, input_fingerprint)
     except Exception:
         logger().exception("application %s: notifications not sent", application_id)
 

@@ -668,4 +668,30 @@ CREATE TRIGGER kyc_decisions_append_only BEFORE UPDATE OR DELETE ON kyc_decision
 CREATE TRIGGER kyc_decisions_no_truncate BEFORE TRUNCATE ON kyc_decisions
     FOR EACH STATEMENT EXECUTE FUNCTION kyc_refuse_change();
 
+-- ---------------------------------------------------------------------------
+-- Notification outbox (migration 0008)
+-- ---------------------------------------------------------------------------
+
+-- Transactional outbox (migration 0008): a decision's notification is written in the
+-- decision's own transaction and sent afterwards by a dispatcher, so a crash between
+-- the commit and the sending loses nothing. The message id is the webhook id on
+-- every attempt.
+CREATE TABLE notification_outbox (
+    message_id       text        NOT NULL,
+    event            text        NOT NULL,
+    application_id   text        NOT NULL,
+    version          integer     NOT NULL,
+    payload          jsonb       NOT NULL,
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    attempts         integer     NOT NULL DEFAULT 0,
+    next_attempt_at  timestamptz NOT NULL DEFAULT now(),
+    delivered        text[]      NOT NULL DEFAULT '{}'::text[],
+    sent_at          timestamptz,
+    last_error       text,
+    CONSTRAINT pk_notification_outbox PRIMARY KEY (message_id)
+);
+CREATE INDEX ix_notification_outbox_pending ON notification_outbox (next_attempt_at)
+    WHERE sent_at IS NULL;
+CREATE INDEX ix_notification_outbox_application_id ON notification_outbox (application_id);
+
 COMMIT;

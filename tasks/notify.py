@@ -28,6 +28,12 @@ def notify_decision(application_id: str, input_fingerprint: str) -> list[str]:
     return notify.notify_decision_made(runtime.current(), application_id, input_fingerprint)
 
 
+@task(name="dispatch-outbox", **NOTIFY_OPTIONS)
+def dispatch_outbox(limit: int = 500) -> list[str]:
+    """Send the notification outbox's due messages (see kyc.services.notify)."""
+    return notify.dispatch_outbox(runtime.current(), limit=limit)
+
+
 # persist_result=False: the reminders carry email addresses, never written to disk.
 @task(
     name="find-due-reminders",
@@ -50,6 +56,7 @@ def send_reminder(reminder: ExpiryReminder) -> ReminderOutcome:
 __all__ = [
     "NOTIFY_OPTIONS",
     "ReminderOutcome",
+    "dispatch_outbox",
     "find_due_reminders",
     "notify_decision",
     "send_reminder",

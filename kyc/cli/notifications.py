@@ -33,11 +33,26 @@ def notifications(
             help="Send failed decision notifications again (same message id), then list.",
         ),
     ] = False,
+    dispatch: Annotated[
+        bool,
+        typer.Option(
+            "--dispatch", help="Send the outbox's due messages now (what the scheduled flow does)."
+        ),
+    ] = False,
 ) -> None:
     """Print the notification delivery log (every attempt, newest first)."""
     from kyc import runtime
     from kyc.db.engine import session_scope
     from kyc.db.notifications import list_deliveries
+
+    if dispatch:
+        from kyc.services.notify import dispatch_outbox, pending_notifications
+
+        for line in dispatch_outbox(runtime.current(), limit=10_000):
+            console.print(line)
+        console.print(
+            f"outbox: {pending_notifications(runtime.current())} message(s) still pending"
+        )
 
     if resend_failed:
         from kyc.services.notify import resend_failed_decisions

@@ -666,3 +666,29 @@ class ReviewOutcome(Base):
     decided_at: Mapped[dt.datetime] = mapped_column(server_default=NOW, index=True)
     time_in_queue_seconds: Mapped[float] = mapped_column(sa.Double())
     time_to_decide_seconds: Mapped[float | None] = mapped_column(sa.Double())
+
+
+class OutboxMessage(Base):
+    """A decision notification waiting to be sent (transactional outbox, migration 0008)."""
+
+    __tablename__ = "notification_outbox"
+    __table_args__ = (
+        sa.Index(
+            "ix_notification_outbox_pending",
+            "next_attempt_at",
+            postgresql_where=sa.text("sent_at IS NULL"),
+        ),
+    )
+
+    message_id: Mapped[str] = mapped_column(primary_key=True)
+    event: Mapped[str]
+    application_id: Mapped[str] = mapped_column(index=True)
+    version: Mapped[int]
+    payload: Mapped[dict[str, Any]]
+    created_at: Mapped[dt.datetime] = _created_at()
+    attempts: Mapped[int] = mapped_column(server_default=sa.text("0"))
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(server_default=NOW)
+    #: channels that took the message (a retry goes to the others only)
+    delivered: Mapped[list[str]] = mapped_column(server_default=sa.text("'{}'::text[]"))
+    sent_at: Mapped[dt.datetime | None]
+    last_error: Mapped[str | None]

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from kyc.db import outbox
 from kyc.db.models import (
     ID_DOC_STATUSES,
     REG_TYPES,
@@ -44,6 +45,7 @@ from kyc.domain.records import (
     FaceComparison,
     QualityResult,
 )
+from kyc.notify.base import message_id
 
 #: users.status after a decision.
 USER_STATUS_FOR_DECISION: dict[str, str] = {
@@ -706,8 +708,35 @@ def record_decision(
     )
 
     settle_application(session, application_id=application_id, user_id=user_id, decision=decision)
+    enqueue_notification(
+        session, application_id, version, decision, list(result.reasons), row.decided_at
+    )
     session.flush()
     return version
+
+
+def enqueue_notification(
+    session: Session,
+    application_id: str,
+    version: int,
+    decision: str,
+    reasons: list[str],
+    decided_at: dt.datetime,
+) -> None:
+    """Write the decision version's notification to the outbox, in this transaction.
+
+    Always, whatever is configured: the dispatcher decides who hears about it, and a
+    channel configured later still has the message id every retry must reuse.
+    """
+    outbox.enqueue_decision(
+        session,
+        message_id=message_id(outbox.DECISION_EVENT, application_id, version),
+        application_id=application_id,
+        version=version,
+        decision=decision,
+        reasons=reasons,
+        decided_at=decided_at,
+    )
 
 
 def settle_application(

@@ -534,6 +534,7 @@ def record_review_decision(
     repo.settle_application(
         session, application_id=reviewed.application_id, user_id=user_id, decision=decision
     )
+    repo.enqueue_notification(session, reviewed.application_id, version, decision, reasons, now)
     session.add(
         ReviewOutcome(
             application_id=reviewed.application_id,

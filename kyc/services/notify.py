@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from kyc.db import notifications as notes
+from kyc.db import outbox
 from kyc.db import repository as repo
 from kyc.db.engine import session_scope
 from kyc.domain.reminders import days_left, due_threshold
@@ -24,7 +25,6 @@ from kyc.notify.dispatch import (
     decision_notification,
     decision_notifications_configured,
     decision_targets,
-    notify_decision,
     policy_of,
     reminder_notification,
 )
@@ -59,35 +59,113 @@ def _event(row: repo.DecisionRow) -> DecisionEvent:
 
 
 def notify_decision_made(rt: Runtime, application_id: str, input_fingerprint: str) -> list[str]:
-    """Tell the configured receivers about the decision on these objects.
+    """Send the application's pending decision messages now (the pipeline's fast path).
+
+    The message was written to the outbox with the decision; this sends it at once
+    instead of waiting for the dispatcher. ``input_fingerprint`` names the decision
+    the caller made (kept for the task's signature; the outbox knows its versions).
 
     Returns:
         ``channel:DELIVERED`` / ``channel:FAILED`` per channel notified.
     """
-    with session_scope(rt.db) as s:
-        rows = repo.list_decisions(
-            s, application_id=application_id, input_fingerprint=input_fingerprint
-        )
-    if not rows:
-        _log.warning("application %s: no decision to notify about", application_id)
-        return []
-    return notify_row(rt, rows[0])
+    del input_fingerprint  # the outbox rows of this application are what is pending
+    return dispatch_outbox(rt, application_id=application_id)
 
 
 def notify_row(rt: Runtime, row: repo.DecisionRow) -> list[str]:
-    """Tell the configured receivers about one stored decision version (e.g. a review's).
+    """Send a decision version's outbox message now (e.g. a review's, after its commit)."""
+    return dispatch_outbox(rt, application_id=row.application_id)
+
+
+#: How long a claimed message is held by one dispatcher before another may take it.
+OUTBOX_LEASE_SECONDS = 300.0
+#: Longest wait before a message whose channels failed is tried again.
+OUTBOX_MAX_RETRY_SECONDS = 3600.0
+
+
+def dispatch_outbox(
+    rt: Runtime,
+    *,
+    application_id: str | None = None,
+    limit: int = 100,
+    now: dt.datetime | None = None,
+) -> list[str]:
+    """Send due outbox messages to the channels that have not taken them yet.
+
+    At least once: a message is marked sent only after every channel that should
+    hear about it has taken it; the same message id (webhook id) goes out on every
+    attempt, so receivers drop repeats. A dispatcher killed mid-send leaves the
+    message claimed until its lease ends, then another sends it.
+
+    Args:
+        rt: the runtime.
+        application_id: only this application's messages (the pipeline's fast path).
+        limit: messages claimed at once.
+        now: the time (tests).
 
     Returns:
-        ``channel:DELIVERED`` / ``channel:FAILED`` per channel notified.
+        ``channel:DELIVERED`` / ``channel:FAILED`` per channel attempted.
     """
-    results = notify_decision(
-        _event(row),
-        rt.channels,
-        decisions=rt.settings.notify_decisions,
-        policy=policy_of(rt.settings),
-        record=lambda attempt: record_attempt(rt, attempt),
+    now = now or dt.datetime.now(dt.UTC)
+    with session_scope(rt.db) as s:
+        claimed = outbox.claim(
+            s,
+            now=now,
+            lease_seconds=OUTBOX_LEASE_SECONDS,
+            application_id=application_id,
+            limit=limit,
+        )
+    report: list[str] = []
+    for msg in claimed:
+        report += _dispatch_one(rt, msg, now)
+    return report
+
+
+def _dispatch_one(rt: Runtime, msg: outbox.Pending, now: dt.datetime) -> list[str]:
+    event = DecisionEvent(
+        application_id=msg.application_id,
+        version=msg.version,
+        decision=msg.payload["decision"],
+        reasons=tuple(msg.payload["reasons"]),
+        decided_at=dt.datetime.fromisoformat(msg.payload["decided_at"]),
     )
+    targets = [
+        c
+        for c in decision_targets(
+            event.decision, rt.channels, decisions=rt.settings.notify_decisions
+        )
+        if c.name not in msg.delivered
+    ]
+    notification = decision_notification(event)
+    results = [
+        deliver(
+            c,
+            notification,
+            policy=policy_of(rt.settings),
+            record=lambda attempt: record_attempt(rt, attempt),
+            breaker=rt.channels.breaker,
+        )
+        for c in targets
+    ]
+    delivered = [r.channel for r in results if r.delivered]
+    failed = [r for r in results if not r.delivered]
+    retry = min(OUTBOX_MAX_RETRY_SECONDS, 30.0 * 2 ** min(msg.attempts, 10))
+    with session_scope(rt.db) as s:
+        outbox.settle(
+            s,
+            message_id=msg.message_id,
+            delivered=delivered,
+            done=not failed,
+            retry_at=now + dt.timedelta(seconds=retry) if failed else None,
+            error="; ".join(f"{r.channel}: {r.last_error}" for r in failed) or None,
+        )
     return [f"{r.channel}:{'DELIVERED' if r.delivered else 'FAILED'}" for r in results]
+
+
+def pending_notifications(rt: Runtime) -> int:
+    """Outbox messages not sent yet."""
+    with session_scope(rt.db) as s:
+        return outbox.pending_count(s)
 
 
 def resend_failed_decisions(rt: Runtime) -> list[str]:

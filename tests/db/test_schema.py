@@ -53,6 +53,7 @@ EXPECTED_TABLES = {
     "review_notes",
     "review_approvals",
     "review_outcomes",
+    "notification_outbox",
     "applications",
     "id_documents",
     "selfies",
