@@ -24,7 +24,12 @@ class Settings(BaseSettings):
     """All configuration of the pipeline. Every field maps to ``KYC_<NAME>``."""
 
     model_config = SettingsConfigDict(
-        env_prefix="KYC_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="KYC_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        # A validation error must not print the input: it holds every secret.
+        hide_input_in_errors=True,
     )
 
     environment: Literal["development", "test", "production"] = "development"
@@ -284,10 +289,13 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
         """Outside development, refuse secrets left at an obvious placeholder."""
-        if self.environment == "production" and self.webhook_secret is not None:
-            value = self.webhook_secret.get_secret_value()
-            if value in {"", "changeme", "change-me", "secret"} or len(value) < 16:
-                raise ValueError("KYC_WEBHOOK_SECRET is a placeholder; set a real secret")
+        if self.environment != "development":
+            for name, value in self._secrets():
+                if is_placeholder(value):
+                    raise ValueError(
+                        f"KYC_{name.upper()} is a placeholder or too short for the"
+                        f" {self.environment} environment; set a real secret"
+                    )
         if self.webhook_url:
             # Fail at start-up, not on every decision: an unsigned webhook is refused.
             from kyc.notify.webhook import decode_secret
@@ -304,6 +312,62 @@ class Settings(BaseSettings):
         if self.face_reject_threshold > self.face_match_threshold:
             raise ValueError("face_reject_threshold must not exceed face_match_threshold")
         return self
+
+    def _secrets(self) -> list[tuple[str, str]]:
+        """(setting name, secret value) of every secret that is set.
+
+        A database URL's secret is its password (a URL without one uses peer, trust
+        or IAM authentication, which is not a placeholder).
+        """
+        out = []
+        for name in (
+            "apify_token",
+            "licence_http_auth_value",
+            "webhook_secret",
+            "webhook_previous_secret",
+            "smtp_password",
+            "oidc_client_secret",
+        ):
+            secret = getattr(self, name)
+            if secret is not None:
+                out.append((name, secret.get_secret_value()))
+        for name in ("database_url", "prefect_database_url"):
+            url = getattr(self, name)
+            if url is not None:
+                password = _url_password(url.get_secret_value())
+                if password is not None:
+                    out.append((f"{name} password", password))
+        return out
+
+
+#: Values people leave in configuration files meaning "fill me in".
+_PLACEHOLDERS = {
+    "changeme", "change-me", "change_me", "secret", "password", "passw0rd", "admin",
+    "example", "placeholder", "todo", "xxx", "test", "default", "postgres", "kyc",
+    "letmein", "12345678", "123456789",
+}  # fmt: skip
+#: Shorter secrets are refused outside development (guessable).
+MIN_SECRET_LENGTH = 12
+
+
+def is_placeholder(value: str) -> bool:
+    """True for an empty, well-known, templated or short secret."""
+    plain = value.strip().lower()
+    if len(plain) < MIN_SECRET_LENGTH or plain in _PLACEHOLDERS:
+        return True
+    if plain.startswith("<") and plain.endswith(">"):  # "<your password here>"
+        return True
+    return any(marker in plain for marker in ("changeme", "change-me", "placeholder", "${", "xxxx"))
+
+
+def _url_password(url: str) -> str | None:
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return None
+    return unquote(password) if password is not None else None
 
 
 @lru_cache(maxsize=1)

@@ -12,6 +12,7 @@ details looks them up with the application id, under its own access control.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -179,9 +180,28 @@ def decision_notification(event: DecisionEvent) -> Notification:
     )
 
 
+#: What a name in a greeting may hold: letters (any script), combining marks, spaces,
+#: hyphens, apostrophes and full stops. Anything else is not a name.
+_NAME_CHARS = re.compile(r"^[^\W\d_](?:[^\W\d_]|[ '\u2019.-]){0,59}$")
+
+
+def greeting_name(first_name: str) -> str | None:
+    r"""The first name as it may appear in an email's greeting, or None.
+
+    Form values are the applicant's: a "name" holding newlines, links or markup
+    would let them write the email's text ("Dear X,\n\nClick here..."). Only a
+    plain name of up to 60 characters is used; otherwise the greeting is generic.
+    """
+    name = " ".join(first_name.split())
+    if not name or not _NAME_CHARS.match(name):
+        return None
+    return name
+
+
 def reminder_notification(reminder: ExpiryReminder) -> Notification:
     """The reminder to a document's holder (the email carries their address only)."""
-    greeting = f"Dear {reminder.first_name}," if reminder.first_name else "Hello,"
+    name = greeting_name(reminder.first_name)
+    greeting = f"Dear {name}," if name else "Hello,"
     when = reminder.expiry_date.isoformat()
     return Notification(
         message_id=message_id(EXPIRY_EVENT, reminder.id_document_id, reminder.threshold_days),

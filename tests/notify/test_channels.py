@@ -65,9 +65,7 @@ def _sns(box: SnsToSqs) -> Case:
     return Case(
         SnsChannel(box.topic_arn, region=REGION, endpoint_url=box.endpoint),
         received,
-        SnsChannel(
-            box.topic_arn, region=REGION, endpoint_url=f"http://127.0.0.1:{_closed_port()}"
-        ),
+        SnsChannel(box.topic_arn, region=REGION, endpoint_url=f"http://127.0.0.1:{_closed_port()}"),
     )
 
 
@@ -182,3 +180,53 @@ def test_sns_unknown_topic_is_not_retried(sns_to_sqs: SnsToSqs) -> None:
     with pytest.raises(DeliveryFailed) as info:
         channel.send(_notification())
     assert not info.value.retryable
+
+
+# --------------------------------------------------------------------------------------
+# form values cannot write the email (issue 16)
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("first_name", "expected"),
+    [
+        ("Jane", "Jane"),
+        ("  Marie-Claire  ", "Marie-Claire"),
+        ("Siobhán", "Siobhán"),
+        ("D'Arcy", "D'Arcy"),
+        ("Анна", "Анна"),
+        ("Jane,\n\nYour account is locked: visit http://evil.example", None),
+        ("Jane\r\nBcc: victim@example.com", None),
+        ("<a href='x'>Jane</a>", None),
+        ("J" * 61, None),
+        ("", None),
+        ("1337", None),
+    ],
+)
+def test_greeting_uses_only_a_plain_name(first_name: str, expected: str | None) -> None:
+    from kyc.notify.dispatch import greeting_name
+
+    assert greeting_name(first_name) == expected
+
+
+def test_a_hostile_first_name_does_not_reach_the_reminder_email() -> None:
+    import datetime as dt
+
+    from kyc.notify.dispatch import ExpiryReminder, reminder_notification
+    from kyc.notify.email import EmailChannel
+
+    reminder = ExpiryReminder(
+        user_id="u",
+        id_document_id="d",
+        application_id="a",
+        email="jane@example.com",
+        first_name="Jane,\n\nPlease pay a fee at http://evil.example\n\nDear Jane",
+        expiry_date=dt.date(2030, 1, 1),
+        threshold_days=30,
+        days_left=30,
+    )
+    note = reminder_notification(reminder)
+    assert note.text.startswith("Hello,\n")
+    assert "evil" not in note.text
+    msg = EmailChannel(host="localhost", port=25, sender="kyc@localhost", tls="none").message(note)
+    assert msg["To"] == "jane@example.com" and "evil" not in msg.as_string()

@@ -1,0 +1,69 @@
+"""Placeholder secrets are refused outside development (issue 16)."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from kyc.notify.webhook import generate_secret
+from kyc.settings import Settings, is_placeholder
+
+REAL = "7d1f0c9e-4b2a-4e55-9c3b-0f6b1a2d3e4f"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", "changeme", "CHANGE-ME", "secret", "password", "short", "<your token here>",
+     "${SMTP_PASSWORD}", "xxxxxxxxxxxxxxxx", "my-placeholder-token"],
+)  # fmt: skip
+def test_placeholders(value: str) -> None:
+    assert is_placeholder(value)
+
+
+@pytest.mark.parametrize("value", [REAL, generate_secret(), "correct horse battery staple"])
+def test_real_secrets(value: str) -> None:
+    assert not is_placeholder(value)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "named"),
+    [
+        ("smtp_password", "changeme", "KYC_SMTP_PASSWORD"),
+        ("apify_token", "secret", "KYC_APIFY_TOKEN"),
+        ("licence_http_auth_value", "Bearer x", "KYC_LICENCE_HTTP_AUTH_VALUE"),
+        ("oidc_client_secret", "<client secret>", "KYC_OIDC_CLIENT_SECRET"),
+        ("database_url", "postgresql://kyc:kyc@db/kyc", "KYC_DATABASE_URL PASSWORD"),
+        (
+            "prefect_database_url",
+            "postgresql://p:password@db/p",
+            "KYC_PREFECT_DATABASE_URL PASSWORD",
+        ),
+    ],
+)
+def test_a_placeholder_secret_is_refused_in_production_and_test(
+    field: str, value: str, named: str
+) -> None:
+    for environment in ("production", "test"):
+        with pytest.raises(ValidationError, match=named):
+            Settings(_env_file=None, environment=environment, **{field: value})  # type: ignore[call-arg]
+    # development keeps working with anything (the demo, a laptop)
+    Settings(_env_file=None, environment="development", **{field: value})  # type: ignore[call-arg]
+
+
+def test_real_secrets_and_passwordless_urls_are_accepted_in_production() -> None:
+    s = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        environment="production",
+        database_url="postgresql://kyc@db.internal/kyc",  # IAM / peer / certificate auth
+        smtp_password=REAL,
+        apify_token=REAL,
+        webhook_url="https://hooks.example/kyc",
+        webhook_secret=generate_secret(),
+    )
+    assert s.environment == "production"
+
+
+def test_the_error_never_shows_the_secret() -> None:
+    with pytest.raises(ValidationError) as info:
+        Settings(_env_file=None, environment="production", smtp_password="hunter2")  # type: ignore[call-arg]
+    assert "hunter2" not in str(info.value)
