@@ -274,6 +274,15 @@ class Settings(BaseSettings):
     #: ID-token claim holding the console role; users without one get ``viewer``.
     oidc_role_claim: str = "kyc_role"
 
+    # --- retention (issue 16; kyc retention) ---------------------------------------------
+    #: Days after an application's final decision (PASS or FAIL) that its objects
+    #: (document images, selfies, the form as landed) are kept. Default 5 years: the
+    #: UK Money Laundering Regulations 2017 (reg. 40) keep CDD records for 5 years
+    #: after the business relationship ends; set what your policy says.
+    retention_object_days: int = Field(default=1825, ge=1)
+    #: Days after the final decision that face embeddings are kept (duplicate search).
+    retention_embedding_days: int = Field(default=1825, ge=1)
+
     # --- demo -------------------------------------------------------------------------------
     #: Public face photos used by the demo generator (../shared/data beside a clone).
     shared_data_dir: Path = PROJECT_ROOT.parent / "shared" / "data"

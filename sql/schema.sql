@@ -49,6 +49,8 @@ CREATE TABLE users (
     status         user_status_enum NOT NULL DEFAULT 'PENDING',
     created_at     timestamptz      NOT NULL DEFAULT now(),
     updated_at     timestamptz      NOT NULL DEFAULT now(),
+    -- when `kyc erase` redacted this person (0009); the row anchors the decision skeleton
+    erased_at      timestamptz,
     CONSTRAINT pk_users PRIMARY KEY (user_id)
 );
 CREATE INDEX ix_users_email ON users (email);
@@ -64,6 +66,8 @@ CREATE TABLE applications (
     form               jsonb       NOT NULL,
     received_at        timestamptz NOT NULL DEFAULT now(),
     updated_at         timestamptz NOT NULL DEFAULT now(),
+    -- when erasure or retention deleted the objects and face embeddings (0009)
+    objects_deleted_at timestamptz,
     CONSTRAINT pk_applications PRIMARY KEY (application_id),
     CONSTRAINT ck_applications_application_id_not_empty CHECK (application_id <> ''),
     CONSTRAINT fk_applications_user_id_users FOREIGN KEY (user_id)

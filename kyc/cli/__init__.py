@@ -11,6 +11,7 @@ One module per command group; this one builds the Typer app from them:
 - :mod:`kyc.cli.notifications`: ``notifications``, ``expiry-reminders``
 - :mod:`kyc.cli.db`: ``db upgrade``
 - :mod:`kyc.cli.audit`: ``audit verify``, ``audit export``
+- :mod:`kyc.cli.privacy`: ``erase``, ``retention``
 - :mod:`kyc.cli.web`: ``serve`` (intake API and review console)
 - :mod:`kyc.cli.common`: the stderr console and Prefect's settings they share
 
@@ -22,7 +23,18 @@ from __future__ import annotations
 
 import typer
 
-from kyc.cli import audit, db, demo, engines, notifications, pipeline, records, registers, web
+from kyc.cli import (
+    audit,
+    db,
+    demo,
+    engines,
+    notifications,
+    pipeline,
+    privacy,
+    records,
+    registers,
+    web,
+)
 
 app = typer.Typer(help="Open KYC onboarding pipeline.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
@@ -48,6 +60,8 @@ for _name, _command in (
     ("notifications", notifications.notifications),
     ("expiry-reminders", notifications.expiry_reminders),
     ("serve", web.serve),
+    ("erase", privacy.erase),
+    ("retention", privacy.retention),
 ):
     app.command(_name)(_command)
 db_app.command("upgrade")(db.upgrade)

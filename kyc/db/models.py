@@ -91,6 +91,8 @@ class User(Base):
     status: Mapped[str] = mapped_column(user_status_enum, server_default=sa.text("'PENDING'"))
     created_at: Mapped[dt.datetime] = _created_at()
     updated_at: Mapped[dt.datetime] = _updated_at()
+    #: When ``kyc erase`` redacted this person (migration 0009).
+    erased_at: Mapped[dt.datetime | None]
 
 
 class ApplicationRow(Base):
@@ -106,6 +108,8 @@ class ApplicationRow(Base):
     form: Mapped[dict[str, Any]]
     received_at: Mapped[dt.datetime] = mapped_column(server_default=NOW)
     updated_at: Mapped[dt.datetime] = _updated_at()
+    #: When erasure or retention deleted the objects and embeddings (migration 0009).
+    objects_deleted_at: Mapped[dt.datetime | None]
 
 
 class IdDocument(Base):
