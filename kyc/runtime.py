@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from kyc.notify.dispatch import Channels
     from kyc.quality.gate import QualityGate
     from kyc.services.registers import RegisterChecker
+    from kyc.storage.envelope import Envelope
     from kyc.wiring import Engines
 
 log = logging.getLogger(__name__)
@@ -158,8 +159,36 @@ class Runtime:
                         uri,
                         endpoint_url=self.settings.s3_endpoint_url,
                         region=self.settings.aws_region,
+                        envelope=self.envelope(),
+                        kms_key_id=self.settings.kms_key_id,
+                        require_encryption=self.settings.s3_require_encryption,
                     )
         return found
+
+    def envelope(self) -> Envelope | None:
+        """Envelope encryption for local stores, from the settings (None: plain files)."""
+        from kyc.storage.envelope import Envelope, KmsKey, MasterKey, decode_master_key
+
+        s = self.settings
+        older = [
+            MasterKey(decode_master_key(k))
+            for k in (
+                s.store_previous_master_keys.get_secret_value().split(",")
+                if s.store_previous_master_keys
+                else []
+            )
+            if k.strip()
+        ]
+        if s.store_master_key is not None:
+            return Envelope(
+                MasterKey(decode_master_key(s.store_master_key.get_secret_value())), older
+            )
+        if s.kms_key_id:
+            from kyc.clients.aws import make_client
+
+            kms = make_client("kms", s, endpoint_url=s.kms_endpoint_url)
+            return Envelope(KmsKey(s.kms_key_id, kms), older)
+        return None
 
     @property
     def engines(self) -> Engines:

@@ -274,6 +274,24 @@ class Settings(BaseSettings):
     #: ID-token claim holding the console role; users without one get ``viewer``.
     oidc_role_claim: str = "kyc_role"
 
+    # --- encryption at rest (issue 16; kyc/storage/envelope.py) ---------------------------
+    #: Master key (base64 of 32 bytes; ``kyc keys generate``) wrapping the data key of
+    #: every object the project writes to a local store (AES-256-GCM envelopes).
+    store_master_key: SecretStr | None = None
+    #: Earlier master keys (comma-separated), still accepted for reading until
+    #: ``kyc keys rotate`` has re-wrapped everything under the current one.
+    store_previous_master_keys: SecretStr | None = None
+    #: An AWS KMS key: S3 uploads use SSE-KMS under it; a local store without a
+    #: master key wraps its data keys with it.
+    kms_key_id: str | None = None
+    #: KMS endpoint override (a VPC endpoint, moto in tests); empty for AWS itself.
+    kms_endpoint_url: str | None = None
+    #: Refuse an S3 landing bucket without default encryption.
+    s3_require_encryption: bool = True
+    #: Production refuses a local store without a key unless this says the disk is
+    #: encrypted some other way (LUKS, an encrypted EBS volume).
+    store_allow_plaintext: bool = False
+
     # --- retention (issue 16; kyc retention) ---------------------------------------------
     #: Days after an application's final decision (PASS or FAIL) that its objects
     #: (document images, selfies, the form as landed) are kept. Default 5 years: the
@@ -316,6 +334,21 @@ class Settings(BaseSettings):
                     decode_secret(secret.get_secret_value())
         if self.environment == "production" and not self.web_secure_cookies:
             raise ValueError("KYC_WEB_SECURE_COOKIES cannot be off in production")
+        if self.store_master_key is not None:
+            from kyc.storage.envelope import decode_master_key
+
+            decode_master_key(self.store_master_key.get_secret_value())
+        if (
+            self.environment == "production"
+            and not self.landing.startswith("s3://")
+            and self.store_master_key is None
+            and self.kms_key_id is None
+            and not self.store_allow_plaintext
+        ):
+            raise ValueError(
+                "a local landing in production needs KYC_STORE_MASTER_KEY or KYC_KMS_KEY_ID"
+                " (or KYC_STORE_ALLOW_PLAINTEXT=true on an encrypted disk)"
+            )
         if any(days <= 0 for days in self.expiry_reminder_days):
             raise ValueError("KYC_EXPIRY_REMINDER_DAYS must be positive numbers of days")
         if self.face_reject_threshold > self.face_match_threshold:
@@ -336,6 +369,7 @@ class Settings(BaseSettings):
             "webhook_previous_secret",
             "smtp_password",
             "oidc_client_secret",
+            "store_master_key",
         ):
             secret = getattr(self, name)
             if secret is not None:

@@ -7,6 +7,7 @@ from pydantic import ValidationError
 
 from kyc.notify.webhook import generate_secret
 from kyc.settings import Settings, is_placeholder
+from kyc.storage.envelope import generate_master_key
 
 REAL = "7d1f0c9e-4b2a-4e55-9c3b-0f6b1a2d3e4f"
 
@@ -59,8 +60,20 @@ def test_real_secrets_and_passwordless_urls_are_accepted_in_production() -> None
         apify_token=REAL,
         webhook_url="https://hooks.example/kyc",
         webhook_secret=generate_secret(),
+        store_master_key=generate_master_key(),
     )
     assert s.environment == "production"
+
+
+def test_production_refuses_a_local_landing_without_encryption() -> None:
+    with pytest.raises(ValidationError, match="KYC_STORE_MASTER_KEY"):
+        Settings(_env_file=None, environment="production", landing="/srv/landing")  # type: ignore[call-arg]
+    Settings(  # type: ignore[call-arg]
+        _env_file=None, environment="production", landing="/srv/landing", store_allow_plaintext=True
+    )
+    Settings(_env_file=None, environment="production", landing="s3://bucket/landing")  # type: ignore[call-arg]
+    with pytest.raises(ValidationError, match="32 random bytes"):
+        Settings(_env_file=None, store_master_key="not-a-key")  # type: ignore[call-arg]
 
 
 def test_the_error_never_shows_the_secret() -> None:

@@ -11,6 +11,7 @@ One module per command group; this one builds the Typer app from them:
 - :mod:`kyc.cli.notifications`: ``notifications``, ``expiry-reminders``
 - :mod:`kyc.cli.db`: ``db upgrade``
 - :mod:`kyc.cli.audit`: ``audit verify``, ``audit export``
+- :mod:`kyc.cli.keys`: ``keys generate``, ``keys rotate``
 - :mod:`kyc.cli.privacy`: ``erase``, ``retention``
 - :mod:`kyc.cli.web`: ``serve`` (intake API and review console)
 - :mod:`kyc.cli.common`: the stderr console and Prefect's settings they share
@@ -28,6 +29,7 @@ from kyc.cli import (
     db,
     demo,
     engines,
+    keys,
     notifications,
     pipeline,
     privacy,
@@ -41,6 +43,8 @@ db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+keys_app = typer.Typer(help="Master keys of the encrypted object store.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 
 # In the order ``kyc --help`` lists them.
 for _name, _command in (
@@ -67,6 +71,8 @@ for _name, _command in (
 db_app.command("upgrade")(db.upgrade)
 audit_app.command("verify")(audit.verify)
 audit_app.command("export")(audit.export)
+keys_app.command("generate")(keys.generate)
+keys_app.command("rotate")(keys.rotate)
 
 
 def main() -> None:

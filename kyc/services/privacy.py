@@ -280,3 +280,40 @@ def apply_retention(
                 },
             )
     return RetentionReport(True, apps, objects, embeddings)
+
+
+def rotate_keys(rt: Runtime) -> dict[str, dict[str, int]]:
+    """Re-wrap the data keys of every encrypted object under the current key.
+
+    Every local landing the database knows of (and ``KYC_LANDING``) is walked; S3
+    landings are skipped (SSE-KMS: KMS rotates its own keys).
+
+    Returns:
+        Per store: ``rewrapped``, ``current``, ``plain`` and ``skipped`` counts.
+    """
+    from kyc.storage.local import LocalStore
+
+    with session_scope(rt.db) as s:
+        uris = set(s.execute(sa.text("SELECT DISTINCT landing_uri FROM applications")).scalars())
+    uris.add(rt.settings.landing)
+    report: dict[str, dict[str, int]] = {}
+    seen: set[str] = set()
+    for uri in sorted(uris):
+        store = rt.store(uri)
+        if store.uri in seen:
+            continue
+        seen.add(store.uri)
+        counts = {"rewrapped": 0, "current": 0, "plain": 0, "skipped": 0}
+        report[store.uri] = counts
+        if not isinstance(store, LocalStore) or store.envelope is None:
+            counts["skipped"] = -1  # not a local store with a key: nothing to re-wrap
+            continue
+        for obj in store.list():
+            raw = store.get_raw(obj.key)
+            rewrapped = store.envelope.rewrap(raw)
+            if rewrapped is None:
+                counts["plain" if not raw.startswith(b"KYCENC1") else "current"] += 1
+                continue
+            store.put_raw(obj.key, rewrapped)
+            counts["rewrapped"] += 1
+    return report

@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from kyc.storage.base import ObjectStore
+from kyc.storage.envelope import Envelope
 from kyc.storage.local import LocalStore
 from kyc.storage.s3 import S3Store, StoreUnavailable
 
@@ -63,7 +64,13 @@ def _local_path(uri: str) -> Path:
 
 
 def open_store(
-    uri: str, *, endpoint_url: str | None = None, region: str | None = None
+    uri: str,
+    *,
+    endpoint_url: str | None = None,
+    region: str | None = None,
+    envelope: Envelope | None = None,
+    kms_key_id: str | None = None,
+    require_encryption: bool = False,
 ) -> ObjectStore:
     """Open the store at ``uri``.
 
@@ -72,6 +79,9 @@ def open_store(
             folder is created if missing.
         endpoint_url: S3-compatible endpoint (MinIO, moto); ignored for local stores.
         region: AWS region; ignored for local stores.
+        envelope: a local store encrypts what it writes with it (envelope encryption).
+        kms_key_id: an S3 store writes with SSE-KMS under this key.
+        require_encryption: an S3 store refuses a bucket without default encryption.
 
     Returns:
         An S3Store or a LocalStore.
@@ -86,10 +96,17 @@ def open_store(
     match = _SCHEME.match(uri)
     if match is not None and match.group(1).lower() == "s3":
         bucket, prefix = parse_s3_uri(uri)
-        return S3Store(bucket, prefix, endpoint_url=endpoint_url, region=region)
+        return S3Store(
+            bucket,
+            prefix,
+            endpoint_url=endpoint_url,
+            region=region,
+            kms_key_id=kms_key_id,
+            require_encryption=require_encryption,
+        )
     path = _local_path(uri)
     try:
         path.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
         raise ValueError(f"local store root {str(path)!r} exists and is not a folder") from None
-    return LocalStore(path)
+    return LocalStore(path, envelope=envelope)

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from kyc.storage.base import ObjectInfo, ObjectNotFound
+from kyc.storage.envelope import MAGIC, DecryptionFailed, Envelope, is_encrypted, read_header
 
 logger = logging.getLogger(__name__)
 
@@ -61,9 +62,21 @@ def validate_key(key: str) -> str:
 
 
 def _md5_file(path: Path) -> str:
-    """Return the MD5 hex digest of a file, read in chunks."""
+    """The object's ETag: MD5 of the content, read in chunks.
+
+    An encrypted object (:mod:`kyc.storage.envelope`) carries the MD5 of its
+    plaintext in its header: that is its ETag, so rotating keys (which rewrites the
+    file) keeps the idempotency key of the application it belongs to.
+    """
     digest = hashlib.md5(usedforsecurity=False)
     with path.open("rb") as handle:
+        first = handle.read(_HASH_CHUNK)
+        if is_encrypted(first):
+            try:
+                return read_header(first)[0].etag
+            except DecryptionFailed:
+                pass  # not ours after all: an ordinary file that starts like one
+        digest.update(first)
         while chunk := handle.read(_HASH_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
@@ -86,12 +99,16 @@ class LocalStore:
         uri: ``file://`` URL of the root; ``open_store(store.uri)`` reopens it.
     """
 
-    def __init__(self, root: Path | str) -> None:
+    def __init__(self, root: Path | str, *, envelope: Envelope | None = None) -> None:
         """Open the store rooted at ``root`` (the folder need not exist yet).
 
         Args:
             root: folder holding the objects; created on the first ``put``.
+            envelope: encrypt what ``put`` writes (and open encrypted objects on
+                ``get``); None stores plain bytes. Unencrypted objects are always
+                read as they are.
         """
+        self.envelope = envelope
         self.root = Path(root).expanduser().resolve()
         self.uri = self.root.as_uri()
         # path -> ((size, mtime_ns, inode), etag)
@@ -191,7 +208,21 @@ class LocalStore:
         """
         path = self._path(key)
         try:
-            return path.read_bytes()
+            blob = path.read_bytes()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise ObjectNotFound(key) from None
+        if not blob.startswith(MAGIC):
+            return blob
+        if self.envelope is None:
+            raise DecryptionFailed(
+                f"{key} is encrypted and no key is configured (KYC_STORE_MASTER_KEY)"
+            )
+        return self.envelope.open(blob)
+
+    def get_raw(self, key: str) -> bytes:
+        """The stored bytes as they are on disk (key rotation reads these)."""
+        try:
+            return self._path(key).read_bytes()
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             raise ObjectNotFound(key) from None
 
@@ -214,6 +245,14 @@ class LocalStore:
                 objects (``a`` when ``a/b`` exists) or runs through an existing object
                 (``a/b`` when ``a`` exists), which a filesystem cannot represent.
         """
+        stored = self.envelope.seal(data) if self.envelope is not None else data
+        info = self.put_raw(key, stored)
+        return ObjectInfo(
+            key=key, size=info.size, etag=hashlib.md5(data, usedforsecurity=False).hexdigest()
+        )
+
+    def put_raw(self, key: str, data: bytes) -> ObjectInfo:
+        """Write bytes exactly as given (already sealed, or plain); atomic like :meth:`put`."""
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -233,7 +272,11 @@ class LocalStore:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        etag = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        etag = (
+            read_header(data)[0].etag
+            if is_encrypted(data)
+            else hashlib.md5(data, usedforsecurity=False).hexdigest()
+        )
         with self._lock:
             self._etags[str(path)] = ((st.st_size, st.st_mtime_ns, st.st_ino), etag)
         return ObjectInfo(key=key, size=len(data), etag=etag)

@@ -60,6 +60,8 @@ class S3Store:
         region: str | None = None,
         client: Any | None = None,
         verify: bool = True,
+        kms_key_id: str | None = None,
+        require_encryption: bool = False,
     ) -> None:
         """Connect to the bucket.
 
@@ -73,6 +75,10 @@ class S3Store:
                 (``HeadBucket``), so misconfiguration fails here with a clear
                 message. Turn off for credentials scoped to a prefix that may not
                 call HeadBucket.
+            kms_key_id: objects this store writes are encrypted with SSE-KMS under
+                this key (None: the bucket's default encryption applies).
+            require_encryption: (with ``verify``) refuse a bucket without default
+                encryption: objects landed by others would sit there unencrypted.
 
         Raises:
             ValueError: empty bucket name or a malformed prefix.
@@ -106,8 +112,32 @@ class S3Store:
             session = boto3.session.Session(region_name=region)
             client = session.client("s3", endpoint_url=endpoint_url, config=config)
         self._client = client
+        self.kms_key_id = kms_key_id
         if verify:
             self._call(lambda: self._client.head_bucket(Bucket=bucket))
+            if require_encryption:
+                self._check_default_encryption()
+
+    def _check_default_encryption(self) -> None:
+        """Refuse a bucket whose objects are not encrypted by default."""
+        from botocore.exceptions import ClientError
+
+        try:
+            config = self._call(lambda: self._client.get_bucket_encryption(Bucket=self.bucket))
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code != "ServerSideEncryptionConfigurationNotFoundError":
+                raise
+            raise StoreUnavailable(
+                f"S3 bucket {self.bucket!r} has no default encryption: set SSE-KMS on it"
+                " (deployments/aws does), or KYC_S3_REQUIRE_ENCRYPTION=false to accept it"
+            ) from exc
+        rules = config.get("ServerSideEncryptionConfiguration", {}).get("Rules", [])
+        algorithms = {
+            r.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm") for r in rules
+        }
+        if not algorithms & {"aws:kms", "aws:kms:dsse", "AES256"}:
+            raise StoreUnavailable(f"S3 bucket {self.bucket!r} has no default encryption rule")
 
     def __repr__(self) -> str:
         return f"S3Store({self.uri!r})"
@@ -231,8 +261,12 @@ class S3Store:
             StoreUnavailable: the bucket cannot be used.
         """
         full_key = self._full_key(key)
+        extra: dict[str, str] = {}
+        if self.kms_key_id:
+            # Our own uploads (intake) under our key, whatever the bucket default is.
+            extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key_id}
         response = self._call(
-            lambda: self._client.put_object(Bucket=self.bucket, Key=full_key, Body=data)
+            lambda: self._client.put_object(Bucket=self.bucket, Key=full_key, Body=data, **extra)
         )
         return ObjectInfo(key=key, size=len(data), etag=_strip_etag(response["ETag"]))
 

@@ -137,3 +137,33 @@ def test_retention_is_a_dry_run_until_applied(
     assert list(LocalStore(landing).list(f"incoming/{app}/")) == []
     assert rows(rt, "SELECT 1 FROM face_embeddings WHERE application_id = :a", a=app) == []
     assert app not in apply_retention(rt, now=far).applications  # nothing left to do
+
+
+def test_an_encrypted_landing_is_decided_like_a_plain_one(
+    db_url: str, tmp_path: Path, shared_data: Path
+) -> None:
+    """Objects written through the runtime's store are sealed on disk, read in the clear."""
+    from kyc.services.intake import stored_application
+    from kyc.settings import Settings
+    from kyc.storage.envelope import generate_master_key
+    from tests.services.conftest import run_chain
+
+    settings = Settings(
+        database_url=db_url,
+        landing=str(tmp_path),
+        liveness_policy="record",
+        quality_gate_process=False,
+        store_master_key=generate_master_key(),
+    )
+    sealed = Runtime(settings)
+    try:
+        store = sealed.store(str(tmp_path))
+        landed = land(store, shared_data, identity=0)  # type: ignore[arg-type]
+        on_disk = (tmp_path / "incoming" / landed.application_id / "application.json").read_bytes()
+        assert landed.form["email"].encode() not in on_disk
+        chain = run_chain(sealed, open_landed(sealed, str(tmp_path), landed.application_id))
+        assert chain.scan.value("FIRST_NAME") == landed.form["first_name"].upper()
+        assert chain.result.decision.value == "PASS", chain.result.findings
+        assert stored_application(sealed, landed.application_id) is not None
+    finally:
+        sealed.close()
