@@ -69,6 +69,7 @@ for _name, _command in (
 ):
     app.command(_name)(_command)
 db_app.command("upgrade")(db.upgrade)
+db_app.command("create-app-role")(db.create_app_role)
 audit_app.command("verify")(audit.verify)
 audit_app.command("export")(audit.export)
 keys_app.command("generate")(keys.generate)
