@@ -74,7 +74,48 @@ def discover(
             break
         newest = max(s.last_landed or 0.0 for s in settling)
         sleep(max(0.05, newest + seconds - clock()))
+    if isinstance(store, LocalStore):
+        ready, incomplete = _report_symlinks(store, prefix, ready, incomplete)
     return Discovery(ready, incomplete + settling)
+
+
+def _report_symlinks(
+    store: LocalStore,
+    prefix: str,
+    ready: list[LandingBundle],
+    incomplete: list[IncompleteApplication],
+) -> tuple[list[LandingBundle], list[IncompleteApplication]]:
+    """Applications with a symbolic link in them are malformed, not silently partial.
+
+    A link may point anywhere (another applicant's folder, /etc): it is never
+    followed, and the application is reported so that someone looks at it.
+    """
+    problems: dict[str, list[str]] = {}
+    for key in store.symlinks(prefix):
+        parts = key.split("/")
+        if len(parts) >= 2 and parts[0] == "incoming" and parts[1]:
+            what = "the application folder" if len(parts) == 2 else repr("/".join(parts[2:]))
+            problems.setdefault(parts[1], []).append(f"symbolic link {what} not followed")
+    if not problems:
+        return ready, incomplete
+    out = [
+        IncompleteApplication(
+            i.application_id,
+            i.missing,
+            i.problems + tuple(problems.pop(i.application_id, [])),
+            i.last_landed,
+        )
+        for i in incomplete
+    ]
+    kept = []
+    for bundle in ready:
+        extra = problems.pop(bundle.application_id, None)
+        if extra:
+            out.append(IncompleteApplication(bundle.application_id, (), tuple(extra)))
+        else:
+            kept.append(bundle)
+    out += [IncompleteApplication(app, (), tuple(p)) for app, p in sorted(problems.items())]
+    return kept, out
 
 
 def already_decided(rt: Runtime, bundle: LandingBundle) -> repo.DecisionRow | None:

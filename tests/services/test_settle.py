@@ -64,3 +64,47 @@ def test_a_slow_writer_is_waited_for(db_url: str, tmp_path: Path, shared_data: P
         assert bundle.selfie.etag == hashlib.md5(data).hexdigest()  # the whole file
     finally:
         rt.close()
+
+
+def test_symlinks_are_reported_not_silently_skipped(
+    rt: Runtime, tmp_path: Path, shared_data: Path
+) -> None:
+    landing = tmp_path / "landing"
+    elsewhere = tmp_path / "elsewhere"
+    real = land(LocalStore(landing), shared_data, identity=2)
+    linked = land(LocalStore(elsewhere), shared_data, identity=3)
+    (landing / "incoming" / linked.application_id).symlink_to(
+        elsewhere / "incoming" / linked.application_id
+    )
+    selfie = landing / "incoming" / real.application_id / "selfie.jpg"
+    selfie.rename(tmp_path / "selfie.jpg")
+    selfie.symlink_to(tmp_path / "selfie.jpg")
+
+    found = intake.discover(rt, str(landing))
+    assert found.complete == []
+    problems = {i.application_id: i.problems for i in found.incomplete}
+    assert problems[linked.application_id] == ("symbolic link the application folder not followed",)
+    assert "symbolic link 'selfie.jpg' not followed" in problems[real.application_id]
+
+
+def test_kyc_ingest_exits_non_zero_when_an_application_failed_to_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from typer.testing import CliRunner
+
+    from kyc.cli import app
+    from kyc.cli import pipeline as cli_pipeline
+    from kyc.domain.records import Outcome, OutcomeStatus
+
+    outcomes = [
+        Outcome("fine", OutcomeStatus.DECIDED, decision="PASS"),
+        Outcome("bad-form", OutcomeStatus.DEAD_LETTER, detail="APPLICATION_INVALID: x"),
+    ]
+    monkeypatch.setattr(cli_pipeline, "run_ingest", lambda landing, verbose: list(outcomes))
+    assert CliRunner().invoke(app, ["ingest", "/tmp/x", "--json"]).exit_code == 0
+    outcomes.append(
+        Outcome("broken", OutcomeStatus.DEAD_LETTER, detail="PROCESSING_FAILED: OSError: disk")
+    )
+    result = CliRunner().invoke(app, ["ingest", "/tmp/x", "--json"])
+    assert result.exit_code == 1
+    assert "broken" in result.output
