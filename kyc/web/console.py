@@ -42,7 +42,7 @@ from kyc.services import accounts
 from kyc.services import review as svc
 from kyc.services.accounts import LoginLimiter, LoginRefused, SessionUser
 from kyc.storage.base import ObjectNotFound
-from kyc.web import auth, views
+from kyc.web import auth, oidc, views
 from kyc.web.auth import Forbidden, LoginRequired, require, runtime
 from kyc.web.events import ReviewEvents
 
@@ -119,6 +119,8 @@ def redirect(request: Request, url: str, message: str | None = None, kind: str =
 def install(app: FastAPI) -> None:
     """Add the console to the app: routes, static files, error pages, the live feed."""
     app.include_router(router)
+    if app.state.runtime.settings.oidc_issuer:
+        app.include_router(oidc.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     settings = app.state.runtime.settings
     app.state.login_limiter = LoginLimiter(
@@ -135,9 +137,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Forbidden)
     def _forbidden(request: Request, exc: Forbidden) -> Response:
         return render(
-            request, "error.html", exc.user or auth.current_user(request), status=403,
-            title="Not allowed", message=str(exc),
-        )  # fmt: skip
+            request,
+            "error.html",
+            exc.user or auth.current_user(request),
+            status=403,
+            title="Not allowed",
+            message=str(exc),
+        )
 
     @app.exception_handler(BadRequest)
     def _bad(request: Request, exc: BadRequest) -> Response:
@@ -514,9 +520,11 @@ def _version(form: FormData) -> int:
 
 def _back(form: FormData, application_id: str) -> str:
     back = _field(form, "back")
-    return auth.safe_next(back) if back.startswith("/?") or back == "/" else (
-        f"/cases/{application_id}"
-    )  # fmt: skip
+    return (
+        auth.safe_next(back)
+        if back.startswith("/?") or back == "/"
+        else (f"/cases/{application_id}")
+    )
 
 
 async def _do(
@@ -538,8 +546,9 @@ async def _do(
             return render(
                 request, "error.html", user, status=404, title="Not found", message=str(exc)
             )
-        return render(request, "case.html", user, status=status, flash=("error", str(exc)),
-                      **context)  # fmt: skip
+        return render(
+            request, "case.html", user, status=status, flash=("error", str(exc)), **context
+        )
     if result.outcome is not None:
         return redirect(request, "/", f"{application_id}: {result.message}")
     return redirect(request, _back(form, application_id), f"{application_id}: {result.message}")

@@ -89,8 +89,15 @@ def test_queue_filters_counts_and_bad_filters(console: Console) -> None:
     assert open_count >= 2 and unassigned == open_count - 1
     assert f"Showing 1–{open_count} of {open_count}" in page.text
     assert "No open case matches these filters" in client.get("/?doc_type=passport").text
-    for bad in ("reason=NOPE", "age=forever", "doc_type=visa", "reg_type=XX", "assignee=ghost",
-                "page=0", "page=abc"):  # fmt: skip
+    for bad in (
+        "reason=NOPE",
+        "age=forever",
+        "doc_type=visa",
+        "reg_type=XX",
+        "assignee=ghost",
+        "page=0",
+        "page=abc",
+    ):
         assert client.get(f"/?{bad}").status_code == 400, bad
         assert client.get(f"/queue/rows?{bad}").status_code == 400, bad
     rows = client.get("/queue/rows?reason=DOCUMENT_INCONSISTENT")
@@ -218,8 +225,14 @@ def test_two_racing_posts_make_one_decision(console: Console) -> None:
     forms = []
     for c in clients:
         page = c.get(f"/cases/{app_id}")
-        forms.append({"csrf_token": csrf_of(page.text), "expected_version": "1",
-                      "reasons": "OTHER", "note": "race"})  # fmt: skip
+        forms.append(
+            {
+                "csrf_token": csrf_of(page.text),
+                "expected_version": "1",
+                "reasons": "OTHER",
+                "note": "race",
+            }
+        )
     barrier = threading.Barrier(len(clients))
     statuses: list[int] = []
 
@@ -316,9 +329,10 @@ def test_users_cli(console: Console, monkeypatch: pytest.MonkeyPatch) -> None:
     name = f"cli-{uuid.uuid4().hex[:6]}"
     runner = CliRunner()
     added = runner.invoke(
-        app, ["users", "add", name, "--role", "approver", "--password-stdin"],
+        app,
+        ["users", "add", name, "--role", "approver", "--password-stdin"],
         input="a long enough password\n",
-    )  # fmt: skip
+    )
     assert added.exit_code == 0, added.output
     short = runner.invoke(app, ["users", "add", name + "x", "--password-stdin"], input="short\n")
     assert short.exit_code == 2 and "at least" in short.output
