@@ -272,29 +272,13 @@ def test_a_new_decision_is_an_event_on_the_live_feed(console: Console) -> None:
     thread = threading.Thread(target=listen, daemon=True)
     thread.start()
     assert connected.wait(10)
-    feed = None
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:  # the listener connects in its own thread
-        feed = _feed(console)
-        if feed is not None and feed.listening.is_set():
-            break
-        time.sleep(0.05)
-    assert feed is not None and feed.listening.is_set()
+    feed = console.app.state.review_events  # made by the first /events request
+    assert feed is not None and feed.listening.wait(10)  # LISTEN runs in its own thread
     started = time.monotonic()
     app_id = queued_case(console)  # inserts into kyc_decisions
     thread.join(timeout=10)
     assert events and events[0] == {"kind": "kyc_decisions", "application_id": app_id}
     assert time.monotonic() - started < 10
-
-
-def _feed(console: Console) -> object:
-    """The app's LISTEN feed (the test server runs in this process)."""
-    import gc
-
-    from kyc.web.events import ReviewEvents
-
-    found = [o for o in gc.get_objects() if isinstance(o, ReviewEvents)]
-    return found[-1] if found else None
 
 
 def test_stats_page_and_cli(console: Console, monkeypatch: pytest.MonkeyPatch) -> None:
