@@ -585,6 +585,8 @@ class ImageKeys:
     front: str | None
     back: str | None
     selfie: str | None
+    #: the latest scan's portrait box on the flattened front (None: no crop)
+    portrait_box: tuple[int, int, int, int] | None = None
 
 
 def image_keys(session: Session, application_id: str) -> ImageKeys | None:
@@ -593,11 +595,21 @@ def image_keys(session: Session, application_id: str) -> ImageKeys | None:
     if app is None:
         return None
     doc = session.execute(
-        sa.select(IdDocument.front_key, IdDocument.back_key)
+        sa.select(IdDocument.id_document_id, IdDocument.front_key, IdDocument.back_key)
         .where(IdDocument.application_id == application_id)
         .order_by(IdDocument.created_at.desc())
         .limit(1)
     ).first()
+    box = (
+        session.execute(
+            sa.select(DocScan.portrait_box)
+            .where(DocScan.id_document_id == doc.id_document_id)
+            .order_by(DocScan.created_at.desc())
+            .limit(1)
+        ).scalar()
+        if doc
+        else None
+    )
     selfie = session.execute(
         sa.select(Selfie.object_key)
         .where(Selfie.application_id == application_id)
@@ -609,4 +621,5 @@ def image_keys(session: Session, application_id: str) -> ImageKeys | None:
         front=doc.front_key if doc else None,
         back=doc.back_key if doc else None,
         selfie=selfie,
+        portrait_box=(box[0], box[1], box[2], box[3]) if box and len(box) == 4 else None,
     )

@@ -245,4 +245,4 @@ def test_images_refuse_traversal_and_unknown_roles(console: Console) -> None:
     selfie = client.get(f"/cases/{app_id}/images/selfie")
     assert selfie.status_code == 200 and selfie.content[:3] == b"\xff\xd8\xff"
     portrait = client.get(f"/cases/{app_id}/images/portrait")
-    assert portrait.status_code == 404 and "face box is not stored" in portrait.text
+    assert portrait.status_code == 404 and "found no face" in portrait.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import threading
@@ -11,11 +12,17 @@ import uuid
 import httpx
 import pytest
 import sqlalchemy as sa
+from PIL import Image, ImageChops, ImageStat
 from typer.testing import CliRunner
 
 from kyc.db.engine import session_scope
 from kyc.domain.records import Reason
 from kyc.domain.review import Role
+from kyc.domain.rules import Signals
+from kyc.services import decide
+from kyc.services import scan as scans
+from kyc.storage.local import LocalStore
+from tests.services.conftest import land, open_landed
 from tests.web.console_fixtures import (
     Console,
     console,
@@ -148,6 +155,32 @@ def test_case_page_shows_fields_findings_versions_and_audit(console: Console) ->
     assert _post(reviewer, app_id, "notes", body="<b>check</b> the address").status_code == 303
     html = client.get(f"/cases/{app_id}").text
     assert "&lt;b&gt;check&lt;/b&gt; the address" in html and "<b>check</b>" not in html
+
+
+def test_the_portrait_crop_is_the_readers_face_box(console: Console) -> None:
+    """The real local reader finds the licence portrait; the page shows that very crop."""
+    rt = console.rt
+    landed = land(LocalStore(console.landing), console.shared, identity=3)
+    case = open_landed(rt, str(console.landing), landed.application_id)
+    scan = scans.scan_document(rt, case)  # barcode, OCR and face detection, recorded
+    assert scan.portrait is not None and scan.portrait_box is not None
+    decide.decide_application(rt, case, Signals(case.application, scan, None, None))
+    client = login(console, make_user(console, Role.VIEWER))
+    assert (
+        f"/cases/{case.application_id}/images/portrait"
+        in client.get(f"/cases/{case.application_id}").text
+    )
+    crop = client.get(f"/cases/{case.application_id}/images/portrait")
+    assert crop.status_code == 200 and crop.headers["content-type"] == "image/jpeg"
+    assert crop.headers["cache-control"] == "no-store"
+    left, top, right, bottom = scan.portrait_box
+    with (
+        Image.open(io.BytesIO(crop.content)) as shown,
+        Image.open(io.BytesIO(scan.portrait)) as read,
+    ):
+        assert shown.size == (right - left, bottom - top) == read.size
+        diff = ImageChops.difference(shown.convert("L"), read.convert("L"))
+        assert ImageStat.Stat(diff).mean[0] < 3  # the same pixels, JPEG-encoded twice
 
 
 def test_four_eyes_over_http(console: Console) -> None:
