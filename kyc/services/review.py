@@ -116,6 +116,7 @@ def queue(
             now=now,
             sla_hours=hours,
             offset=(max(page, 1) - 1) * store.PAGE_SIZE,
+            limit=store.PAGE_SIZE,
         )
         counts = store.queue_counts(s, now=now, sla_hours=hours)
     return rows, total, counts

@@ -111,6 +111,34 @@ def test_queue_filters_counts_and_bad_filters(console: Console) -> None:
     assert rows.status_code == 200 and "<html" not in rows.text and flagged in rows.text
 
 
+def test_pagination(console: Console, monkeypatch: pytest.MonkeyPatch) -> None:
+    for _ in range(3):
+        queued_case(console)
+    monkeypatch.setattr("kyc.db.review.PAGE_SIZE", 2)  # the server runs in this process
+    client = login(console, make_user(console, Role.VIEWER))
+    first = client.get("/?assignee=unassigned")
+    total = int(re.search(r"Showing 1–2 of (\d+)", first.text).group(1))  # type: ignore[union-attr]
+    assert total >= 3 and len(re.findall(r"<tr data-application-id=", first.text)) == 2
+    assert 'href="/?assignee=unassigned&amp;page=2" rel="next"' in first.text
+    second = client.get("/?assignee=unassigned&page=2")
+    assert f"Showing 3–{min(4, total)} of {total}" in second.text
+    assert 'rel="prev"' in second.text
+    assert set(_queue_ids(client, "assignee=unassigned")).isdisjoint(
+        _queue_ids(client, "assignee=unassigned&page=2")
+    )
+
+
+def test_liveness_frames_are_shown(console: Console) -> None:
+    app_id = queued_case(console)
+    selfie = (console.landing / "incoming" / app_id / "selfie.jpg").read_bytes()
+    LocalStore(console.landing).put(f"incoming/{app_id}/selfie_frames/2.jpg", selfie)
+    client = login(console, make_user(console, Role.VIEWER))
+    assert 'data-testid="image-frame-2"' in client.get(f"/cases/{app_id}").text
+    frame = client.get(f"/cases/{app_id}/images/frame-2")
+    assert frame.status_code == 200 and frame.content == selfie
+    assert client.get(f"/cases/{app_id}/images/frame-3").status_code == 404
+
+
 def test_overdue_cases_are_marked(console: Console) -> None:
     app_id = queued_case(console)
     with session_scope(console.rt.db) as s:
@@ -286,6 +314,16 @@ def test_two_racing_posts_make_one_decision(console: Console) -> None:
     assert versions == 2
 
 
+def test_the_live_feed_sends_heartbeats(console: Console, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("kyc.web.console.HEARTBEAT_SECONDS", 0.2)
+    client = login(console, make_user(console, Role.VIEWER))
+    with client.stream("GET", "/events", timeout=10) as response:
+        lines = response.iter_lines()
+        assert next(lines) == "retry: 2000"
+        seen = [next(lines) for _ in range(4)]
+    assert ": heartbeat" in seen
+
+
 def test_a_new_decision_is_an_event_on_the_live_feed(console: Console) -> None:
     client = login(console, make_user(console, Role.VIEWER))
     events: list[dict[str, str]] = []
@@ -345,6 +383,13 @@ def test_users_cli(console: Console, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("kyc.runtime.get_settings", lambda: console.settings)
     name = f"cli-{uuid.uuid4().hex[:6]}"
     runner = CliRunner()
+    prompted = runner.invoke(
+        app,
+        ["users", "add", name + "-p", "--role", "viewer"],
+        input="typed twice, long\ntyped twice, long\n",
+    )
+    assert prompted.exit_code == 0, prompted.output
+    login(console, name + "-p", "typed twice, long")
     added = runner.invoke(
         app,
         ["users", "add", name, "--role", "approver", "--password-stdin"],
