@@ -273,6 +273,7 @@ def test_resubmission_and_escalation(console: Console) -> None:
     assert _post(client, esc, "escalate", note="").status_code == 422
     assert _post(client, esc, "escalate", note="photo unclear").status_code == 303
     assert esc in _queue_ids(client, "reason=ESCALATED")
+    assert 'id="escalated-note"' in client.get(f"/cases/{esc}").text
     refused = _post(client, esc, "reject", reasons="OTHER", note="n")
     assert refused.status_code == 403 and "approver" in refused.text
     boss = login(console, make_user(console, Role.APPROVER))
