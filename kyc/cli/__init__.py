@@ -11,6 +11,7 @@ One module per command group; this one builds the Typer app from them:
 - :mod:`kyc.cli.notifications`: ``notifications``, ``expiry-reminders``
 - :mod:`kyc.cli.db`: ``db upgrade``
 - :mod:`kyc.cli.web`: ``serve`` (intake API and review console)
+- :mod:`kyc.cli.api_keys`: ``api-keys create|list|revoke`` (intake API clients)
 - :mod:`kyc.cli.common`: the stderr console and Prefect's settings they share
 
 The commands only parse arguments and print: decisions are the rules'
@@ -21,11 +22,22 @@ from __future__ import annotations
 
 import typer
 
-from kyc.cli import db, demo, engines, notifications, pipeline, records, registers, web
+from kyc.cli import (
+    api_keys,
+    db,
+    demo,
+    engines,
+    notifications,
+    pipeline,
+    records,
+    registers,
+    web,
+)
 
 app = typer.Typer(help="Open KYC onboarding pipeline.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(api_keys.app, name="api-keys")
 
 # In the order ``kyc --help`` lists them.
 for _name, _command in (

@@ -595,6 +595,18 @@ class IntakeRequest(Base):
     created_at: Mapped[dt.datetime] = _created_at()
 
 
+class IntakeUpload(Base):
+    """An application uploaded through the intake API, and the key that sent it."""
+
+    __tablename__ = "intake_uploads"
+
+    application_id: Mapped[str] = mapped_column(
+        _fk("applications.application_id"), primary_key=True
+    )
+    api_key_id: Mapped[uuid.UUID] = mapped_column(_fk("api_keys.api_key_id"), index=True)
+    received_at: Mapped[dt.datetime] = mapped_column(server_default=NOW)
+
+
 class ReviewAssignment(Base):
     """Who works a MANUAL_REVIEW case now."""
 
