@@ -37,17 +37,44 @@ class RegisterType(StrEnum):
     NONE = "NONE"
 
 
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One violation in ``application.json``: where and which rule, never the value.
+
+    Attributes:
+        path: JSON path of the member, ``/``-separated (``document/expiry_date``);
+            ``<root>`` for the document itself.
+        rule: the broken rule (a JSON Schema keyword such as ``required``,
+            ``pattern``, ``enum``; ``json`` for unparseable text; ``date`` for an
+            impossible calendar date; ``folder`` for an id disagreeing with its folder).
+        detail: what the rule wants, in words taken from the schema (no input value).
+    """
+
+    path: str
+    rule: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.rule} violated" + (f" ({self.detail})" if self.detail else "")
+
+    def as_json(self) -> dict[str, str]:
+        """The problem as the intake API reports it."""
+        return {"path": self.path, "rule": self.rule, "detail": self.detail}
+
+
 class ApplicationInvalid(ValueError):
     """``application.json`` is not valid JSON or breaks the schema.
 
     Attributes:
-        problems: one line per violation, each naming the JSON path (no values, so
-            that no PII reaches logs).
+        details: the violations, each naming its JSON path and rule (no values, so
+            that no PII reaches logs, dead letters or API clients).
+        problems: the same as one line each.
     """
 
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
+    def __init__(self, details: list[Problem]) -> None:
+        self.details = details
+        self.problems = [str(p) for p in details]
+        super().__init__("; ".join(self.problems))
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,12 +174,50 @@ def _validator() -> jsonschema.Draft202012Validator:
     )
 
 
-def _date(value: str, path: str, problems: list[str]) -> dt.date:
+def _date(value: str, path: str, problems: list[Problem]) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        problems.append(f"{path}: not a real calendar date")
+        problems.append(Problem(path, "date", "not a real calendar date"))
         return dt.date.min
+
+
+def _path(parts: Any) -> str:
+    return "/".join(str(p) for p in parts) or "<root>"
+
+
+def _schema_problems(err: jsonschema.ValidationError) -> list[Problem]:
+    """Words for one schema violation, built from the schema alone.
+
+    jsonschema's own messages quote the offending value (``'visa' is not one of
+    ...``); a form value may be personal data, so none of them is passed on.
+    """
+    path, rule, want = _path(err.absolute_path), str(err.validator), err.validator_value
+    instance = err.instance if isinstance(err.instance, dict) else {}
+    if rule == "required":
+        prefix = f"{path}/" if err.absolute_path else ""
+        return [
+            Problem(f"{prefix}{name}", rule, "required member is missing")
+            for name in want
+            if name not in instance
+        ]
+    if rule == "additionalProperties":
+        known = set(err.schema.get("properties", {}))
+        prefix = f"{path}/" if err.absolute_path else ""
+        # The member's name is the client's structure, not a value; capped anyway.
+        return [
+            Problem(f"{prefix}{str(name)[:64]}", rule, "unknown member")
+            for name in sorted(set(instance) - known)
+        ]
+    detail = {
+        "enum": lambda: "one of: " + ", ".join(str(v) for v in want),
+        "type": lambda: "must be " + (" or ".join(want) if isinstance(want, list) else str(want)),
+        "pattern": lambda: f"must match {want}",
+        "format": lambda: f"must be a {want}",
+        "minLength": lambda: f"at least {want} characters",
+        "maxLength": lambda: f"at most {want} characters",
+    }.get(rule, lambda: "")()
+    return [Problem(path, rule, detail)]
 
 
 def parse_application(raw: bytes | str, *, expected_id: str | None = None) -> Application:
@@ -169,27 +234,47 @@ def parse_application(raw: bytes | str, *, expected_id: str | None = None) -> Ap
         ApplicationInvalid: malformed JSON, schema violations, impossible dates or an
             id that disagrees with its folder.
     """
+    return parse_application_data(decode_form(raw), expected_id=expected_id)
+
+
+def decode_form(raw: bytes | str) -> Any:
+    """The JSON value of ``application.json`` (not yet validated).
+
+    Raises:
+        ApplicationInvalid: not UTF-8 or not JSON (where, never what).
+    """
     try:
-        data = json.loads(raw)
+        return json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ApplicationInvalid(
-            [f"not valid JSON: {exc.__class__.__name__} at {_where(exc)}"]
+            [Problem("<root>", "json", f"not valid JSON: {type(exc).__name__} at {_where(exc)}")]
         ) from exc
-    problems = [
-        f"{'/'.join(str(p) for p in err.absolute_path) or '<root>'}: {err.validator} violated"
-        + (
-            f" ({err.message})"
-            if err.validator in {"required", "additionalProperties", "enum", "type"}
-            else ""
-        )
-        for err in sorted(
-            _validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path))
-        )
-    ]
+
+
+def parse_application_data(data: Any, *, expected_id: str | None = None) -> Application:
+    """Validate and parse the already-decoded JSON of ``application.json``.
+
+    Args:
+        data: the decoded JSON value.
+        expected_id: see :func:`parse_application`.
+
+    Returns:
+        The parsed application.
+
+    Raises:
+        ApplicationInvalid: schema violations, impossible dates or a disagreeing id.
+    """
+    problems: list[Problem] = []
+    for err in sorted(
+        _validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path))
+    ):
+        problems += [p for p in _schema_problems(err) if p not in problems]
     if problems:
         raise ApplicationInvalid(problems)
     if expected_id is not None and data["application_id"] != expected_id:
-        raise ApplicationInvalid(["application_id: does not match its landing folder"])
+        raise ApplicationInvalid(
+            [Problem("application_id", "folder", "does not match its landing folder")]
+        )
     dob = _date(data["date_of_birth"], "date_of_birth", problems)
     doc = data["document"]
     expiry = _date(doc["expiry_date"], "document/expiry_date", problems)

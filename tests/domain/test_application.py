@@ -86,3 +86,24 @@ def test_liveness_session_id_is_optional_and_validated():
         parse_application(form(liveness={"session_id": "not-a-uuid"}))
     with pytest.raises(ApplicationInvalid, match="additionalProperties"):
         parse_application(form(liveness={"session": sid}))
+
+
+def test_problems_name_path_and_rule_never_the_value():
+    bad = json.loads(form(first_name=["Secretia"], nickname="Sec"))
+    bad["document"]["type"] = "secret-visa"
+    bad["registration"]["number"] = 12345678
+    del bad["address"]["city"]
+    with pytest.raises(ApplicationInvalid) as err:
+        parse_application(json.dumps(bad))
+    details = {(p.path, p.rule): p.detail for p in err.value.details}
+    assert details == {
+        ("address/city", "required"): "required member is missing",
+        ("document/type", "enum"): "one of: driving_licence, passport, id_card",
+        ("first_name", "type"): "must be string",
+        ("nickname", "additionalProperties"): "unknown member",
+        ("registration/number", "type"): "must be string or null",
+    }
+    for value in ("Secretia", "secret-visa", "12345678"):
+        assert value not in str(err.value)
+    assert err.value.problems == [str(p) for p in err.value.details]
+    assert err.value.details[0].as_json().keys() == {"path", "rule", "detail"}
