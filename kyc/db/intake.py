@@ -83,17 +83,25 @@ def application_known(session: Session, *, application_id: str) -> bool:
 
 
 def record_upload(
-    session: Session, *, application_id: str, api_key_id: uuid.UUID, key_prefix: str
+    session: Session,
+    *,
+    application_id: str,
+    api_key_id: uuid.UUID,
+    key_prefix: str,
+    method: str = "multipart",
 ) -> None:
-    """The application arrived through the intake API with this key (audited)."""
-    session.add(IntakeUpload(application_id=application_id, api_key_id=api_key_id))
+    """The application arrived (``multipart``) or was reserved (``presigned``) with this key.
+
+    Audited. Raises IntegrityError when the id is already taken (a concurrent upload).
+    """
+    session.add(IntakeUpload(application_id=application_id, api_key_id=api_key_id, method=method))
     session.add(
         AuditLog(
             application_id=application_id,
             entity="application",
             entity_id=application_id,
-            action="uploaded",
-            detail={"api_key": key_prefix},
+            action="uploaded" if method == "multipart" else "upload_presigned",
+            detail={"api_key": key_prefix, "method": method},
             actor=f"api_key:{key_prefix}",
         )
     )
@@ -105,6 +113,8 @@ class UploadState:
     """What the status endpoint reads about one upload (ids, codes and times only)."""
 
     application_id: str
+    #: the application's rows exist (a presigned upload has none until its objects land)
+    registered: bool
     document_status: str | None
     decision: str | None
     reasons: list[str]
@@ -121,14 +131,21 @@ def upload_state(
     """The state of an upload made with this key; None if the key did not upload it."""
     app = session.execute(
         sa.select(ApplicationRow.input_fingerprint)
-        .join(IntakeUpload, IntakeUpload.application_id == ApplicationRow.application_id)
-        .where(
-            ApplicationRow.application_id == application_id,
-            IntakeUpload.api_key_id == api_key_id,
-        )
+        .select_from(IntakeUpload)
+        .outerjoin(ApplicationRow, ApplicationRow.application_id == IntakeUpload.application_id)
+        .where(IntakeUpload.application_id == application_id, IntakeUpload.api_key_id == api_key_id)
     ).one_or_none()
     if app is None:
         return None
+    dead = session.execute(
+        sa.select(
+            sa.exists().where(
+                DeadLetter.application_id == application_id, DeadLetter.resolved_at.is_(None)
+            )
+        )
+    ).scalar_one()
+    if app.input_fingerprint is None:  # reserved for a presigned upload, nothing landed yet
+        return UploadState(application_id, False, None, None, [], None, None, False, bool(dead))
     doc_status = session.execute(
         sa.select(IdDocument.status)
         .where(IdDocument.application_id == application_id)
@@ -147,15 +164,9 @@ def upload_state(
         .order_by(KycDecision.version.desc())
         .limit(1)
     ).one_or_none()
-    dead = session.execute(
-        sa.select(
-            sa.exists().where(
-                DeadLetter.application_id == application_id, DeadLetter.resolved_at.is_(None)
-            )
-        )
-    ).scalar_one()
     return UploadState(
         application_id=application_id,
+        registered=True,
         document_status=doc_status,
         decision=latest.decision if latest else None,
         reasons=list(latest.reasons) if latest else [],

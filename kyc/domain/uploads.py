@@ -193,8 +193,12 @@ def check_part_name(name: str, seen: int) -> None:
         raise UploadRefused(422, "too_many_parts", f"an upload carries {what}")
 
 
-def check_required(names: Iterable[str]) -> None:
+def check_required(names: Iterable[str], *, what: str = "multipart fields") -> None:
     """Refuse an upload that lacks a required part.
+
+    Args:
+        names: the parts present.
+        what: how the refusal names them.
 
     Raises:
         UploadRefused: 422 naming every missing part.
@@ -202,9 +206,7 @@ def check_required(names: Iterable[str]) -> None:
     present = set(names)
     missing = [name for name in REQUIRED_PARTS if name not in present]
     if missing:
-        raise UploadRefused(
-            422, "missing_part", f"missing multipart field(s): {', '.join(missing)}"
-        )
+        raise UploadRefused(422, "missing_part", f"missing {what}: {', '.join(missing)}")
 
 
 def check_idempotency_key(value: str) -> str:
@@ -315,20 +317,27 @@ def retry_after_seconds(wait: float) -> int:
 
 
 #: Statuses ``GET /v1/applications/{id}`` reports.
+AWAITING_UPLOAD = "AWAITING_UPLOAD"
 RECEIVED = "RECEIVED"
 PROCESSING = "PROCESSING"
 DECIDED = "DECIDED"
 FAILED_TO_PROCESS = "FAILED_TO_PROCESS"
 
 
-def upload_status(document_status: str | None, *, decided: bool, dead_letter: bool) -> str:
+def upload_status(
+    document_status: str | None, *, decided: bool, dead_letter: bool, registered: bool = True
+) -> str:
     """Where an upload stands.
 
     Args:
         document_status: the newest id_document's ``id_doc_status_enum`` label.
         decided: a decision exists on the objects landed now.
         dead_letter: an unresolved dead letter exists for the application.
+        registered: the application's rows exist; a presigned upload has none until
+            the pipeline finds its objects complete.
     """
+    if not registered:
+        return FAILED_TO_PROCESS if dead_letter else AWAITING_UPLOAD
     if decided:
         return DECIDED
     if dead_letter or document_status == "ERROR":
@@ -336,3 +345,106 @@ def upload_status(document_status: str | None, *, decided: bool, dead_letter: bo
     if document_status in (None, "NEW"):
         return RECEIVED
     return PROCESSING
+
+
+# --------------------------------------------------------------------------------------
+# presigned uploads (POST /v1/uploads): the client declares each file's type and size
+# --------------------------------------------------------------------------------------
+
+#: Declared Content-Type -> landing type. The bytes are not seen by the API: S3 holds
+#: the client to the declared type and length (both are signed into the URL).
+DECLARED_TYPES = {"image/jpeg": ImageType.JPEG, "image/png": ImageType.PNG}
+
+
+@dataclass(frozen=True, slots=True)
+class DeclaredFile:
+    """One file a client will PUT to a presigned URL.
+
+    Attributes:
+        role: landing name without suffix (``id_document``, ``selfie_frames/0``...).
+        type: JPEG or PNG.
+        size: its exact length in bytes.
+    """
+
+    role: str
+    type: ImageType
+    size: int
+
+    @property
+    def content_type(self) -> str:
+        """The Content-Type the PUT must carry."""
+        return "image/jpeg" if self.type is ImageType.JPEG else "image/png"
+
+
+def _declared(value: object, path: str, role: str, max_file_bytes: int) -> DeclaredFile:
+    def invalid(rule: str, detail: str) -> UploadRefused:
+        return UploadRefused(
+            422,
+            "invalid_request",
+            f"{path}: {detail}",
+            problems=[{"path": path, "rule": rule, "detail": detail}],
+        )
+
+    if not isinstance(value, dict) or set(value) != {"content_type", "bytes"}:
+        raise invalid("type", "must be an object with content_type and bytes")
+    kind = DECLARED_TYPES.get(str(value["content_type"]).lower())
+    if kind is None:
+        raise UploadRefused(
+            415, "unsupported_type", f"{path}: only {ACCEPTED_TYPES} images are accepted"
+        )
+    size = value["bytes"]
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise invalid("minimum", "bytes must be a positive integer")
+    if size > max_file_bytes:
+        raise too_large(path, max_file_bytes)
+    return DeclaredFile(role, kind, size)
+
+
+def check_declarations(files: object, max_file_bytes: int) -> list[DeclaredFile]:
+    """The files a presigned upload declares, in landing order (front, back, selfie, frames).
+
+    Args:
+        files: ``{"id_document": {"content_type": "image/jpeg", "bytes": 123}, ...,
+            "selfie_frames": [{...}, ...]}`` as sent.
+        max_file_bytes: the per-file limit.
+
+    Raises:
+        UploadRefused: 422 (shape, unknown or missing files, too many frames), 415 (a
+            type other than JPEG/PNG), 413 (a file over the limit).
+    """
+    if not isinstance(files, dict):
+        raise UploadRefused(
+            422,
+            "invalid_request",
+            "files: must be an object",
+            problems=[{"path": "files", "rule": "type", "detail": "must be object"}],
+        )
+    for name in files:
+        if name == FORM_PART:
+            raise UploadRefused(
+                422,
+                "unexpected_part",
+                "files/application: the form goes in 'application' beside 'files'",
+            )
+        check_part_name(str(name), 0)
+    check_required([FORM_PART, *files], what="files")
+    declared = [
+        _declared(files[name], f"files/{name}", name, max_file_bytes)
+        for name in ("id_document", "id_document_back", "selfie")
+        if name in files
+    ]
+    frames = files.get(FRAME_PART, [])
+    if not isinstance(frames, list):
+        raise UploadRefused(
+            422,
+            "invalid_request",
+            "files/selfie_frames: must be a list",
+            problems=[{"path": f"files/{FRAME_PART}", "rule": "type", "detail": "must be array"}],
+        )
+    if len(frames) > PART_COUNTS[FRAME_PART]:
+        check_part_name(FRAME_PART, len(frames))
+    declared += [
+        _declared(f, f"files/{FRAME_PART}/{n}", f"{FRAME_PART}/{n}", max_file_bytes)
+        for n, f in enumerate(frames)
+    ]
+    return declared

@@ -35,6 +35,7 @@ from kyc.domain.uploads import (
     FRAME_PART,
     ImageType,
     UploadRefused,
+    check_declarations,
     check_pixels,
     check_required,
     new_application_id,
@@ -337,7 +338,10 @@ def status_of(rt: Runtime, client: Client, application_id: str) -> dict[str, Any
     if state is None:
         return None
     status = upload_status(
-        state.document_status, decided=state.decision_current, dead_letter=state.dead_letter
+        state.document_status,
+        decided=state.decision_current,
+        dead_letter=state.dead_letter,
+        registered=state.registered,
     )
     decided = state.decision_current
     return {
@@ -349,4 +353,97 @@ def status_of(rt: Runtime, client: Client, application_id: str) -> dict[str, Any
         "decided_at": state.decided_at.astimezone(dt.UTC).isoformat()
         if decided and state.decided_at is not None
         else None,
+    }
+
+
+# --------------------------------------------------------------------------------------
+# presigned S3 uploads (POST /v1/uploads): large clients PUT straight to the bucket
+# --------------------------------------------------------------------------------------
+
+
+def presign_upload(
+    rt: Runtime, client: Client, request: Any, *, landing: str, now: dt.datetime
+) -> dict[str, Any]:
+    """Reserve an application id and hand out one presigned PUT URL per landing object.
+
+    The client PUTs each image to its URL with the declared Content-Type and
+    Content-Length (S3 refuses others: both are signed), then the form, LAST: the
+    existing S3 → SQS → bridge path decides the application once it is complete,
+    exactly as for DataSync. The id is reserved for this key at once (its status reads
+    ``AWAITING_UPLOAD`` until the pipeline registers the landed objects).
+
+    Args:
+        rt: the runtime.
+        client: the authenticated key.
+        request: the decoded JSON body: ``{"application": {form}, "files": {...}}``
+            (see :func:`kyc.domain.uploads.check_declarations`).
+        landing: the landing URI; must be ``s3://...``.
+        now: the current time (the URLs' expiry is reported from it).
+
+    Raises:
+        UploadRefused: 409 (a folder landing, or the id exists), 413/415/422 (the
+            declarations or the form).
+    """
+    settings = rt.settings
+    store = rt.store(landing)
+    presign = getattr(store, "presign_put", None)
+    if presign is None:
+        raise UploadRefused(
+            409,
+            "presign_unavailable",
+            "presigned uploads need an S3 landing (KYC_LANDING=s3://bucket/prefix); this "
+            "landing is a folder: send the files to POST /v1/applications",
+        )
+    if not isinstance(request, dict) or set(request) != {"application", "files"}:
+        raise UploadRefused(
+            422,
+            "invalid_request",
+            "the body must be a JSON object with 'application' (the form) and 'files'",
+            problems=[{"path": "<root>", "rule": "required", "detail": "application, files"}],
+        )
+    declared = check_declarations(request["files"], settings.intake_max_file_bytes)
+    application, form, generated = _form(json.dumps(request["application"]).encode())
+    app_id = application.application_id
+    try:
+        with session_scope(rt.db) as s:
+            repo._lock_application(s, app_id)
+            if intake_db.application_known(s, application_id=app_id) or (
+                not generated and _landed(store, app_id)
+            ):
+                raise _exists(app_id)
+            intake_db.record_upload(
+                s,
+                application_id=app_id,
+                api_key_id=client.api_key_id,
+                key_prefix=client.prefix,
+                method="presigned",
+            )
+    except sa.exc.IntegrityError:
+        raise _exists(app_id) from None
+    expires = settings.intake_presign_expiry_seconds
+    base = f"incoming/{app_id}/"
+
+    def put(part: str, key: str, content_type: str, size: int) -> dict[str, Any]:
+        return {
+            "part": part,
+            "key": key,
+            "method": "PUT",
+            "url": presign(
+                key, content_type=content_type, content_length=size, expires_seconds=expires
+            ),
+            "headers": {"Content-Type": content_type, "Content-Length": str(size)},
+        }
+
+    uploads = [
+        put(f.role, f"{base}{f.role}.{f.type.value}", f.content_type, f.size) for f in declared
+    ]
+    # The form last: the event path waits for it; its exact bytes are given to PUT.
+    uploads.append(put(FORM_PART, f"{base}application.json", "application/json", len(form)))
+    uploads[-1]["body"] = form.decode()
+    return {
+        "application_id": app_id,
+        "status": "AWAITING_UPLOAD",
+        "status_url": status_url(app_id),
+        "expires_at": (now + dt.timedelta(seconds=expires)).astimezone(dt.UTC).isoformat(),
+        "uploads": uploads,
     }

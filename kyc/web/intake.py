@@ -5,6 +5,9 @@
   202 ``{application_id, status: RECEIVED, status_url}`` + ``Location``; the objects
   land in the landing layout and the event path (or, with
   ``KYC_INTAKE_PROCESS=inline``, this process) decides them.
+* ``POST /v1/uploads`` (JSON: the form and each file's type and size; S3 landings
+  only) → 201 with one presigned PUT URL per object, the form's last; the S3 → SQS
+  bridge decides the application once its objects have landed.
 * ``GET /v1/applications/{id}`` → ``{application_id, status, decision, reasons,
   version, decided_at}``: codes and times only, never personal data.
 
@@ -18,6 +21,7 @@ in :mod:`kyc.services.uploads`.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -25,8 +29,10 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from kyc.domain.application import ApplicationInvalid, decode_form
 from kyc.domain.landing import valid_application_id
 from kyc.domain.uploads import (
+    MAX_FORM_BYTES,
     TokenBucket,
     UploadRefused,
     body_digest,
@@ -35,7 +41,7 @@ from kyc.domain.uploads import (
 )
 from kyc.runtime import Runtime
 from kyc.services.api_keys import INTAKE_SCOPE, Client, authenticate
-from kyc.services.uploads import prepare_upload, receive_upload, status_of
+from kyc.services.uploads import prepare_upload, presign_upload, receive_upload, status_of
 from kyc.web.inline import InlineDecisions
 from kyc.web.multipart import read_parts
 
@@ -148,6 +154,35 @@ async def post_application(request: Request, client: ClientDep) -> JSONResponse:
     if receipt.replayed:
         headers["Idempotent-Replayed"] = "true"
     return JSONResponse(receipt.body, status_code=receipt.status_code, headers=headers)
+
+
+@router.post("/uploads", status_code=201)
+async def post_upload(request: Request, client: ClientDep) -> JSONResponse:
+    """Large files: presigned S3 PUT URLs for a new application (S3 landings only)."""
+    state = _state(request)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > 2 * MAX_FORM_BYTES:
+            raise UploadRefused(413, "body_too_large", "the request is larger than a form")
+    try:
+        decoded = decode_form(bytes(body))
+    except ApplicationInvalid as exc:
+        raise UploadRefused(
+            422,
+            "invalid_request",
+            "the body is not JSON",
+            problems=[p.as_json() for p in exc.details],
+        ) from None
+    answer = await run_in_threadpool(
+        presign_upload,
+        state.rt,
+        client,
+        decoded,
+        landing=state.rt.settings.landing,
+        now=dt.datetime.now(dt.UTC),
+    )
+    return JSONResponse(answer, status_code=201, headers={"Location": answer["status_url"]})
 
 
 @router.get("/applications/{application_id}")

@@ -194,6 +194,16 @@ def test_upload_status(document: str | None, decided: bool, dead: bool, expected
     assert upload_status(document, decided=decided, dead_letter=dead) == expected
 
 
+def test_presigned_upload_status_before_its_objects_land() -> None:
+    assert upload_status(None, decided=False, dead_letter=False, registered=False) == (
+        "AWAITING_UPLOAD"
+    )
+    # e.g. it stayed incomplete past KYC_INCOMPLETE_TIMEOUT_SECONDS
+    assert upload_status(None, decided=False, dead_letter=True, registered=False) == (
+        FAILED_TO_PROCESS
+    )
+
+
 def test_refusal_body() -> None:
     refused = UploadRefused(422, "invalid_application", "bad", problems=[{"path": "a"}])
     assert refused.as_json() == {

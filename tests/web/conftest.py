@@ -12,6 +12,7 @@ import io
 import struct
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ class IntakeServer:
 
     @property
     def landing(self) -> Path:
+        """The landing folder (folder landings only)."""
         return Path(self.settings.landing)
 
     def new_key(self, name: str = "client", scopes: list[str] | None = None) -> str:
@@ -54,19 +56,28 @@ INTAKE_OVERRIDES: dict[str, Any] = {
 }
 
 
+@contextmanager
+def serve_intake(settings: Settings) -> Iterator[IntakeServer]:
+    """``create_app(settings)`` under uvicorn on 127.0.0.1 until the block ends."""
+    app = create_app(settings)
+    rt: Runtime = app.state.runtime
+    _ = rt.db  # migrate before the first request
+    try:
+        with live_server(app) as url:
+            yield IntakeServer(url, rt, settings)
+    finally:
+        rt.close()
+
+
 @pytest.fixture(scope="module")
 def intake_server(
     pg_server: DatabaseFactory, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[IntakeServer]:
-    """``create_app(settings)`` served by uvicorn on 127.0.0.1, fresh database and landing."""
+    """The intake app on a fresh database and landing folder (module-scoped)."""
     landing = tmp_path_factory.mktemp("intake-landing")
     settings = service_settings(pg_server.create("kyc_web"), landing, **INTAKE_OVERRIDES)
-    app = create_app(settings)
-    rt: Runtime = app.state.runtime
-    _ = rt.db  # migrate before the first request
-    with live_server(app) as url:
-        yield IntakeServer(url, rt, settings)
-    rt.close()
+    with serve_intake(settings) as server:
+        yield server
 
 
 # --------------------------------------------------------------------------------------

@@ -580,3 +580,17 @@ def test_status_has_no_personal_data(intake_server: IntakeServer, key: str) -> N
         data["address"]["line1"],
     ):
         assert value not in r.text
+
+
+def test_presigned_uploads_need_an_s3_landing(intake_server: IntakeServer, key: str) -> None:
+    r = httpx.post(
+        f"{intake_server.url}/v1/uploads",
+        json={
+            "application": form(),
+            "files": {"id_document": {"content_type": "image/jpeg", "bytes": 10}},
+        },
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert r.status_code == 409
+    assert r.json()["error"] == "presign_unavailable"
+    assert "POST /v1/applications" in r.json()["detail"]

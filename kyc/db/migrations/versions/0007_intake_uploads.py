@@ -7,7 +7,9 @@ Create Date: 2026-12-08 20:00:00
 ``intake_requests`` remembers one response per Idempotency-Key; uploads sent
 without one must still belong to the key that sent them, so that a client can only
 read the status of its own applications (``GET /v1/applications/{id}``).
-``intake_uploads`` is written in the same transaction as the application's rows.
+``intake_uploads`` is written in the same transaction as the application's rows
+(multipart uploads), or reserves the id before any object exists (presigned S3
+uploads): hence no foreign key to ``applications``.
 
 Written as the DDL of sql/schema.sql (tests/db/test_schema.py compares the two).
 """
@@ -28,10 +30,10 @@ _UPGRADE = (
 CREATE TABLE intake_uploads (
     application_id  text        NOT NULL,
     api_key_id      uuid        NOT NULL,
+    method          text        NOT NULL,
     received_at     timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT pk_intake_uploads PRIMARY KEY (application_id),
-    CONSTRAINT fk_intake_uploads_application_id_applications FOREIGN KEY (application_id)
-        REFERENCES applications (application_id) ON DELETE CASCADE,
+    CONSTRAINT ck_intake_uploads_method_known CHECK (method IN ('multipart', 'presigned')),
     CONSTRAINT fk_intake_uploads_api_key_id_api_keys FOREIGN KEY (api_key_id)
         REFERENCES api_keys (api_key_id) ON DELETE CASCADE
 )
