@@ -14,7 +14,7 @@ from collections import Counter
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from kyc.domain.uploads import (
     MAX_PART_HEADER_BYTES,
@@ -167,6 +167,9 @@ async def read_parts(request: Request, *, max_file_bytes: int) -> list[tuple[str
         parser.finalize()
     except MultipartParseError:
         raise _malformed("not valid multipart/form-data") from None
+    except ClientDisconnect:
+        # Nothing was stored; the answer only reaches a client that is still there.
+        raise _malformed("the client went away before the body ended") from None
     if not sink.ended:
         raise _malformed("the body ended before its closing boundary")
     return sink.parts

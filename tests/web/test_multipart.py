@@ -136,3 +136,20 @@ def test_an_unknown_field_stops_the_reading() -> None:
 def test_malformed(body: bytes, ctype: str, code: str) -> None:
     refused, _ = _read(body, ctype, limit=1000)
     assert isinstance(refused, UploadRefused) and refused.code == code, refused
+
+
+def test_a_client_that_goes_away_is_not_an_error() -> None:
+    body, ctype = _body([("selfie", ("s.jpg", b"S" * 300_000, "image/jpeg"))])
+    sent = {"n": 0}
+
+    async def receive() -> dict[str, Any]:
+        sent["n"] += 1
+        if sent["n"] > 2:
+            return {"type": "http.disconnect"}
+        return {"type": "http.request", "body": body[:CHUNK], "more_body": True}
+
+    headers = [(b"content-type", ctype.encode())]
+    scope = {"type": "http", "method": "POST", "path": "/", "headers": headers, "query_string": b""}
+    with pytest.raises(UploadRefused) as err:
+        asyncio.run(read_parts(Request(scope, receive), max_file_bytes=1_000_000))
+    assert err.value.code == "malformed_multipart" and "went away" in err.value.message
