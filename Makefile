@@ -18,7 +18,7 @@ export GX_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
 
 .PHONY: setup system-deps demo test lint typecheck unit bench bench-documents bench-registers clean \
-	up down bench-latency bench-notify bench-duplicates bench-replay
+	up down bench-latency bench-notify bench-duplicates bench-replay bench-intake
 
 $(STAMP):
 	@$(MAKE) --no-print-directory system-deps
@@ -121,6 +121,10 @@ down:
 # Latency from the last object landing to the decision row (event-driven path).
 bench-latency: setup
 	$(BIN)/python benchmarks/bench_latency.py --n $${N:-20}
+
+# Intake API: p50/p95 of N sequential 2 MB uploads to a real `kyc serve`, decision excluded.
+bench-intake: setup
+	$(BIN)/python benchmarks/bench_intake.py --n $${N:-200}
 
 # What each notification channel adds per decision (real receivers on loopback).
 bench-notify: setup

@@ -28,11 +28,13 @@ Two kinds of state live here and nowhere else:
 from __future__ import annotations
 
 import atexit
+import contextvars
 import hashlib
 import json
 import logging
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -274,9 +276,35 @@ class Runtime:
                     close()
 
 
+#: A runtime chosen for the current context (see :func:`using`), else None.
+_chosen: contextvars.ContextVar[Runtime | None] = contextvars.ContextVar(
+    "kyc_runtime", default=None
+)
+
+
 def current() -> Runtime:
-    """The runtime of the process settings (:func:`kyc.settings.get_settings`)."""
-    return Runtime.from_settings(get_settings())
+    """The runtime of the process settings (:func:`kyc.settings.get_settings`).
+
+    Inside :func:`using`, the runtime given there instead.
+    """
+    chosen = _chosen.get()
+    return chosen if chosen is not None else Runtime.from_settings(get_settings())
+
+
+@contextmanager
+def using(rt: Runtime) -> Iterator[Runtime]:
+    """Make :func:`current` return ``rt`` in this context.
+
+    Threads started with a copy of the context (as :class:`flows.runner.InlineRunner`
+    does) see it too. The web app runs on the settings it was built with, which need not be the
+    process settings; when it decides an upload itself (``KYC_INTAKE_PROCESS=inline``)
+    the pipeline's tasks must find that app's database and stores.
+    """
+    token = _chosen.set(rt)
+    try:
+        yield rt
+    finally:
+        _chosen.reset(token)
 
 
 def database() -> sa.Engine:
@@ -322,4 +350,14 @@ def shutdown() -> None:
 atexit.register(shutdown)
 
 
-__all__ = ["Runtime", "current", "database", "reset", "settings_key", "shared", "shutdown", "store"]
+__all__ = [
+    "Runtime",
+    "current",
+    "database",
+    "reset",
+    "settings_key",
+    "shared",
+    "shutdown",
+    "store",
+    "using",
+]

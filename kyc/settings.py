@@ -267,6 +267,8 @@ class Settings(BaseSettings):
     intake_max_pixels: int = Field(default=40_000_000, gt=0)
     #: Requests per minute per API key (token bucket; a burst of the same size).
     intake_rate_per_minute: int = Field(default=120, ge=1)
+    #: Lifetime of the presigned S3 PUT URLs of ``POST /v1/uploads`` (S3 landings only).
+    intake_presign_expiry_seconds: int = Field(default=900, ge=60, le=7 * 24 * 3600)
     #: How an upload gets decided: ``event`` leaves it to the event path (``make up``'s
     #: folder watcher, or S3 → SQS → bridge); ``inline`` decides it in the web process
     #: (``kyc serve`` alone, no Prefect worker).

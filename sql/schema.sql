@@ -535,6 +535,22 @@ CREATE TABLE intake_requests (
         REFERENCES api_keys (api_key_id) ON DELETE CASCADE
 );
 
+-- Applications uploaded through the intake API: the key that sent each one (a key
+-- reads the status of its own uploads only), by multipart POST or presigned S3 PUTs.
+-- No foreign key to applications: a presigned upload reserves its id before any
+-- object (and so any applications row) exists. Ids and key ids only, no PII.
+CREATE TABLE intake_uploads (
+    application_id  text        NOT NULL,
+    api_key_id      uuid        NOT NULL,
+    method          text        NOT NULL,
+    received_at     timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT pk_intake_uploads PRIMARY KEY (application_id),
+    CONSTRAINT ck_intake_uploads_method_known CHECK (method IN ('multipart', 'presigned')),
+    CONSTRAINT fk_intake_uploads_api_key_id_api_keys FOREIGN KEY (api_key_id)
+        REFERENCES api_keys (api_key_id) ON DELETE CASCADE
+);
+CREATE INDEX ix_intake_uploads_api_key_id ON intake_uploads (api_key_id);
+
 -- Who works a MANUAL_REVIEW case now (one row per claimed application).
 CREATE TABLE review_assignments (
     application_id   text        NOT NULL,

@@ -335,3 +335,20 @@ def test_wiring_builds_and_never_caches() -> None:
 
     settings = Settings(register_engine="http")
     assert build_register_client(settings) is not build_register_client(settings)
+
+
+def test_using_chooses_the_runtime_of_a_context(tmp_path: Path) -> None:
+    """The web app's inline decisions run the pipeline's tasks on the app's runtime."""
+    import contextvars
+
+    chosen = Runtime(Settings(**base_fields(tmp_path)))
+    process = runtime.current()
+    assert process is not chosen
+    with runtime.using(chosen):
+        assert runtime.current() is chosen
+        # A thread started with a copy of the context (InlineRunner.submit) sees it...
+        with ThreadPoolExecutor(1) as pool:
+            assert pool.submit(contextvars.copy_context().run, runtime.current).result() is chosen
+            # ...a thread without it does not.
+            assert pool.submit(runtime.current).result() is process
+    assert runtime.current() is process

@@ -16,6 +16,7 @@ One module per command group; this one builds the Typer app from them:
 - :mod:`kyc.cli.web`: ``serve`` (intake API and review console)
 - :mod:`kyc.cli.users`: ``users add|list|disable|set-role`` (console accounts)
 - :mod:`kyc.cli.review`: ``review-stats`` (the reviewers' feedback)
+- :mod:`kyc.cli.api_keys`: ``api-keys create|list|revoke`` (intake API clients)
 - :mod:`kyc.cli.common`: the stderr console and Prefect's settings they share
 
 The commands only parse arguments and print: decisions are the rules'
@@ -27,6 +28,7 @@ from __future__ import annotations
 import typer
 
 from kyc.cli import (
+    api_keys,
     audit,
     db,
     demo,
@@ -50,6 +52,7 @@ app.add_typer(audit_app, name="audit")
 keys_app = typer.Typer(help="Master keys of the encrypted object store.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(users.users_app, name="users")
+app.add_typer(api_keys.app, name="api-keys")
 
 # In the order ``kyc --help`` lists them.
 for _name, _command in (

@@ -612,6 +612,25 @@ class IntakeRequest(Base):
     created_at: Mapped[dt.datetime] = _created_at()
 
 
+class IntakeUpload(Base):
+    """An application uploaded through the intake API, and the key that sent it.
+
+    No foreign key to ``applications``: a presigned upload reserves its id before
+    any object (and so any applications row) exists.
+    """
+
+    __tablename__ = "intake_uploads"
+    __table_args__ = (
+        sa.CheckConstraint("method IN ('multipart', 'presigned')", name="method_known"),
+    )
+
+    application_id: Mapped[str] = mapped_column(primary_key=True)
+    api_key_id: Mapped[uuid.UUID] = mapped_column(_fk("api_keys.api_key_id"), index=True)
+    #: ``multipart`` (POST /v1/applications) or ``presigned`` (POST /v1/uploads)
+    method: Mapped[str]
+    received_at: Mapped[dt.datetime] = mapped_column(server_default=NOW)
+
+
 class ReviewAssignment(Base):
     """Who works a MANUAL_REVIEW case now."""
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
@@ -38,17 +37,44 @@ class RegisterType(StrEnum):
     NONE = "NONE"
 
 
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One violation in ``application.json``: where and which rule, never the value.
+
+    Attributes:
+        path: JSON path of the member, ``/``-separated (``document/expiry_date``);
+            ``<root>`` for the document itself.
+        rule: the broken rule (a JSON Schema keyword such as ``required``,
+            ``pattern``, ``enum``; ``json`` for unparseable text; ``date`` for an
+            impossible calendar date; ``folder`` for an id disagreeing with its folder).
+        detail: what the rule wants, in words taken from the schema (no input value).
+    """
+
+    path: str
+    rule: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.rule} violated" + (f" ({self.detail})" if self.detail else "")
+
+    def as_json(self) -> dict[str, str]:
+        """The problem as the intake API reports it."""
+        return {"path": self.path, "rule": self.rule, "detail": self.detail}
+
+
 class ApplicationInvalid(ValueError):
     """``application.json`` is not valid JSON or breaks the schema.
 
     Attributes:
-        problems: one line per violation, each naming the JSON path (no values, so
-            that no PII reaches logs).
+        details: the violations, each naming its JSON path and rule (no values, so
+            that no PII reaches logs, dead letters or API clients).
+        problems: the same as one line each.
     """
 
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
+    def __init__(self, details: list[Problem]) -> None:
+        self.details = details
+        self.problems = [str(p) for p in details]
+        super().__init__("; ".join(self.problems))
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,11 +174,11 @@ def _validator() -> jsonschema.Draft202012Validator:
     )
 
 
-def _date(value: str, path: str, problems: list[str]) -> dt.date:
+def _date(value: str, path: str, problems: list[Problem]) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        problems.append(f"{path}: not a real calendar date")
+        problems.append(Problem(path, "date", "not a real calendar date"))
         return dt.date.min
 
 
@@ -164,67 +190,42 @@ MAX_DEPTH = 32
 MAX_PROBLEMS = 20
 
 
-def _path(parts: Iterable[object]) -> str:
-    """A JSON path for a message: keys cut short and stripped of control characters."""
-    out = []
-    for part in parts:
-        text = "".join(ch for ch in str(part) if ch.isprintable())[:40]
-        out.append(text or "?")
-    return "/".join(out) or "<root>"
+def _segment(part: object) -> str:
+    """One path segment for a message: printable characters only, cut short."""
+    return "".join(ch for ch in str(part) if ch.isprintable())[:64] or "?"
 
 
-def _problem(err: jsonschema.ValidationError) -> str:
-    """One schema violation as "<path>: <rule>" — never the offending value.
-
-    jsonschema's own messages quote the value ("'Jane' is not of type ..."); a form
-    sent as an array would copy names and birth dates into dead letters and logs.
-    """
-    path = _path(err.absolute_path)
-    rule = str(err.validator)
-    if rule == "type":
-        return f"{path}: type violated (expected {err.validator_value})"
-    if rule == "required":
-        missing = [
-            k
-            for k in err.validator_value
-            if isinstance(err.instance, dict) and k not in err.instance
-        ]
-        return f"{path}: required violated (missing {', '.join(_path([k]) for k in missing[:5])})"
-    if rule == "additionalProperties" and isinstance(err.instance, dict):
-        allowed = set(err.schema.get("properties", {}))
-        extra = [_path([k]) for k in err.instance if k not in allowed][:5]
-        return f"{path}: additionalProperties violated (unexpected {', '.join(extra)})"
-    if rule == "enum":
-        allowed_values = ", ".join(str(v) for v in err.validator_value)
-        return f"{path}: enum violated (allowed: {allowed_values})"
-    if rule in {"minLength", "maxLength", "pattern", "format"}:
-        return f"{path}: {rule} violated ({rule} {err.validator_value})"
-    return f"{path}: {rule} violated"
+def _path(parts: Any) -> str:
+    return "/".join(_segment(p) for p in parts) or "<root>"
 
 
-def _hostile(data: Any) -> list[str]:
+def _hostile(data: Any) -> list[Problem]:
     """Values no form holds and that would break storage: NUL, lone surrogates, depth.
 
     Checked iteratively (a recursive walk is what a deeply nested document attacks).
     PostgreSQL cannot store NUL in text, and a lone surrogate cannot be encoded as
     UTF-8: both would fail the transaction long after validation.
     """
-    problems: list[str] = []
+    problems: list[Problem] = []
     stack: list[tuple[Any, tuple[object, ...]]] = [(data, ())]
     while stack and len(problems) < MAX_PROBLEMS:
         value, path = stack.pop()
         if len(path) > MAX_DEPTH:
-            return [f"{_path(path[:3])}/...: nested deeper than {MAX_DEPTH} levels"]
+            return [Problem(_path(path[:3]) + "/...", "depth", f"nested deeper than {MAX_DEPTH}")]
         if isinstance(value, dict):
             for key, item in value.items():
                 stack.append((item, (*path, key)))
                 if _bad_text(key):
-                    problems.append(f"{_path(path)}: a key holds NUL or an unpaired surrogate")
+                    problems.append(
+                        Problem(
+                            _path(path), "text", "a member name holds NUL or an unpaired surrogate"
+                        )
+                    )
         elif isinstance(value, list):
             stack.extend((item, (*path, i)) for i, item in enumerate(value))
         elif isinstance(value, str) and _bad_text(value):
-            problems.append(f"{_path(path)}: text holds NUL or an unpaired surrogate")
-    return sorted(problems)
+            problems.append(Problem(_path(path), "text", "holds NUL or an unpaired surrogate"))
+    return sorted(problems, key=lambda p: p.path)
 
 
 def _bad_text(text: str) -> bool:
@@ -235,6 +236,40 @@ def _bad_text(text: str) -> bool:
     except UnicodeEncodeError:
         return True
     return False
+
+
+def _schema_problems(err: jsonschema.ValidationError) -> list[Problem]:
+    """Words for one schema violation, built from the schema alone.
+
+    jsonschema's own messages quote the offending value (``'visa' is not one of
+    ...``); a form value may be personal data, so none of them is passed on.
+    """
+    path, rule, want = _path(err.absolute_path), str(err.validator), err.validator_value
+    instance = err.instance if isinstance(err.instance, dict) else {}
+    if rule == "required":
+        prefix = f"{path}/" if err.absolute_path else ""
+        return [
+            Problem(f"{prefix}{_segment(name)}", rule, "required member is missing")
+            for name in want
+            if name not in instance
+        ]
+    if rule == "additionalProperties":
+        known = set(err.schema.get("properties", {}))
+        prefix = f"{path}/" if err.absolute_path else ""
+        # The member's name is the client's structure, not a value; capped anyway.
+        return [
+            Problem(f"{prefix}{_segment(name)}", rule, "unknown member")
+            for name in sorted(set(instance) - known)
+        ]
+    detail = {
+        "enum": lambda: "one of: " + ", ".join(str(v) for v in want),
+        "type": lambda: "must be " + (" or ".join(want) if isinstance(want, list) else str(want)),
+        "pattern": lambda: f"must match {want}",
+        "format": lambda: f"must be a {want}",
+        "minLength": lambda: f"at least {want} characters",
+        "maxLength": lambda: f"at most {want} characters",
+    }.get(rule, lambda: "")()
+    return [Problem(path, rule, detail)]
 
 
 def parse_application(raw: bytes | str, *, expected_id: str | None = None) -> Application:
@@ -251,32 +286,61 @@ def parse_application(raw: bytes | str, *, expected_id: str | None = None) -> Ap
         ApplicationInvalid: malformed JSON, schema violations, impossible dates or an
             id that disagrees with its folder.
     """
+    return parse_application_data(decode_form(raw), expected_id=expected_id)
+
+
+def decode_form(raw: bytes | str) -> Any:
+    """The JSON value of ``application.json`` (not yet validated).
+
+    Raises:
+        ApplicationInvalid: not UTF-8 or not JSON (where, never what).
+    """
     if len(raw) > MAX_FORM_BYTES:
-        raise ApplicationInvalid([f"<root>: larger than {MAX_FORM_BYTES} bytes"])
+        raise ApplicationInvalid([Problem("<root>", "size", f"larger than {MAX_FORM_BYTES} bytes")])
     try:
-        data = json.loads(raw)
+        return json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ApplicationInvalid(
-            [f"not valid JSON: {exc.__class__.__name__} at {_where(exc)}"]
+            [Problem("<root>", "json", f"not valid JSON: {type(exc).__name__} at {_where(exc)}")]
         ) from exc
     except RecursionError as exc:
-        raise ApplicationInvalid([f"<root>: nested deeper than {MAX_DEPTH} levels"]) from exc
+        raise ApplicationInvalid(
+            [Problem("<root>", "depth", f"nested deeper than {MAX_DEPTH}")]
+        ) from exc
     except ValueError as exc:
         # Python refuses integers of more than 4300 digits (CVE-2020-10735 limit).
-        raise ApplicationInvalid(["not valid JSON: a number too long to read"]) from exc
+        raise ApplicationInvalid(
+            [Problem("<root>", "json", "not valid JSON: a number too long to read")]
+        ) from exc
+
+
+def parse_application_data(data: Any, *, expected_id: str | None = None) -> Application:
+    """Validate and parse the already-decoded JSON of ``application.json``.
+
+    Args:
+        data: the decoded JSON value.
+        expected_id: see :func:`parse_application`.
+
+    Returns:
+        The parsed application.
+
+    Raises:
+        ApplicationInvalid: schema violations, impossible dates or a disagreeing id.
+    """
     hostile = _hostile(data)
     if hostile:
         raise ApplicationInvalid(hostile)
-    problems = [
-        _problem(err)
-        for err in sorted(
-            _validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path))
-        )
-    ][:MAX_PROBLEMS]
+    problems: list[Problem] = []
+    for err in sorted(
+        _validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path))
+    ):
+        problems += [p for p in _schema_problems(err) if p not in problems]
     if problems:
-        raise ApplicationInvalid(problems)
+        raise ApplicationInvalid(problems[:MAX_PROBLEMS])
     if expected_id is not None and data["application_id"] != expected_id:
-        raise ApplicationInvalid(["application_id: does not match its landing folder"])
+        raise ApplicationInvalid(
+            [Problem("application_id", "folder", "does not match its landing folder")]
+        )
     dob = _date(data["date_of_birth"], "date_of_birth", problems)
     doc = data["document"]
     expiry = _date(doc["expiry_date"], "document/expiry_date", problems)

@@ -20,16 +20,21 @@ from kyc.storage.base import ObjectInfo
 
 INCOMING = "incoming/"
 IMAGE_SUFFIXES = ("jpg", "jpeg", "png")
-#: An application id (the landing folder's name; the form schema's pattern too).
-APPLICATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+#: An application id: one safe path segment (no ``/``, never ``.`` or ``..``).
+APPLICATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _KEY = re.compile(
-    r"^incoming/(?P<app>[A-Za-z0-9][A-Za-z0-9_.-]{0,127})/"
+    rf"^incoming/(?P<app>{APPLICATION_ID.pattern})/"
     r"(?P<name>application\.json|(?P<stem>id_document|id_document_back|selfie)\.(?P<ext>[A-Za-z]+)"
     r"|selfie_frames/(?P<frame>[0-9]{1,3})\.(?P<fext>[A-Za-z]+))$"
 )
 #: More frames than this is not a selfie challenge (and would slow the batch down).
 MAX_FRAMES = 30
 REQUIRED = ("application.json", "id_document", "selfie")
+
+
+def valid_application_id(value: str) -> bool:
+    """True when ``value`` can name a landing folder (``incoming/<application_id>/``)."""
+    return APPLICATION_ID.fullmatch(value) is not None
 
 
 @dataclass(frozen=True, slots=True)

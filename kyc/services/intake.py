@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from kyc.db import repository as repo
 from kyc.db.engine import session_scope
@@ -155,18 +156,29 @@ def register_application(
 ) -> repo.ApplicationRefs:
     """Create/refresh the user, application, id_document (NEW) and selfie rows."""
     with session_scope(rt.db) as s:
-        return repo.register_application(
-            s,
-            application=app,
-            landing_uri=rt.store(landing).uri,
-            input_fingerprint=bundle.fingerprint,
-            front_key=bundle.front.key,
-            front_etag=bundle.front.etag,
-            back_key=bundle.back.key if bundle.back else None,
-            back_etag=bundle.back.etag if bundle.back else None,
-            selfie_key=bundle.selfie.key,
-            selfie_etag=bundle.selfie.etag,
-        )
+        return register_in(s, rt, landing, bundle, app)
+
+
+def register_in(
+    session: Session, rt: Runtime, landing: str, bundle: LandingBundle, app: Application
+) -> repo.ApplicationRefs:
+    """:func:`register_application` inside the caller's transaction.
+
+    The intake API records its own rows (the uploading key, the Idempotency-Key's
+    response) in the same transaction, so that either all of them exist or none.
+    """
+    return repo.register_application(
+        session,
+        application=app,
+        landing_uri=rt.store(landing).uri,
+        input_fingerprint=bundle.fingerprint,
+        front_key=bundle.front.key,
+        front_etag=bundle.front.etag,
+        back_key=bundle.back.key if bundle.back else None,
+        back_etag=bundle.back.etag if bundle.back else None,
+        selfie_key=bundle.selfie.key,
+        selfie_etag=bundle.selfie.etag,
+    )
 
 
 def open_case(

@@ -270,6 +270,36 @@ class S3Store:
         )
         return ObjectInfo(key=key, size=len(data), etag=_strip_etag(response["ETag"]))
 
+    def presign_put(
+        self, key: str, *, content_type: str, content_length: int, expires_seconds: int
+    ) -> str:
+        """A URL that lets its holder PUT this one object until it expires (no credentials).
+
+        Content-Type and Content-Length are part of the signature (SigV4 signed
+        headers): S3 refuses a PUT whose type or length differs, so a size checked
+        when the URL was made is enforced by S3 itself. Not part of the ObjectStore
+        port: only an S3 landing can hand out such URLs.
+
+        Raises:
+            ValueError: the key is malformed.
+        """
+        full_key = self._full_key(key)
+        url: str = self._call(
+            lambda: self._client.generate_presigned_url(
+                "put_object",
+                Params={
+                    "Bucket": self.bucket,
+                    "Key": full_key,
+                    "ContentType": content_type,
+                    "ContentLength": content_length,
+                },
+                ExpiresIn=expires_seconds,
+                HttpMethod="PUT",
+            ),
+            key,
+        )
+        return url
+
     def head(self, key: str) -> ObjectInfo:
         """Return the object's info without its body.
 

@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request, Response
 
 from kyc.runtime import Runtime
 from kyc.settings import Settings, get_settings
-from kyc.web import console
+from kyc.web import console, intake
 
 #: Sent with every response: no framing, no sniffing, no referrer leaks, no caching of
 #: pages that show personal data.
@@ -29,11 +29,15 @@ SECURITY_HEADERS = {
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the web app on the runtime of ``settings`` (the process settings by default)."""
     settings = settings or get_settings()
+    rt = Runtime.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         console.close(app)  # the live queue's LISTEN thread
+        # Uploads queued for an inline decision are decided before the process ends.
+        if intake_state.decider is not None:
+            intake_state.decider.close()
 
     app = FastAPI(
         title="Open KYC",
@@ -43,8 +47,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         lifespan=lifespan,
     )
-    app.state.runtime = Runtime.from_settings(settings)
+    app.state.runtime = rt
     console.install(app)
+    intake_state = intake.setup(app, rt)
+    app.include_router(intake.router)
 
     @app.middleware("http")
     async def security_headers(

@@ -161,7 +161,7 @@ def close(app: FastAPI) -> None:
 
 
 def _case_id(application_id: str) -> str:
-    if not APPLICATION_ID.match(application_id):
+    if not APPLICATION_ID.fullmatch(application_id):
         raise ReviewRefused("not_found", "no such case")
     return application_id
 
@@ -462,7 +462,7 @@ def _sniff(data: bytes) -> str:
 def case_image(request: Request, application_id: str, role: str, user: Viewer) -> Response:
     """One of the case's images from the landing store (never cached by the browser)."""
     m = _IMAGE_ROLE.match(role)
-    if not APPLICATION_ID.match(application_id) or m is None:
+    if not APPLICATION_ID.fullmatch(application_id) or m is None:
         return Response("no such image", status_code=404, media_type="text/plain")
     rt = runtime(request)
     with session_scope(rt.db) as s:

@@ -49,6 +49,7 @@ EXPECTED_TABLES = {
     "console_sessions",
     "api_keys",
     "intake_requests",
+    "intake_uploads",
     "review_assignments",
     "review_notes",
     "review_approvals",

@@ -158,9 +158,9 @@ def test_schema_problems_name_paths_and_rules_not_values() -> None:
     problems = _invalid(json.dumps(form))
     text = " | ".join(problems)
     assert "email: pattern violated" in text
-    assert "document/type: enum violated (allowed:" in text
-    assert "address/line1: type violated (expected string)" in text
-    assert "additionalProperties violated (unexpected unexpected_key)" in text
+    assert "document/type: enum violated (one of:" in text
+    assert "address/line1: type violated (must be string)" in text
+    assert "unexpected_key: additionalProperties violated (unknown member)" in text
 
 
 _VALID_FORM_FOR_HOSTILE: dict[str, object] = {
@@ -184,3 +184,24 @@ _VALID_FORM_FOR_HOSTILE: dict[str, object] = {
     },
     "registration": {"type": "NONE"},
 }
+
+
+def test_problems_name_path_and_rule_never_the_value():
+    bad = json.loads(form(first_name=["Secretia"], nickname="Sec"))
+    bad["document"]["type"] = "secret-visa"
+    bad["registration"]["number"] = 12345678
+    del bad["address"]["city"]
+    with pytest.raises(ApplicationInvalid) as err:
+        parse_application(json.dumps(bad))
+    details = {(p.path, p.rule): p.detail for p in err.value.details}
+    assert details == {
+        ("address/city", "required"): "required member is missing",
+        ("document/type", "enum"): "one of: driving_licence, passport, id_card",
+        ("first_name", "type"): "must be string",
+        ("nickname", "additionalProperties"): "unknown member",
+        ("registration/number", "type"): "must be string or null",
+    }
+    for value in ("Secretia", "secret-visa", "12345678"):
+        assert value not in str(err.value)
+    assert err.value.problems == [str(p) for p in err.value.details]
+    assert err.value.details[0].as_json().keys() == {"path", "rule", "detail"}
