@@ -11,6 +11,8 @@ One module per command group; this one builds the Typer app from them:
 - :mod:`kyc.cli.notifications`: ``notifications``, ``expiry-reminders``
 - :mod:`kyc.cli.db`: ``db upgrade``
 - :mod:`kyc.cli.web`: ``serve`` (intake API and review console)
+- :mod:`kyc.cli.users`: ``users add|list|disable|set-role`` (console accounts)
+- :mod:`kyc.cli.review`: ``review-stats`` (the reviewers' feedback)
 - :mod:`kyc.cli.common`: the stderr console and Prefect's settings they share
 
 The commands only parse arguments and print: decisions are the rules'
@@ -21,11 +23,23 @@ from __future__ import annotations
 
 import typer
 
-from kyc.cli import db, demo, engines, notifications, pipeline, records, registers, web
+from kyc.cli import (
+    db,
+    demo,
+    engines,
+    notifications,
+    pipeline,
+    records,
+    registers,
+    review,
+    users,
+    web,
+)
 
 app = typer.Typer(help="Open KYC onboarding pipeline.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(users.users_app, name="users")
 
 # In the order ``kyc --help`` lists them.
 for _name, _command in (
@@ -45,6 +59,7 @@ for _name, _command in (
     ("notifications", notifications.notifications),
     ("expiry-reminders", notifications.expiry_reminders),
     ("serve", web.serve),
+    ("review-stats", review.review_stats),
 ):
     app.command(_name)(_command)
 db_app.command("upgrade")(db.upgrade)

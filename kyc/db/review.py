@@ -599,3 +599,38 @@ def outcome_rows(session: Session, since: dt.datetime | None = None) -> list[dic
     """Every stored review outcome (for the statistics), oldest first."""
     where = [] if since is None else [ReviewOutcome.decided_at >= since]
     return _rows(session, ReviewOutcome, *where, order=ReviewOutcome.decided_at)
+
+
+@dataclass(frozen=True, slots=True)
+class ImageKeys:
+    """Where an application's images are: its landing and the keys stored for it."""
+
+    landing_uri: str
+    front: str | None
+    back: str | None
+    selfie: str | None
+
+
+def image_keys(session: Session, application_id: str) -> ImageKeys | None:
+    """The landing and the latest document and selfie keys of one application."""
+    app = session.get(ApplicationRow, application_id)
+    if app is None:
+        return None
+    doc = session.execute(
+        sa.select(IdDocument.front_key, IdDocument.back_key)
+        .where(IdDocument.application_id == application_id)
+        .order_by(IdDocument.created_at.desc())
+        .limit(1)
+    ).first()
+    selfie = session.execute(
+        sa.select(Selfie.object_key)
+        .where(Selfie.application_id == application_id)
+        .order_by(Selfie.created_at.desc())
+        .limit(1)
+    ).scalar()
+    return ImageKeys(
+        landing_uri=app.landing_uri,
+        front=doc.front_key if doc else None,
+        back=doc.back_key if doc else None,
+        selfie=selfie,
+    )

@@ -20,6 +20,8 @@ from kyc.storage.base import ObjectInfo
 
 INCOMING = "incoming/"
 IMAGE_SUFFIXES = ("jpg", "jpeg", "png")
+#: An application id (the landing folder's name; the form schema's pattern too).
+APPLICATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _KEY = re.compile(
     r"^incoming/(?P<app>[A-Za-z0-9][A-Za-z0-9_.-]{0,127})/"
     r"(?P<name>application\.json|(?P<stem>id_document|id_document_back|selfie)\.(?P<ext>[A-Za-z]+)"
