@@ -101,7 +101,7 @@ def _open_cases() -> Any:
         .where(
             d.decision == "MANUAL_REVIEW",
             # waiting for the applicant, not for a reviewer
-            sa.not_(d.reasons.any("RESUBMISSION_REQUESTED")),
+            sa.not_(sa.literal("RESUBMISSION_REQUESTED") == sa.any_(d.reasons)),
             ~sa.exists().where(later.application_id == d.application_id, later.version > d.version),
         )
         .subquery("open")
