@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,27 +44,30 @@ def test_the_demo_makes_a_reviewer_and_an_approver_with_a_password_shown_once(
     assert [a.username for a in accounts.list_users(rt)].count("demo-reviewer") == 1
 
 
+@contextmanager
+def runtime_with(db_url: str, landing: Path, **overrides: Any) -> Iterator[Runtime]:
+    """A runtime on the module's database with other settings (closed after)."""
+    rt = Runtime(service_settings(db_url, landing, **overrides))
+    try:
+        yield rt
+    finally:
+        rt.close()
+
+
 def test_kyc_demo_password_is_used_and_production_gets_no_demo_accounts(
     db_url: str, landing: Path
 ) -> None:
-    chosen = Runtime(service_settings(db_url, landing, demo_password="a demo password"))
-    try:
+    with runtime_with(db_url, landing, demo_password="a demo password") as chosen:
         made = ensure_demo_accounts(chosen)
         assert made.chosen and made.password == "a demo password"
         assert _logs_in(chosen, "demo-approver", "a demo password")
-    finally:
-        chosen.close()
-
-    short = Runtime(service_settings(db_url, landing, demo_password="short"))
-    try:
-        with pytest.raises(AccountError, match="at least"):
-            ensure_demo_accounts(short)
-    finally:
-        short.close()
-
-    production = Runtime(service_settings(db_url, landing, environment="production"))
-    try:
-        with pytest.raises(DemoAccountsRefused, match="production"):
-            ensure_demo_accounts(production)
-    finally:
-        production.close()
+    with (
+        runtime_with(db_url, landing, demo_password="short") as short,
+        pytest.raises(AccountError, match="at least"),
+    ):
+        ensure_demo_accounts(short)
+    with (
+        runtime_with(db_url, landing, environment="production") as production,
+        pytest.raises(DemoAccountsRefused, match="production"),
+    ):
+        ensure_demo_accounts(production)
