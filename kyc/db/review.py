@@ -67,36 +67,46 @@ class QueueRow:
     assignee: str | None
     applicant: str
     escalated: bool
+    #: the reasons of the rules' latest decision (what the case was queued for)
+    automated: list[str] = field(default_factory=list)
 
 
 def _open_cases() -> Any:
-    """Open cases: applications whose latest decision is MANUAL_REVIEW (a subquery).
+    """Open cases: applications whose latest decision is MANUAL_REVIEW (a CTE).
 
-    Found from the MANUAL_REVIEW decisions (the partial index
-    ``ix_kyc_decisions_manual_review``) that no later version follows (the unique
-    index on application id and version): the work grows with the number of review
-    decisions, not with every decision ever made, as DISTINCT ON over all of them
-    did (about 130 ms a page with 10,000 open cases among 30,000 applications;
-    benchmarks/bench_console.py). ``queued_at`` is when the case entered the queue:
-    its latest decision by the rules (a review version, ESCALATED, keeps that time).
+    Read from the MANUAL_REVIEW decisions that no later version follows, once per
+    statement (MATERIALIZED): the filters then apply to that set. Folded into one
+    query with the filters, the planner estimates one matching row and runs the
+    "no later version" test as a nested loop over every decision: 10 s for a
+    filtered page with 10,000 open cases (benchmarks/bench_console.py); DISTINCT ON
+    over every decision cost ~130 ms a page. What remains grows with the number of
+    decisions ever made (a hash of them per page); see benchmarks/README.md.
+
+    Columns: the latest version and its reasons; ``queued_at`` and ``automated``:
+    the time and reasons of the rules' latest decision (what the case was queued
+    for; an escalation is a review version carrying only its own reason code).
     """
     d, later, rules = KycDecision, aliased(KycDecision), aliased(KycDecision)
-    by_rules = (
-        sa.select(sa.func.max(rules.decided_at))
-        .where(rules.application_id == d.application_id, rules.source == "pipeline")
-        .scalar_subquery()
-    )
-    queued_at = sa.case(
-        (d.source == "pipeline", d.decided_at),
-        else_=sa.func.coalesce(by_rules, d.decided_at),
-    )
+
+    def by_rules(column: Any) -> Any:
+        # Only a review version (ESCALATED) needs to look the rules' decision up.
+        found = (
+            sa.select(column)
+            .where(rules.application_id == d.application_id, rules.source == "pipeline")
+            .order_by(rules.version.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        return sa.case((d.source == "pipeline", getattr(d, column.key)), else_=found)
+
     return (
         sa.select(
             d.application_id,
             d.version,
             d.reasons,
             d.user_id,
-            queued_at.label("queued_at"),
+            sa.func.coalesce(by_rules(rules.decided_at), d.decided_at).label("queued_at"),
+            by_rules(rules.reasons).label("automated"),
         )
         .where(
             d.decision == "MANUAL_REVIEW",
@@ -104,7 +114,8 @@ def _open_cases() -> Any:
             sa.not_(sa.literal("RESUBMISSION_REQUESTED") == sa.any_(d.reasons)),
             ~sa.exists().where(later.application_id == d.application_id, later.version > d.version),
         )
-        .subquery("open")
+        .cte("open_cases")
+        .prefix_with("MATERIALIZED")
     )
 
 
@@ -146,7 +157,9 @@ def _filtered(filters: QueueFilters, *, now: dt.datetime, sla_hours: float) -> A
     stmt = sa.select(cases)
     queued_at, app_id = cases.c.queued_at, cases.c.application_id
     if filters.reason:
-        stmt = stmt.where(cases.c.reasons.any(filters.reason))
+        stmt = stmt.where(
+            sa.or_(cases.c.reasons.any(filters.reason), cases.c.automated.any(filters.reason))
+        )
     if filters.doc_type:
         stmt = stmt.where(_doc_type(app_id) == filters.doc_type)
     if filters.reg_type:
@@ -178,10 +191,10 @@ def queue(
 ) -> tuple[list[QueueRow], int]:
     """Open MANUAL_REVIEW cases, oldest first, and how many match the filters."""
     matching = _filtered(filters, now=now, sla_hours=sla_hours).subquery("matching")
-    total = session.execute(sa.select(sa.func.count()).select_from(matching)).scalar_one()
     # One page is chosen first; only its rows are joined to their names and documents.
+    # The count rides along on every row (one statement, one pass over the open cases).
     page = (
-        sa.select(matching)
+        sa.select(matching, sa.func.count().over().label("total"))
         .order_by(matching.c.queued_at, matching.c.application_id)
         .offset(offset)
         .limit(limit)
@@ -198,6 +211,10 @@ def queue(
         .join(User, User.user_id == page.c.user_id)
         .order_by(page.c.queued_at, page.c.application_id)
     ).all()
+    if rows:
+        total = int(rows[0].total)
+    else:  # past the last page (or nothing matches): count apart
+        total = session.execute(sa.select(sa.func.count()).select_from(matching)).scalar_one()
     return [
         QueueRow(
             application_id=r.application_id,
@@ -209,6 +226,7 @@ def queue(
             assignee=r.assignee,
             applicant=r.applicant,
             escalated="ESCALATED" in r.reasons,
+            automated=list(r.automated or []),
         )
         for r in rows
     ], int(total)
@@ -609,6 +627,8 @@ class ImageKeys:
     front: str | None
     back: str | None
     selfie: str | None
+    #: the latest scan's portrait box on the flattened front (None: no crop)
+    portrait_box: tuple[int, int, int, int] | None = None
 
 
 def image_keys(session: Session, application_id: str) -> ImageKeys | None:
@@ -617,11 +637,21 @@ def image_keys(session: Session, application_id: str) -> ImageKeys | None:
     if app is None:
         return None
     doc = session.execute(
-        sa.select(IdDocument.front_key, IdDocument.back_key)
+        sa.select(IdDocument.id_document_id, IdDocument.front_key, IdDocument.back_key)
         .where(IdDocument.application_id == application_id)
         .order_by(IdDocument.created_at.desc())
         .limit(1)
     ).first()
+    box = (
+        session.execute(
+            sa.select(DocScan.portrait_box)
+            .where(DocScan.id_document_id == doc.id_document_id)
+            .order_by(DocScan.created_at.desc())
+            .limit(1)
+        ).scalar()
+        if doc
+        else None
+    )
     selfie = session.execute(
         sa.select(Selfie.object_key)
         .where(Selfie.application_id == application_id)
@@ -633,4 +663,5 @@ def image_keys(session: Session, application_id: str) -> ImageKeys | None:
         front=doc.front_key if doc else None,
         back=doc.back_key if doc else None,
         selfie=selfie,
+        portrait_box=(box[0], box[1], box[2], box[3]) if box and len(box) == 4 else None,
     )

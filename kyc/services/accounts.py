@@ -179,6 +179,43 @@ def set_password(rt: Runtime, username: str, password: str) -> store.Account:
     return _change(rt, username, lambda row: setattr(row, "password_hash", hashed))
 
 
+def sso_account(
+    rt: Runtime, *, subject: str, username_hint: str, display_name: str, role: Role
+) -> store.Account:
+    """The account of an OpenID Connect subject, made on its first login.
+
+    The identity provider is the authority on the role: it is set from the ID
+    token's claim at every login. A local account with the same username is never
+    taken over: the new account gets a suffixed name instead.
+
+    Raises:
+        AccountError: the subject's account is disabled.
+    """
+    base = re.sub(r"[^A-Za-z0-9_.@-]", "-", username_hint).strip("-._@")[:48] or "sso"
+    if not base[0].isalnum():
+        base = "sso-" + base
+    with session_scope(rt.db) as s:
+        row = store.by_subject(s, subject)
+        if row is not None:
+            if row.disabled_at is not None:
+                raise AccountError("this account is disabled")
+            row.role = role.value
+            row.display_name = display_name[:200] or row.display_name
+            s.flush()
+            return store.as_account(row)
+        name = base
+        if store.by_username(s, name) is not None:
+            name = f"{base}-{hashlib.sha256(subject.encode()).hexdigest()[:6]}"
+        return store.add_user(
+            s,
+            username=name,
+            display_name=display_name[:200] or name,
+            role=role.value,
+            password_hash=None,
+            oidc_subject=subject,
+        )
+
+
 # --------------------------------------------------------------------------------------
 # logging in
 # --------------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ from kyc.services import accounts
 from kyc.services import review as svc
 from kyc.services.accounts import LoginLimiter, LoginRefused, SessionUser
 from kyc.storage.base import ObjectNotFound
-from kyc.web import auth, views
+from kyc.web import auth, oidc, views
 from kyc.web.auth import Forbidden, LoginRequired, require, runtime
 from kyc.web.events import ReviewEvents
 
@@ -119,6 +119,8 @@ def redirect(request: Request, url: str, message: str | None = None, kind: str =
 def install(app: FastAPI) -> None:
     """Add the console to the app: routes, static files, error pages, the live feed."""
     app.include_router(router)
+    if app.state.runtime.settings.oidc_issuer:
+        app.include_router(oidc.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     settings = app.state.runtime.settings
     app.state.login_limiter = LoginLimiter(
@@ -135,9 +137,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Forbidden)
     def _forbidden(request: Request, exc: Forbidden) -> Response:
         return render(
-            request, "error.html", exc.user or auth.current_user(request), status=403,
-            title="Not allowed", message=str(exc),
-        )  # fmt: skip
+            request,
+            "error.html",
+            exc.user or auth.current_user(request),
+            status=403,
+            title="Not allowed",
+            message=str(exc),
+        )
 
     @app.exception_handler(BadRequest)
     def _bad(request: Request, exc: BadRequest) -> Response:
@@ -426,6 +432,7 @@ def _case_context(request: Request, user: SessionUser, application_id: str) -> d
         "candidates": candidates,
         "frames": list(frames),
         "has_back": bool(record.documents and record.documents[-1].get("back_key")),
+        "has_portrait": bool(scan and scan.get("portrait_box")),
         "reject_reasons": REJECT_REASONS,
         "resubmit_documents": RESUBMIT_DOCUMENTS,
         "reviewers": reviewers,
@@ -462,16 +469,16 @@ def case_image(request: Request, application_id: str, role: str, user: Viewer) -
         keys = review_store.image_keys(s, application_id)
     if keys is None:
         return Response("no such case", status_code=404, media_type="text/plain")
-    if role == "portrait":
-        # Neither doc_scans nor face_checks store the document's face box (the reader
-        # finds it on the flattened document and keeps only the crop in memory).
-        return Response(
-            "no portrait crop: the document's face box is not stored",
-            status_code=404,
-            media_type="text/plain",
-        )
     key: str | None
-    if m.group(2) is not None:
+    if role == "portrait":
+        if keys.portrait_box is None:
+            return Response(
+                "no portrait crop: the reader found no face on the document",
+                status_code=404,
+                media_type="text/plain",
+            )
+        key = keys.front
+    elif m.group(2) is not None:
         key = _frames(rt, keys.landing_uri, application_id).get(int(m.group(2)))
     else:
         key = {"id_document": keys.front, "id_document_back": keys.back, "selfie": keys.selfie}[
@@ -487,7 +494,33 @@ def case_image(request: Request, application_id: str, role: str, user: Viewer) -
     kind = _sniff(data)
     if not kind.startswith("image/"):
         return Response("not an image", status_code=415, media_type="text/plain")
+    if role == "portrait" and keys.portrait_box is not None:
+        data, kind = portrait_crop(data, keys.portrait_box), "image/jpeg"
     return Response(data, media_type=kind, headers={"Cache-Control": "no-store"})
+
+
+def portrait_crop(front: bytes, box: tuple[int, int, int, int]) -> bytes:
+    """The document portrait: the reader's box cut from the front, flattened as it read it.
+
+    The box is in pixels of the flattened document (kyc.imaging.capture.flatten of
+    the decoded front), so the front is flattened the same way again first.
+    """
+    import io
+
+    from kyc.imaging.capture import flatten
+    from kyc.imaging.picture import Picture
+
+    flat = flatten(Picture.of(front).rgb()).image
+    left, top, right, bottom = box
+    inside = (
+        max(0, left),
+        max(0, top),
+        min(flat.width, max(right, left + 1)),
+        min(flat.height, max(bottom, top + 1)),
+    )
+    buf = io.BytesIO()
+    flat.convert("RGB").crop(inside).save(buf, format="JPEG", quality=90)
+    return buf.getvalue()
 
 
 # --------------------------------------------------------------------------------------
@@ -514,9 +547,11 @@ def _version(form: FormData) -> int:
 
 def _back(form: FormData, application_id: str) -> str:
     back = _field(form, "back")
-    return auth.safe_next(back) if back.startswith("/?") or back == "/" else (
-        f"/cases/{application_id}"
-    )  # fmt: skip
+    return (
+        auth.safe_next(back)
+        if back.startswith("/?") or back == "/"
+        else (f"/cases/{application_id}")
+    )
 
 
 async def _do(
@@ -538,8 +573,9 @@ async def _do(
             return render(
                 request, "error.html", user, status=404, title="Not found", message=str(exc)
             )
-        return render(request, "case.html", user, status=status, flash=("error", str(exc)),
-                      **context)  # fmt: skip
+        return render(
+            request, "case.html", user, status=status, flash=("error", str(exc)), **context
+        )
     if result.outcome is not None:
         return redirect(request, "/", f"{application_id}: {result.message}")
     return redirect(request, _back(form, application_id), f"{application_id}: {result.message}")

@@ -192,7 +192,10 @@ def queue_items(rows: list[QueueRow], now: dt.datetime, sla_hours: float) -> lis
                 due=due,
                 overdue=due < now,
                 age=age_text((now - r.queued_at).total_seconds()),
-                reasons=[(code, plain_words(code)) for code in r.reasons],
+                reasons=[
+                    (code, plain_words(code))
+                    for code in dict.fromkeys([*r.reasons, *automated_reasons(r.automated)])
+                ],
             )
         )
     return out

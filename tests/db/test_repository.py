@@ -249,6 +249,8 @@ def test_full_round_trip(db_engine: sa.Engine) -> None:
         "decided_at": "2025-03-14T09:26:53.589000+00:00",
         "reprocess_of": None,
         "duplicate_of": [],
+        "source": "pipeline",
+        "reviewed_by": [],
     }
     assert json.loads(json.dumps(row.as_json())) == row.as_json()
 

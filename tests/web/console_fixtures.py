@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 
 from kyc.domain.records import DocumentField, DocumentScan, Finding, Reason
 from kyc.domain.review import Role
@@ -46,6 +47,7 @@ class Console:
     settings: Settings
     landing: Path
     shared: Path
+    app: FastAPI
 
     def client(self, address: str | None = None) -> httpx.Client:
         """A fresh browser-like client (its own cookies), not following redirects.
@@ -102,8 +104,9 @@ def console(
     settings = console_settings(pg_server.create("kyc_web"), landing, **console_overrides)
     rt = Runtime.from_settings(settings)
     _ = rt.db  # migrate before the server starts
+    app = create_app(settings)
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host="127.0.0.1",
         port=free_port(),
         log_level="warning",
@@ -119,7 +122,7 @@ def console(
             raise RuntimeError("the console did not start")
         time.sleep(0.05)
     try:
-        yield Console(f"http://127.0.0.1:{config.port}", rt, settings, landing, shared_data)
+        yield Console(f"http://127.0.0.1:{config.port}", rt, settings, landing, shared_data, app)
     finally:
         server.should_exit = True
         thread.join(timeout=15)

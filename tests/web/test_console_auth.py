@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
+import httpx
 import pytest
 import sqlalchemy as sa
+from argon2 import PasswordHasher
 
 from kyc.db.engine import session_scope
-from kyc.db.models import ConsoleSession
+from kyc.db.models import ConsoleSession, ConsoleUser
 from kyc.domain.review import Role
+from kyc.runtime import Runtime
 from kyc.services import accounts
+from kyc.web.app import create_app
 from tests.web.console_fixtures import (
     PASSWORD,
     Console,
@@ -67,6 +72,51 @@ def test_login_ok_sets_a_hardened_cookie_and_a_hashed_session(console: Console) 
     assert accounts.token_hash(token) in stored and token not in stored
     page = client.get("/")
     assert page.status_code == 200 and name.title() in page.text
+
+
+def test_an_old_hash_is_upgraded_at_login(console: Console) -> None:
+    name = make_user(console, Role.VIEWER)
+    weak = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(PASSWORD)
+    with session_scope(console.rt.db) as s:
+        s.execute(
+            sa.update(ConsoleUser).where(ConsoleUser.username == name).values(password_hash=weak)
+        )
+    login(console, name)
+    with session_scope(console.rt.db) as s:
+        stored = s.execute(
+            sa.select(ConsoleUser.password_hash).where(ConsoleUser.username == name)
+        ).scalar_one()
+    assert stored != weak and stored.startswith("$argon2id$")
+    assert not PasswordHasher().check_needs_rehash(stored)
+    login(console, name)  # the new hash verifies
+
+
+def test_cookies_are_secure_when_configured(console: Console) -> None:
+    """The same app with KYC_WEB_SECURE_COOKIES on, over HTTPS on loopback."""
+    settings = console.settings.model_copy(update={"web_secure_cookies": True})
+    name = make_user(console, Role.VIEWER)
+
+    async def go() -> tuple[httpx.Response, httpx.Response]:
+        transport = httpx.ASGITransport(app=create_app(settings))
+        async with httpx.AsyncClient(transport=transport, base_url="https://console.test") as c:
+            form = await c.get("/login")
+            posted = await c.post(
+                "/login",
+                data={"username": name, "password": PASSWORD, "csrf_token": csrf_of(form.text)},
+            )
+            return form, posted
+
+    try:
+        form, response = asyncio.run(go())
+    finally:
+        Runtime.from_settings(settings).close()  # the second app's runtime
+    assert "secure" in form.headers["set-cookie"].lower()
+    assert response.status_code == 303
+    cookie = next(
+        h for h in response.headers.get_list("set-cookie") if h.startswith("kyc_session=")
+    )
+    assert "; secure" in cookie.lower() and "httponly" in cookie.lower()
+    assert response.headers["strict-transport-security"].startswith("max-age=")
 
 
 def test_next_is_kept_and_only_relative(console: Console) -> None:
@@ -245,4 +295,4 @@ def test_images_refuse_traversal_and_unknown_roles(console: Console) -> None:
     selfie = client.get(f"/cases/{app_id}/images/selfie")
     assert selfie.status_code == 200 and selfie.content[:3] == b"\xff\xd8\xff"
     portrait = client.get(f"/cases/{app_id}/images/portrait")
-    assert portrait.status_code == 404 and "face box is not stored" in portrait.text
+    assert portrait.status_code == 404 and "found no face" in portrait.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import threading
@@ -11,11 +12,17 @@ import uuid
 import httpx
 import pytest
 import sqlalchemy as sa
+from PIL import Image, ImageChops, ImageStat
 from typer.testing import CliRunner
 
 from kyc.db.engine import session_scope
 from kyc.domain.records import Reason
 from kyc.domain.review import Role
+from kyc.domain.rules import Signals
+from kyc.services import decide
+from kyc.services import scan as scans
+from kyc.storage.local import LocalStore
+from tests.services.conftest import land, open_landed
 from tests.web.console_fixtures import (
     Console,
     console,
@@ -89,12 +96,47 @@ def test_queue_filters_counts_and_bad_filters(console: Console) -> None:
     assert open_count >= 2 and unassigned == open_count - 1
     assert f"Showing 1–{open_count} of {open_count}" in page.text
     assert "No open case matches these filters" in client.get("/?doc_type=passport").text
-    for bad in ("reason=NOPE", "age=forever", "doc_type=visa", "reg_type=XX", "assignee=ghost",
-                "page=0", "page=abc"):  # fmt: skip
+    for bad in (
+        "reason=NOPE",
+        "age=forever",
+        "doc_type=visa",
+        "reg_type=XX",
+        "assignee=ghost",
+        "page=0",
+        "page=abc",
+    ):
         assert client.get(f"/?{bad}").status_code == 400, bad
         assert client.get(f"/queue/rows?{bad}").status_code == 400, bad
     rows = client.get("/queue/rows?reason=DOCUMENT_INCONSISTENT")
     assert rows.status_code == 200 and "<html" not in rows.text and flagged in rows.text
+
+
+def test_pagination(console: Console, monkeypatch: pytest.MonkeyPatch) -> None:
+    for _ in range(3):
+        queued_case(console)
+    monkeypatch.setattr("kyc.db.review.PAGE_SIZE", 2)  # the server runs in this process
+    client = login(console, make_user(console, Role.VIEWER))
+    first = client.get("/?assignee=unassigned")
+    total = int(re.search(r"Showing 1–2 of (\d+)", first.text).group(1))  # type: ignore[union-attr]
+    assert total >= 3 and len(re.findall(r"<tr data-application-id=", first.text)) == 2
+    assert 'href="/?assignee=unassigned&amp;page=2" rel="next"' in first.text
+    second = client.get("/?assignee=unassigned&page=2")
+    assert f"Showing 3–{min(4, total)} of {total}" in second.text
+    assert 'rel="prev"' in second.text
+    assert set(_queue_ids(client, "assignee=unassigned")).isdisjoint(
+        _queue_ids(client, "assignee=unassigned&page=2")
+    )
+
+
+def test_liveness_frames_are_shown(console: Console) -> None:
+    app_id = queued_case(console)
+    selfie = (console.landing / "incoming" / app_id / "selfie.jpg").read_bytes()
+    LocalStore(console.landing).put(f"incoming/{app_id}/selfie_frames/2.jpg", selfie)
+    client = login(console, make_user(console, Role.VIEWER))
+    assert 'data-testid="image-frame-2"' in client.get(f"/cases/{app_id}").text
+    frame = client.get(f"/cases/{app_id}/images/frame-2")
+    assert frame.status_code == 200 and frame.content == selfie
+    assert client.get(f"/cases/{app_id}/images/frame-3").status_code == 404
 
 
 def test_overdue_cases_are_marked(console: Console) -> None:
@@ -141,6 +183,32 @@ def test_case_page_shows_fields_findings_versions_and_audit(console: Console) ->
     assert _post(reviewer, app_id, "notes", body="<b>check</b> the address").status_code == 303
     html = client.get(f"/cases/{app_id}").text
     assert "&lt;b&gt;check&lt;/b&gt; the address" in html and "<b>check</b>" not in html
+
+
+def test_the_portrait_crop_is_the_readers_face_box(console: Console) -> None:
+    """The real local reader finds the licence portrait; the page shows that very crop."""
+    rt = console.rt
+    landed = land(LocalStore(console.landing), console.shared, identity=3)
+    case = open_landed(rt, str(console.landing), landed.application_id)
+    scan = scans.scan_document(rt, case)  # barcode, OCR and face detection, recorded
+    assert scan.portrait is not None and scan.portrait_box is not None
+    decide.decide_application(rt, case, Signals(case.application, scan, None, None))
+    client = login(console, make_user(console, Role.VIEWER))
+    assert (
+        f"/cases/{case.application_id}/images/portrait"
+        in client.get(f"/cases/{case.application_id}").text
+    )
+    crop = client.get(f"/cases/{case.application_id}/images/portrait")
+    assert crop.status_code == 200 and crop.headers["content-type"] == "image/jpeg"
+    assert crop.headers["cache-control"] == "no-store"
+    left, top, right, bottom = scan.portrait_box
+    with (
+        Image.open(io.BytesIO(crop.content)) as shown,
+        Image.open(io.BytesIO(scan.portrait)) as read,
+    ):
+        assert shown.size == (right - left, bottom - top) == read.size
+        diff = ImageChops.difference(shown.convert("L"), read.convert("L"))
+        assert ImageStat.Stat(diff).mean[0] < 3  # the same pixels, JPEG-encoded twice
 
 
 def test_four_eyes_over_http(console: Console) -> None:
@@ -205,6 +273,7 @@ def test_resubmission_and_escalation(console: Console) -> None:
     assert _post(client, esc, "escalate", note="").status_code == 422
     assert _post(client, esc, "escalate", note="photo unclear").status_code == 303
     assert esc in _queue_ids(client, "reason=ESCALATED")
+    assert 'id="escalated-note"' in client.get(f"/cases/{esc}").text
     refused = _post(client, esc, "reject", reasons="OTHER", note="n")
     assert refused.status_code == 403 and "approver" in refused.text
     boss = login(console, make_user(console, Role.APPROVER))
@@ -218,8 +287,14 @@ def test_two_racing_posts_make_one_decision(console: Console) -> None:
     forms = []
     for c in clients:
         page = c.get(f"/cases/{app_id}")
-        forms.append({"csrf_token": csrf_of(page.text), "expected_version": "1",
-                      "reasons": "OTHER", "note": "race"})  # fmt: skip
+        forms.append(
+            {
+                "csrf_token": csrf_of(page.text),
+                "expected_version": "1",
+                "reasons": "OTHER",
+                "note": "race",
+            }
+        )
     barrier = threading.Barrier(len(clients))
     statuses: list[int] = []
 
@@ -238,6 +313,16 @@ def test_two_racing_posts_make_one_decision(console: Console) -> None:
             sa.text("SELECT count(*) FROM kyc_decisions WHERE application_id = :a"), {"a": app_id}
         ).scalar_one()
     assert versions == 2
+
+
+def test_the_live_feed_sends_heartbeats(console: Console, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("kyc.web.console.HEARTBEAT_SECONDS", 0.2)
+    client = login(console, make_user(console, Role.VIEWER))
+    with client.stream("GET", "/events", timeout=10) as response:
+        lines = response.iter_lines()
+        assert next(lines) == "retry: 2000"
+        seen = [next(lines) for _ in range(4)]
+    assert ": heartbeat" in seen
 
 
 def test_a_new_decision_is_an_event_on_the_live_feed(console: Console) -> None:
@@ -259,29 +344,13 @@ def test_a_new_decision_is_an_event_on_the_live_feed(console: Console) -> None:
     thread = threading.Thread(target=listen, daemon=True)
     thread.start()
     assert connected.wait(10)
-    feed = None
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:  # the listener connects in its own thread
-        feed = _feed(console)
-        if feed is not None and feed.listening.is_set():
-            break
-        time.sleep(0.05)
-    assert feed is not None and feed.listening.is_set()
+    feed = console.app.state.review_events  # made by the first /events request
+    assert feed is not None and feed.listening.wait(10)  # LISTEN runs in its own thread
     started = time.monotonic()
     app_id = queued_case(console)  # inserts into kyc_decisions
     thread.join(timeout=10)
     assert events and events[0] == {"kind": "kyc_decisions", "application_id": app_id}
     assert time.monotonic() - started < 10
-
-
-def _feed(console: Console) -> object:
-    """The app's LISTEN feed (the test server runs in this process)."""
-    import gc
-
-    from kyc.web.events import ReviewEvents
-
-    found = [o for o in gc.get_objects() if isinstance(o, ReviewEvents)]
-    return found[-1] if found else None
 
 
 def test_stats_page_and_cli(console: Console, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -315,10 +384,18 @@ def test_users_cli(console: Console, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("kyc.runtime.get_settings", lambda: console.settings)
     name = f"cli-{uuid.uuid4().hex[:6]}"
     runner = CliRunner()
+    prompted = runner.invoke(
+        app,
+        ["users", "add", name + "-p", "--role", "viewer"],
+        input="typed twice, long\ntyped twice, long\n",
+    )
+    assert prompted.exit_code == 0, prompted.output
+    login(console, name + "-p", "typed twice, long")
     added = runner.invoke(
-        app, ["users", "add", name, "--role", "approver", "--password-stdin"],
+        app,
+        ["users", "add", name, "--role", "approver", "--password-stdin"],
         input="a long enough password\n",
-    )  # fmt: skip
+    )
     assert added.exit_code == 0, added.output
     short = runner.invoke(app, ["users", "add", name + "x", "--password-stdin"], input="short\n")
     assert short.exit_code == 2 and "at least" in short.output

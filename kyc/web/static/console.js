@@ -29,10 +29,16 @@
       }, 200);
     }
     var source = new EventSource("/events");
-    source.addEventListener("open", function () { state("live", "live"); });
+    var lost = false;
+    source.addEventListener("open", function () {
+      state("live", "live");
+      // Events sent while the stream was down are lost: catch up once reconnected.
+      if (lost) { lost = false; refetch(); }
+    });
     source.addEventListener("review", refetch);
     source.addEventListener("error", function () {
       // EventSource reconnects by itself (retry: 2000); say so meanwhile.
+      lost = true;
       state("reconnecting", "reconnecting…");
     });
   }
