@@ -146,6 +146,13 @@ bench-duplicates: setup
 bench-replay: setup
 	$(BIN)/python benchmarks/bench_replay.py
 
+# Review console with 10,000 open cases (OPEN=...): queue and case page p95 over HTTP
+# against `kyc serve`, EXPLAIN ANALYZE of the queue; then the intake API's benchmark.
+bench-console: setup
+	$(BIN)/python benchmarks/bench_console.py --open $${OPEN:-10000} --n $${N:-200}
+	@if [ -f benchmarks/bench_intake.py ]; then $(BIN)/python benchmarks/bench_intake.py --n $${N:-200}; \
+	  else echo "benchmarks/bench_intake.py is not here: intake figures not measured"; fi
+
 bench-registers: setup
 	$(BIN)/python benchmarks/bench_registers.py --n $${N:-200}
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from kyc.db import repository as repo
 from kyc.db.models import (
@@ -31,6 +31,7 @@ from kyc.db.models import (
     ReviewAssignment,
     ReviewNote,
     ReviewOutcome,
+    ReviewQueueRow,
     Selfie,
     User,
 )
@@ -72,51 +73,21 @@ class QueueRow:
 
 
 def _open_cases() -> Any:
-    """Open cases: applications whose latest decision is MANUAL_REVIEW (a CTE).
+    """Open cases: the ``review_queue`` table (migration 0008), kept by a trigger.
 
-    Read from the MANUAL_REVIEW decisions that no later version follows, once per
-    statement (MATERIALIZED): the filters then apply to that set. Folded into one
-    query with the filters, the planner estimates one matching row and runs the
-    "no later version" test as a nested loop over every decision: 10 s for a
-    filtered page with 10,000 open cases (benchmarks/bench_console.py); DISTINCT ON
-    over every decision cost ~130 ms a page. What remains grows with the number of
-    decisions ever made (a hash of them per page); see benchmarks/README.md.
-
-    Columns: the latest version and its reasons; ``queued_at`` and ``automated``:
-    the time and reasons of the rules' latest decision (what the case was queued
-    for; an escalation is a review version carrying only its own reason code).
+    Computing the open cases from every decision version on each request cost
+    ~50 ms a statement with 10,000 open cases among 30,000 applications, grew with
+    the whole history, and with the filters folded in the planner once ran the "no
+    later version" test as a nested loop over every decision (10 s a page;
+    benchmarks/bench_console.py, benchmarks/README.md). The table holds the open
+    cases only: the latest version and its reasons; ``queued_at`` and ``automated``
+    are the time and reasons of the rules' latest decision (what the case was
+    queued for; an escalation is a review version carrying only its own reason).
     """
-    d, later, rules = KycDecision, aliased(KycDecision), aliased(KycDecision)
-
-    def by_rules(column: Any) -> Any:
-        # Only a review version (ESCALATED) needs to look the rules' decision up.
-        found = (
-            sa.select(column)
-            .where(rules.application_id == d.application_id, rules.source == "pipeline")
-            .order_by(rules.version.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
-        return sa.case((d.source == "pipeline", getattr(d, column.key)), else_=found)
-
-    return (
-        sa.select(
-            d.application_id,
-            d.version,
-            d.reasons,
-            d.user_id,
-            sa.func.coalesce(by_rules(rules.decided_at), d.decided_at).label("queued_at"),
-            by_rules(rules.reasons).label("automated"),
-        )
-        .where(
-            d.decision == "MANUAL_REVIEW",
-            # waiting for the applicant, not for a reviewer
-            sa.not_(sa.literal("RESUBMISSION_REQUESTED") == sa.any_(d.reasons)),
-            ~sa.exists().where(later.application_id == d.application_id, later.version > d.version),
-        )
-        .cte("open_cases")
-        .prefix_with("MATERIALIZED")
-    )
+    q = ReviewQueueRow
+    return sa.select(
+        q.application_id, q.version, q.reasons, q.user_id, q.queued_at, q.automated
+    ).subquery("open_cases")
 
 
 def _doc_type(application_id: Any) -> Any:

@@ -176,3 +176,48 @@ def test_filters_and_counts(engine: sa.Engine) -> None:
     assert counts["escalated"] == sum(r.escalated for r in everything)
     assert counts["overdue"] == sum(r.queued_at < NOW - dt.timedelta(hours=24) for r in everything)
     assert [r.application_id for r in page] == [r.application_id for r in everything[1:3]]
+
+
+def test_migration_0008_fills_the_queue_with_the_cases_already_open(
+    pg_server: DatabaseFactory,
+) -> None:
+    url = pg_server.create("kyc_queue_0008")
+    upgrade(url, "0007")
+    eng = make_engine(url)
+    try:
+        mr = ("MANUAL_REVIEW", ["FACE_MATCH_INCONCLUSIVE"], "pipeline")
+        open_ = add_case(eng, [(*mr, 30.0)])
+        escalated = add_case(eng, [(*mr, 45.0), ("MANUAL_REVIEW", ["ESCALATED"], "review", 3.0)])
+        decided = add_case(eng, [(*mr, 40.0), ("PASS", ["REVIEW_APPROVED"], "review", 39.0)])
+        waiting = add_case(
+            eng, [(*mr, 20.0), ("MANUAL_REVIEW", ["RESUBMISSION_REQUESTED"], "review", 19.0)]
+        )
+        upgrade(url)
+        with eng.connect() as c:
+            rows = {r.application_id: r for r in c.execute(sa.text("SELECT * FROM review_queue"))}
+        assert set(rows) == {open_, escalated}
+        assert decided not in rows and waiting not in rows
+        assert rows[escalated].version == 2 and rows[escalated].reasons == ["ESCALATED"]
+        assert rows[escalated].automated == ["FACE_MATCH_INCONCLUSIVE"]
+        assert rows[escalated].queued_at == NOW - dt.timedelta(hours=45)
+        # From here on the trigger keeps it: an operator's UPDATE moves the queued time,
+        # a review decision takes the case out.
+        with eng.begin() as c:
+            c.execute(
+                sa.text("UPDATE kyc_decisions SET decided_at = :at WHERE application_id = :a"),
+                {"at": NOW - dt.timedelta(hours=99), "a": open_},
+            )
+        assert queue_ids(eng) == [open_, escalated]
+        with eng.begin() as c:
+            c.execute(
+                sa.text(
+                    "INSERT INTO kyc_decisions (application_id, user_id, version, decision, reasons,"
+                    " findings, scores, engines, input_fingerprint, source)"
+                    " SELECT application_id, user_id, 3, 'FAIL', '{REVIEW_REJECTED}', '[]', '{}',"
+                    " '{}', 'fp3', 'review' FROM review_queue WHERE application_id = :a"
+                ),
+                {"a": escalated},
+            )
+        assert queue_ids(eng) == [open_]
+    finally:
+        eng.dispose()

@@ -53,6 +53,7 @@ EXPECTED_TABLES = {
     "review_notes",
     "review_approvals",
     "review_outcomes",
+    "review_queue",
     "applications",
     "id_documents",
     "selfies",
