@@ -13,10 +13,10 @@ database on the server named by ``--database-url``):
    work to do; one open case in ten is claimed;
 3. ``kyc serve`` runs in its own process on loopback (as ``make up`` starts it), a
    reviewer logs in over HTTP, and ``--n`` (200) requests are timed for each of:
-   the queue's first page, a filtered queue page, a case page (HTML only, random
-   bulk cases) and one image of a real case;
-4. the queue's SQL is shown with EXPLAIN ANALYZE (what one request costs the
-   database).
+   the queue's first page, a filtered queue page, page 100, a case page (HTML
+   only, random bulk cases), a real case's page and one image of a real case;
+4. before that, every statement a queue page runs is shown with EXPLAIN ANALYZE
+   (what one request costs the database).
 
 Targets: queue page p95 < 200 ms, case page p95 < 300 ms. Not a test: figures
 depend on the machine and its load. ``make bench-console`` runs this, then
