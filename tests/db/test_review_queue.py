@@ -119,8 +119,11 @@ def test_only_cases_whose_latest_version_is_manual_review_are_open_oldest_first(
         engine,
         [(*mr, 45.0), ("MANUAL_REVIEW", ["ESCALATED", "FACE_MATCH_INCONCLUSIVE"], "review", 3.0)],
     )
+    # no decision by the rules at all (written by hand): queued when it was written
+    review_only = add_case(engine, [("MANUAL_REVIEW", ["ESCALATED"], "review", 0.25)])
     ids = queue_ids(engine)
     assert reviewed not in ids and passed not in ids and waiting not in ids
+    assert ids[-1] == review_only
     # oldest first; the escalated case keeps the time the rules queued it (45 h)
     assert [i for i in ids if i in {old, new, again, escalated}] == [escalated, old, again, new]
     with session_scope(engine) as s:
