@@ -1,7 +1,8 @@
 # Open KYC pipeline — every entry point a user or CI needs.
 #   make demo    set up, then run the demo on embedded defaults
 #   make test    set up, then lint, type-check and run the whole suite
-#   make up      start the local service (Prefect server + UI, worker, event bridge)
+#   make up      start the local service (review console + intake API, Prefect server + UI,
+#                worker, event bridge)
 #   make down    stop exactly what make up started
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -17,8 +18,9 @@ export PREFECT_HOME ?= $(CURDIR)/var/prefect
 export GX_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
 
-.PHONY: setup system-deps demo test lint typecheck unit bench bench-documents bench-registers clean \
-	up down bench-latency bench-notify bench-duplicates bench-replay bench-intake
+.PHONY: setup system-deps browser-deps demo test lint typecheck unit bench bench-documents \
+	bench-registers clean up down bench-latency bench-notify bench-duplicates bench-replay \
+	bench-console bench-intake
 
 $(STAMP):
 	@$(MAKE) --no-print-directory system-deps
@@ -49,6 +51,16 @@ system-deps:
 	  if command -v apt-get >/dev/null; then apt-get update -qq && apt-get install -y -qq python3-venv; \
 	  else echo "install the venv module for $(PYTHON)"; exit 1; fi; }
 
+# The review console's browser tests (tests/browser, marker `browser`) drive Debian's
+# Chromium with Playwright through executable_path: Playwright's own browser downloads
+# are never used. Without apt-get (or offline) those tests skip and say why.
+CHROMIUM := /usr/bin/chromium
+browser-deps:
+	@test -x $(CHROMIUM) || { command -v apt-get >/dev/null && \
+	  { apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	    { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }; } \
+	  || echo "note: chromium not installed (apt-get install chromium): the browser tests will skip"; }
+
 demo: setup
 	$(BIN)/kyc demo
 
@@ -73,7 +85,7 @@ test-aws-live: setup
 bench-aws: setup
 	$(BIN)/python benchmarks/bench_aws_adapters.py --n $${N:-200}
 
-test: lint typecheck
+test: lint typecheck browser-deps
 	$(BIN)/python -m pytest -q --durations=15
 
 bench: setup
@@ -137,6 +149,13 @@ bench-duplicates: setup
 # Replay check: score distributions of genuine, copied and printed selfies; thresholds.
 bench-replay: setup
 	$(BIN)/python benchmarks/bench_replay.py
+
+# Review console with 10,000 open cases (OPEN=...): queue and case page p95 over HTTP
+# against `kyc serve`, EXPLAIN ANALYZE of the queue; then the intake API's benchmark.
+bench-console: setup
+	$(BIN)/python benchmarks/bench_console.py --open $${OPEN:-10000} --n $${N:-200}
+	@if [ -f benchmarks/bench_intake.py ]; then $(BIN)/python benchmarks/bench_intake.py --n $${N:-200}; \
+	  else echo "benchmarks/bench_intake.py is not here: intake figures not measured"; fi
 
 bench-registers: setup
 	$(BIN)/python benchmarks/bench_registers.py --n $${N:-200}

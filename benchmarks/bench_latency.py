@@ -60,6 +60,8 @@ def main() -> int:
         PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="false",
         KYC_LANDING=str(landing),
         KYC_EMBEDDED_PG_DIR=str(tmp / "pgdata"),
+        # make up's web app too, on a free port (8000 may be taken on a shared machine).
+        KYC_WEB_PORT=str(_free_port()),
         KYC_LIVENESS_POLICY="record",
         KYC_WORKER=args.worker,
         KYC_WORKER_POLL_SECONDS=str(args.poll),

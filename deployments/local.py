@@ -6,13 +6,15 @@ under ``var/run/``:
 1. the embedded PostgreSQL holder (only when KYC_DATABASE_URL is empty): one
    process that keeps the embedded server up, so flow runs join it instead of
    starting and stopping it once each;
-2. a Prefect server on 127.0.0.1 (SQLite under ``var/prefect`` by default; the
+2. the web app (``kyc serve``: review console and intake API) on KYC_WEB_HOST:
+   KYC_WEB_PORT (127.0.0.1:8000 by default);
+3. a Prefect server on 127.0.0.1 (SQLite under ``var/prefect`` by default; the
    PostgreSQL named by KYC_PREFECT_DATABASE_URL otherwise);
-3. then creates the ``kyc-process`` work pool and runs ``prefect deploy --all``;
-4. a worker for the pool, polling every KYC_WORKER_POLL_SECONDS: the warm
+4. then creates the ``kyc-process`` work pool and runs ``prefect deploy --all``;
+5. a worker for the pool, polling every KYC_WORKER_POLL_SECONDS: the warm
    in-process worker (deployments/warm_worker.py) or, with KYC_WORKER=process,
    Prefect's process worker;
-5. the event bridge: ``kyc bridge --sqs-queue-url`` when KYC_SQS_QUEUE_URL is set,
+6. the event bridge: ``kyc bridge --sqs-queue-url`` when KYC_SQS_QUEUE_URL is set,
    else ``kyc bridge --watch`` on the KYC_LANDING folder.
 
 ``down`` stops exactly those processes (and their children), newest first, checking
@@ -36,12 +38,20 @@ from kyc.settings import PROJECT_ROOT, Settings, get_settings
 BIN = Path(sys.executable).parent
 RUN_DIR = PROJECT_ROOT / "var" / "run"
 #: Start order; ``down`` stops in the reverse order.
-SERVICES = ("database", "server", "worker", "bridge")
+SERVICES = ("database", "web", "server", "worker", "bridge")
 POOL = "kyc-process"
 
 
 class UpError(RuntimeError):
     """A service did not start; what was started is stopped again."""
+
+
+@dataclass(frozen=True, slots=True)
+class Addresses:
+    """Where the started stack answers."""
+
+    prefect_ui: str
+    console: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +114,56 @@ def stack_env(settings: Settings, port: int) -> dict[str, str]:
             "postgresql+psycopg2://", "postgresql+asyncpg://", 1
         )
     return env
+
+
+#: Loopback addresses: a console bound to one of these is reachable from this machine only.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def web_env(settings: Settings, env: dict[str, str]) -> dict[str, str]:
+    """The environment of the web service: the stack's, plus plain-HTTP cookies on loopback.
+
+    ``kyc serve`` speaks plain HTTP (TLS belongs to the proxy in front of it in
+    production). A session cookie marked Secure is not sent back over http:// by
+    every client (Python's cookie jar, used by httpx and requests, never does;
+    browsers differ on whether loopback counts as secure), so logging in to the
+    local demo would fail. Only in development, only when the console listens on
+    loopback (nothing outside this machine can reach it, so a cookie sent in clear
+    never crosses a network), and only when the operator has not chosen either way,
+    ``make up`` turns Secure cookies off. The settings refuse the same in production.
+    """
+    web = dict(env)
+    if (
+        settings.environment == "development"
+        and settings.web_host in LOOPBACK_HOSTS
+        and "KYC_WEB_SECURE_COOKIES" not in env
+    ):
+        web["KYC_WEB_SECURE_COOKIES"] = "false"
+    return web
+
+
+def web_command(settings: Settings) -> list[str]:
+    """The web service's command line: ``kyc serve`` on KYC_WEB_HOST:KYC_WEB_PORT."""
+    return [
+        str(BIN / "kyc"),
+        "serve",
+        "--host",
+        settings.web_host,
+        "--port",
+        str(settings.web_port),
+    ]
+
+
+def console_url(settings: Settings) -> str:
+    """The review console's address as seen from this machine."""
+    host = settings.web_host
+    if host in {"0.0.0.0", ""}:  # all IPv4 interfaces: loopback is one of them
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.web_port}"
 
 
 def _start(run_dir: Path, name: str, command: list[str], env: dict[str, str]) -> Started:
@@ -174,21 +234,24 @@ def _ensure_pool(api: str) -> None:
             raise UpError(f"creating work pool {POOL}: HTTP {exc.code} {detail!r}") from None
 
 
-def _port_free(port: int) -> bool:
+def _port_free(port: int, host: str = "127.0.0.1") -> bool:
     import socket
 
-    with socket.socket() as s:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as s:
         # As the server will (uvicorn sets it): a port left in TIME_WAIT is free.
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            s.bind(("127.0.0.1", port))
+            s.bind((host, port))
         except OSError:
             return False
     return True
 
 
-def up(port: int = 4200, run_dir: Path = RUN_DIR, log: bool = True) -> str:
-    """Start the stack; returns the UI address. Stops what it started on failure.
+def up(port: int = 4200, run_dir: Path = RUN_DIR, log: bool = True) -> Addresses:
+    """Start the stack; returns the Prefect UI's and the console's addresses.
+
+    Stops what it started on failure.
 
     Raises:
         UpError: already running, the port is taken, or a service failed to start.
@@ -205,6 +268,10 @@ def up(port: int = 4200, run_dir: Path = RUN_DIR, log: bool = True) -> str:
         raise UpError(f"already running: {', '.join(running)} (make down first)")
     if not _port_free(port):
         raise UpError(f"port {port} on 127.0.0.1 is in use (PORT=... make up)")
+    if not _port_free(settings.web_port, settings.web_host):
+        raise UpError(
+            f"port {settings.web_port} on {settings.web_host} is in use (KYC_WEB_PORT=... make up)"
+        )
     env = stack_env(settings, port)
     kyc = str(BIN / "kyc")
     prefect = str(BIN / "prefect")
@@ -223,6 +290,11 @@ def up(port: int = 4200, run_dir: Path = RUN_DIR, log: bool = True) -> str:
                 env,
             )
             _wait_file(run_dir / "database.ready", db, run_dir, timeout=180)
+        console = console_url(settings)
+        say(f"starting the review console and intake API on {console} ...")
+        # `kyc serve` migrates the database, then listens; it needs nothing of Prefect's,
+        # so it comes up while the Prefect server starts.
+        web = _start(run_dir, "web", web_command(settings), web_env(settings, env))
         say(f"starting the Prefect server on 127.0.0.1:{port} ...")
         server = _start(
             run_dir,
@@ -236,6 +308,7 @@ def up(port: int = 4200, run_dir: Path = RUN_DIR, log: bool = True) -> str:
             worker = [sys.executable, "-m", "deployments.warm_worker", "--pool", POOL]
             _start(run_dir, "worker", worker, env)
         _wait_http(f"http://127.0.0.1:{port}/api/health", server, run_dir, timeout=180)
+        _wait_http(f"{console}/healthz", web, run_dir, timeout=180)
         say(f"work pool {POOL} and deployments (prefect.yaml) ...")
         _ensure_pool(env["PREFECT_API_URL"])
         _run([prefect, "--no-prompt", "deploy", "--all"], env, "prefect deploy --all")
@@ -257,7 +330,7 @@ def up(port: int = 4200, run_dir: Path = RUN_DIR, log: bool = True) -> str:
     except BaseException:
         down(run_dir, log=False)
         raise
-    return f"http://127.0.0.1:{port}"
+    return Addresses(prefect_ui=f"http://127.0.0.1:{port}", console=console)
 
 
 def _wait_file(path: Path, started: Started, run_dir: Path, timeout: float) -> None:
@@ -340,12 +413,13 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write("nothing was running\n" if not names else "")
         return 0
     try:
-        url = up(args.port)
+        addresses = up(args.port)
     except UpError as exc:
         sys.stderr.write(f"make up failed: {exc}\n")
         return 1
     sys.stdout.write(
-        f"KYC pipeline is up. Prefect UI: {url}\n"
+        f"KYC pipeline is up. Prefect UI: {addresses.prefect_ui}\n"
+        f"review console: {addresses.console}/ (intake API: {addresses.console}/v1)\n"
         f"logs and pid files: {RUN_DIR}\n"
         "stop it with: make down\n"
     )

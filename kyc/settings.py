@@ -310,6 +310,10 @@ class Settings(BaseSettings):
     # --- demo -------------------------------------------------------------------------------
     #: Public face photos used by the demo generator (../shared/data beside a clone).
     shared_data_dir: Path = PROJECT_ROOT.parent / "shared" / "data"
+    #: Password of the demo's console accounts (demo-reviewer, demo-approver). Empty:
+    #: ``kyc demo`` makes up a new one each run and prints it once. Never used in
+    #: production (the demo makes no accounts there).
+    demo_password: SecretStr | None = None
 
     @field_validator("notify_decisions", "review_email_to", "expiry_reminder_days", mode="before")
     @classmethod

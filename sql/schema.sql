@@ -718,4 +718,48 @@ CREATE INDEX ix_notification_outbox_pending ON notification_outbox (next_attempt
     WHERE sent_at IS NULL;
 CREATE INDEX ix_notification_outbox_application_id ON notification_outbox (application_id);
 
+-- The review queue (migration 0012): one row per application whose latest decision
+-- is MANUAL_REVIEW and not waiting for a resubmission, recomputed by a trigger on every
+-- kyc_decisions insert or update; queued_at/automated: the rules' latest decision on it.
+CREATE TABLE review_queue (
+    application_id  text        NOT NULL,
+    user_id         uuid        NOT NULL,
+    version         integer     NOT NULL,
+    reasons         text[]      NOT NULL,
+    queued_at       timestamptz NOT NULL,
+    automated       text[]      NOT NULL,
+    CONSTRAINT pk_review_queue PRIMARY KEY (application_id),
+    CONSTRAINT fk_review_queue_application_id_applications FOREIGN KEY (application_id)
+        REFERENCES applications (application_id) ON DELETE CASCADE
+);
+CREATE INDEX ix_review_queue_queued_at ON review_queue (queued_at, application_id);
+CREATE FUNCTION kyc_review_queue() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    latest record;
+    rules record;
+BEGIN
+    -- Recomputed from the application's decisions, whatever the write was.
+    SELECT d.version, d.decision, d.reasons, d.user_id, d.decided_at INTO latest
+    FROM kyc_decisions d WHERE d.application_id = NEW.application_id
+    ORDER BY d.version DESC LIMIT 1;
+    IF latest.decision = 'MANUAL_REVIEW' AND NOT ('RESUBMISSION_REQUESTED' = ANY (latest.reasons)) THEN
+        SELECT d.decided_at, d.reasons INTO rules FROM kyc_decisions d
+        WHERE d.application_id = NEW.application_id AND d.source = 'pipeline'
+        ORDER BY d.version DESC LIMIT 1;
+        INSERT INTO review_queue (application_id, user_id, version, reasons, queued_at, automated)
+        VALUES (NEW.application_id, latest.user_id, latest.version, latest.reasons,
+                COALESCE(rules.decided_at, latest.decided_at), COALESCE(rules.reasons, '{}'))
+        ON CONFLICT (application_id) DO UPDATE
+            SET user_id = EXCLUDED.user_id, version = EXCLUDED.version,
+                reasons = EXCLUDED.reasons, queued_at = EXCLUDED.queued_at,
+                automated = EXCLUDED.automated;
+    ELSE
+        DELETE FROM review_queue WHERE application_id = NEW.application_id;
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER kyc_decisions_review_queue AFTER INSERT OR UPDATE ON kyc_decisions
+    FOR EACH ROW EXECUTE FUNCTION kyc_review_queue();
+
 COMMIT;

@@ -64,6 +64,7 @@ def demo(
     outcomes = run_ingest(str(folder), verbose)
     expected = {c["application_id"]: c for c in json.loads((folder / "expected.json").read_text())}
     wide_console().print(outcome_table(outcomes, expected))
+    _demo_accounts(settings)
     wrong = [
         o
         for o in outcomes
@@ -91,3 +92,28 @@ def _load_demo_register(settings: Any) -> None:
         console.print(f"[yellow]{exc}")
         return
     console.print(f"register engine: snapshot ({n} fictional demo register entries loaded)")
+
+
+def _demo_accounts(settings: Any) -> None:
+    """Make the console's demo reviewer and approver; print how to log in (once)."""
+    from kyc import runtime
+    from kyc.demo.accounts import DemoAccountsRefused, ensure_demo_accounts
+    from kyc.services.accounts import AccountError
+
+    try:
+        made = ensure_demo_accounts(runtime.current())
+    except DemoAccountsRefused as exc:
+        console.print(f"[yellow]{exc}")
+        return
+    except AccountError as exc:
+        console.print(f"[red]demo accounts not made: {exc} (KYC_DEMO_PASSWORD)")
+        raise typer.Exit(2) from None
+    url = f"http://{settings.web_host}:{settings.web_port}/"
+    # The password goes to the terminal once and nowhere else (no log, no file).
+    password = "as set in KYC_DEMO_PASSWORD" if made.chosen else made.password
+    console.print(
+        f"review console (after [bold]make up[/]): {url}\n"
+        f"  log in as [bold]{made.usernames[0]}[/] (reviewer) or [bold]{made.usernames[1]}[/]"
+        f" (approver), password: [bold]{password}[/]"
+        + ("" if made.chosen else " (shown once; a new one each demo run)")
+    )

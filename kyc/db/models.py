@@ -646,6 +646,26 @@ class ReviewAssignment(Base):
     assigned_at: Mapped[dt.datetime] = mapped_column(server_default=NOW)
 
 
+class ReviewQueueRow(Base):
+    """An open case (latest decision MANUAL_REVIEW), kept by a trigger (migration 0012).
+
+    Written only by the ``kyc_decisions_review_queue`` trigger: code reads it.
+    """
+
+    __tablename__ = "review_queue"
+    __table_args__ = (sa.Index("ix_review_queue_queued_at", "queued_at", "application_id"),)
+
+    application_id: Mapped[str] = mapped_column(
+        _fk("applications.application_id"), primary_key=True
+    )
+    user_id: Mapped[uuid.UUID]
+    version: Mapped[int]
+    reasons: Mapped[list[str]]
+    #: When the rules' latest decision sent it to review, and why.
+    queued_at: Mapped[dt.datetime]
+    automated: Mapped[list[str]]
+
+
 class ReviewNote(Base):
     """A reviewer's note on a case."""
 

@@ -31,6 +31,7 @@ from kyc.db.models import (
     ReviewAssignment,
     ReviewNote,
     ReviewOutcome,
+    ReviewQueueRow,
     Selfie,
     User,
 )
@@ -71,82 +72,74 @@ class QueueRow:
     automated: list[str] = field(default_factory=list)
 
 
-def _latest() -> Any:
-    """The latest decision version of every application (a subquery)."""
-    d = KycDecision
-    return (
-        sa.select(
-            d.application_id,
-            d.version,
-            d.decision,
-            d.reasons,
-            d.decided_at,
-            d.user_id,
-        )
-        .distinct(d.application_id)
-        .order_by(d.application_id, d.version.desc())
-        .subquery("latest")
-    )
+def _open_cases() -> Any:
+    """Open cases: the ``review_queue`` table (migration 0012), kept by a trigger.
 
-
-def _queued_at() -> Any:
-    """The rules' latest decision on each application: when it entered the queue, and why.
-
-    A review version (an escalation) carries only its own reason code; the queue
-    still shows, and filters on, the automated reasons it was queued for.
+    Computing the open cases from every decision version on each request cost
+    ~50 ms a statement with 10,000 open cases among 30,000 applications, grew with
+    the whole history, and with the filters folded in the planner once ran the "no
+    later version" test as a nested loop over every decision (10 s a page;
+    benchmarks/bench_console.py, benchmarks/README.md). The table holds the open
+    cases only: the latest version and its reasons; ``queued_at`` and ``automated``
+    are the time and reasons of the rules' latest decision (what the case was
+    queued for; an escalation is a review version carrying only its own reason).
     """
-    d = KycDecision
+    q = ReviewQueueRow
+    return sa.select(
+        q.application_id, q.version, q.reasons, q.user_id, q.queued_at, q.automated
+    ).subquery("open_cases")
+
+
+def _doc_type(application_id: Any) -> Any:
+    """The document type of an application's latest id_document (a scalar subquery)."""
+    doc = IdDocument
     return (
-        sa.select(d.application_id, d.decided_at.label("queued_at"), d.reasons.label("automated"))
-        .where(d.source == "pipeline")
-        .distinct(d.application_id)
-        .order_by(d.application_id, d.version.desc())
-        .subquery("queued")
+        sa.select(doc.doc_type)
+        .where(doc.application_id == application_id)
+        .order_by(doc.created_at.desc())
+        .limit(1)
+        .scalar_subquery()
     )
 
 
-def _queue_select(filters: QueueFilters, *, now: dt.datetime, sla_hours: float) -> Any:
-    latest, queued = _latest(), _queued_at()
-    a, doc, assignee = ApplicationRow, IdDocument, ConsoleUser
-    reg_type = a.form["registration"]["type"].astext
-    doc_type = sa.select(doc.doc_type).where(doc.application_id == latest.c.application_id)
-    doc_type_col = doc_type.order_by(doc.created_at.desc()).limit(1).scalar_subquery()
-    stmt = (
-        sa.select(
-            latest.c.application_id,
-            latest.c.version,
-            latest.c.reasons,
-            sa.func.coalesce(queued.c.queued_at, latest.c.decided_at).label("queued_at"),
-            doc_type_col.label("doc_type"),
-            reg_type.label("reg_type"),
-            assignee.username.label("assignee"),
-            (User.first_name + " " + User.last_name).label("applicant"),
-            queued.c.automated,
-        )
-        .join(a, a.application_id == latest.c.application_id)
-        .join(User, User.user_id == latest.c.user_id)
-        .outerjoin(queued, queued.c.application_id == latest.c.application_id)
-        .outerjoin(ReviewAssignment, ReviewAssignment.application_id == latest.c.application_id)
-        .outerjoin(assignee, assignee.console_user_id == ReviewAssignment.console_user_id)
-        .where(
-            latest.c.decision == "MANUAL_REVIEW",
-            # waiting for the applicant, not for a reviewer
-            sa.not_(latest.c.reasons.any("RESUBMISSION_REQUESTED")),
-        )
+def _reg_type(application_id: Any) -> Any:
+    """The registration type typed on the form (a scalar subquery)."""
+    a = ApplicationRow
+    return (
+        sa.select(a.form["registration"]["type"].astext)
+        .where(a.application_id == application_id)
+        .scalar_subquery()
     )
-    queued_at = sa.func.coalesce(queued.c.queued_at, latest.c.decided_at)
+
+
+def _assignee(application_id: Any) -> Any:
+    """The username of whoever has claimed the case, or NULL (a scalar subquery)."""
+    return (
+        sa.select(ConsoleUser.username)
+        .join(ReviewAssignment, ReviewAssignment.console_user_id == ConsoleUser.console_user_id)
+        .where(ReviewAssignment.application_id == application_id)
+        .scalar_subquery()
+    )
+
+
+def _filtered(filters: QueueFilters, *, now: dt.datetime, sla_hours: float) -> Any:
+    """The open cases that match ``filters`` (application id, version, reasons, ...)."""
+    cases = _open_cases()
+    stmt = sa.select(cases)
+    queued_at, app_id = cases.c.queued_at, cases.c.application_id
     if filters.reason:
         stmt = stmt.where(
-            sa.or_(latest.c.reasons.any(filters.reason), queued.c.automated.any(filters.reason))
+            sa.or_(cases.c.reasons.any(filters.reason), cases.c.automated.any(filters.reason))
         )
     if filters.doc_type:
-        stmt = stmt.where(doc_type_col == filters.doc_type)
+        stmt = stmt.where(_doc_type(app_id) == filters.doc_type)
     if filters.reg_type:
-        stmt = stmt.where(reg_type == filters.reg_type)
+        stmt = stmt.where(_reg_type(app_id) == filters.reg_type)
+    claimed = sa.exists().where(ReviewAssignment.application_id == app_id)
     if filters.assignee == "unassigned":
-        stmt = stmt.where(ReviewAssignment.application_id.is_(None))
+        stmt = stmt.where(~claimed)
     elif filters.assignee:
-        stmt = stmt.where(assignee.username == filters.assignee)
+        stmt = stmt.where(_assignee(app_id) == filters.assignee)
     if filters.age == "overdue":
         stmt = stmt.where(queued_at < now - dt.timedelta(hours=sla_hours))
     elif filters.age == "over_4h":
@@ -155,7 +148,7 @@ def _queue_select(filters: QueueFilters, *, now: dt.datetime, sla_hours: float) 
         stmt = stmt.where(queued_at < now - dt.timedelta(hours=24))
     elif filters.age == "under_4h":
         stmt = stmt.where(queued_at >= now - dt.timedelta(hours=4))
-    return stmt, queued_at
+    return stmt
 
 
 def queue(
@@ -168,11 +161,31 @@ def queue(
     limit: int = PAGE_SIZE,
 ) -> tuple[list[QueueRow], int]:
     """Open MANUAL_REVIEW cases, oldest first, and how many match the filters."""
-    stmt, queued_at = _queue_select(filters, now=now, sla_hours=sla_hours)
-    total = session.execute(sa.select(sa.func.count()).select_from(stmt.subquery())).scalar_one()
+    matching = _filtered(filters, now=now, sla_hours=sla_hours).subquery("matching")
+    # One page is chosen first; only its rows are joined to their names and documents.
+    # The count rides along on every row (one statement, one pass over the open cases).
+    page = (
+        sa.select(matching, sa.func.count().over().label("total"))
+        .order_by(matching.c.queued_at, matching.c.application_id)
+        .offset(offset)
+        .limit(limit)
+        .subquery("page")
+    )
     rows = session.execute(
-        stmt.order_by(queued_at, "application_id").offset(offset).limit(limit)
+        sa.select(
+            page,
+            _doc_type(page.c.application_id).label("doc_type"),
+            _reg_type(page.c.application_id).label("reg_type"),
+            _assignee(page.c.application_id).label("assignee"),
+            (User.first_name + " " + User.last_name).label("applicant"),
+        )
+        .join(User, User.user_id == page.c.user_id)
+        .order_by(page.c.queued_at, page.c.application_id)
     ).all()
+    if rows:
+        total = int(rows[0].total)
+    else:  # past the last page (or nothing matches): count apart
+        total = session.execute(sa.select(sa.func.count()).select_from(matching)).scalar_one()
     return [
         QueueRow(
             application_id=r.application_id,
@@ -192,15 +205,15 @@ def queue(
 
 def queue_counts(session: Session, *, now: dt.datetime, sla_hours: float) -> dict[str, int]:
     """Open, unassigned, overdue and escalated case counts (the queue's header)."""
-    stmt, queued_at = _queue_select(QueueFilters(), now=now, sla_hours=sla_hours)
-    sub = stmt.add_columns(queued_at.label("q_at")).subquery()
+    cases = _open_cases()
+    claimed = sa.exists().where(ReviewAssignment.application_id == cases.c.application_id)
     row = session.execute(
         sa.select(
             sa.func.count(),
-            sa.func.count().filter(sub.c.assignee.is_(None)),
-            sa.func.count().filter(sub.c.q_at < now - dt.timedelta(hours=sla_hours)),
-            sa.func.count().filter(sub.c.reasons.any("ESCALATED")),
-        )
+            sa.func.count().filter(~claimed),
+            sa.func.count().filter(cases.c.queued_at < now - dt.timedelta(hours=sla_hours)),
+            sa.func.count().filter(cases.c.reasons.any("ESCALATED")),
+        ).select_from(cases)
     ).one()
     return {"open": row[0], "unassigned": row[1], "overdue": row[2], "escalated": row[3]}
 

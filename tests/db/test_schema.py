@@ -55,6 +55,7 @@ EXPECTED_TABLES = {
     "review_approvals",
     "review_outcomes",
     "notification_outbox",
+    "review_queue",
     "applications",
     "id_documents",
     "selfies",

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from deployments import local
+from tests.fixtures.db import DatabaseFactory
 
 
 def test_down_stops_what_was_started_and_its_children(tmp_path: Path) -> None:
@@ -103,3 +104,97 @@ def test_up_refuses_an_s3_landing_without_a_queue(
         monkeypatch.undo()
         get_settings.cache_clear()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_make_up_starts_the_web_app_after_the_database_and_stops_it_first() -> None:
+    assert local.SERVICES.index("web") == local.SERVICES.index("database") + 1
+    # `down` walks SERVICES backwards: the web app stops before the database it uses.
+    assert list(reversed(local.SERVICES))[-2:] == ["web", "database"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "env", "expected"),
+    [
+        # the loopback demo: plain HTTP, cookies without Secure
+        ({}, {}, "false"),
+        ({"web_host": "localhost"}, {}, "false"),
+        ({"web_host": "::1"}, {}, "false"),
+        # the operator chose: left alone
+        ({}, {"KYC_WEB_SECURE_COOKIES": "true"}, "true"),
+        # reachable from other machines, or not development: Secure stays on
+        ({"web_host": "0.0.0.0"}, {}, None),
+        ({"web_host": "10.1.2.3"}, {}, None),
+        ({"environment": "test"}, {}, None),
+        ({"environment": "production", "store_allow_plaintext": True}, {}, None),
+    ],
+)
+def test_web_env_turns_secure_cookies_off_only_for_the_loopback_development_demo(
+    fields: dict[str, str], env: dict[str, str], expected: str | None
+) -> None:
+    from kyc.settings import Settings
+
+    stack = {"PATH": "/usr/bin", **env}
+    web = local.web_env(Settings(**fields), stack)
+    assert web.get("KYC_WEB_SECURE_COOKIES") == expected
+    assert web["PATH"] == "/usr/bin"
+    assert stack == {"PATH": "/usr/bin", **env}  # the other services' env is not changed
+
+
+def test_console_url_is_reachable_from_this_machine() -> None:
+    from kyc.settings import Settings
+
+    assert local.console_url(Settings()) == "http://127.0.0.1:8000"
+    assert local.console_url(Settings(web_host="0.0.0.0", web_port=8080)) == "http://127.0.0.1:8080"
+    assert local.console_url(Settings(web_host="::", web_port=8080)) == "http://[::1]:8080"
+    assert local.console_url(Settings(web_host="kyc.internal")) == "http://kyc.internal:8000"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_up_refuses_a_taken_console_port_before_starting_anything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    from kyc.settings import get_settings
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        monkeypatch.setenv("KYC_WEB_PORT", str(taken.getsockname()[1]))
+        monkeypatch.setenv("KYC_LANDING", str(tmp_path / "landing"))
+        get_settings.cache_clear()
+        try:
+            with pytest.raises(local.UpError, match="KYC_WEB_PORT"):
+                local.up(port=_free_port(), run_dir=tmp_path / "run", log=False)
+        finally:
+            monkeypatch.undo()
+            get_settings.cache_clear()
+    assert list((tmp_path / "run").iterdir()) == []
+
+
+@pytest.mark.db
+def test_the_web_service_serves_the_app_on_a_fresh_database_and_down_stops_it(
+    tmp_path: Path, pg_server: DatabaseFactory
+) -> None:
+    """`kyc serve` exactly as `up` starts it: it migrates, listens, and `down` ends it."""
+    import os
+
+    from kyc.settings import Settings
+
+    settings = Settings(web_port=_free_port())
+    env = dict(os.environ, KYC_DATABASE_URL=pg_server.create("kyc_up"))
+    started = local._start(
+        tmp_path, "web", local.web_command(settings), local.web_env(settings, env)
+    )
+    try:
+        local._wait_http(f"{local.console_url(settings)}/healthz", started, tmp_path, timeout=120)
+    finally:
+        assert local.down(tmp_path, log=False, grace=5) == ["web"]
+    assert not local.is_running(started)

@@ -46,6 +46,21 @@ def test_demo_then_decisions_json(fresh_pg_url: str, tmp_path: Path) -> None:
     assert f"all {len(cases)} applications got the expected outcome" in demo.stderr
     assert "liveness policy: record" in demo.stderr
     assert "fictional demo register entries loaded" in demo.stderr
+    # The console's demo accounts, and their password printed once: it logs in.
+    import re
+
+    from kyc.runtime import Runtime
+    from kyc.services.accounts import LoginLimiter, verify_login
+    from kyc.settings import Settings
+
+    printed = re.search(r"demo-reviewer.*demo-approver.*password: (\S+) \(shown once", demo.stderr.replace("\n", " "))
+    assert printed, demo.stderr[-2000:]
+    rt = Runtime(Settings(database_url=fresh_pg_url))
+    try:
+        for username in ("demo-reviewer", "demo-approver"):
+            assert verify_login(rt, LoginLimiter(5, 60), username, printed.group(1), "127.0.0.1").username == username
+    finally:
+        rt.close()
     for word in ("PASS", "FAIL", "MANUAL_REVIEW", "FACE_MISMATCH", "DOCUMENT_EXPIRED", "DOB_MISMATCH",
                  "LIVENESS_FAILED", "DUPLICATE_IDENTITY", "REGISTER_CONDITIONS", "REGISTER_NOT_ACTIVE"):
         assert word in demo.stdout

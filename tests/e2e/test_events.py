@@ -99,13 +99,17 @@ def test_s3_put_to_decision_through_sqs_bridge_and_trigger(
         "KYC_LIVENESS_POLICY": "record",
         "KYC_WORKER": "warm",
         "KYC_WORKER_POLL_SECONDS": "1",
+        "KYC_WEB_PORT": str(_free_port()),  # make up's web app too
     }.items():
         monkeypatch.setenv(key, value)
     runtime.reset()
     run_dir = tmp_path / "run"
-    local.up(port=port, run_dir=run_dir, log=False)
+    addresses = local.up(port=port, run_dir=run_dir, log=False)
     engine = sa.create_engine(fresh_pg_url)
     try:
+        # make up serves the web app (review console + intake API) beside the pipeline.
+        with urllib.request.urlopen(f"{addresses.console}/healthz", timeout=10) as reply:
+            assert json.loads(reply.read()) == {"status": "ok"}
         _wait(
             "the warm worker",
             lambda: "warm worker ready" in (run_dir / "worker.log").read_text(errors="replace"),

@@ -152,6 +152,14 @@ def test_overdue_cases_are_marked(console: Console) -> None:
             ),
             {"a": app_id},
         )
+        # ... which also stops the trigger that keeps the queue table (migration 0012)
+        s.execute(
+            sa.text(
+                "UPDATE review_queue SET queued_at = now() - interval '30 hours'"
+                " WHERE application_id = :a"
+            ),
+            {"a": app_id},
+        )
     client = login(console, make_user(console, Role.VIEWER))
     assert app_id in _queue_ids(client, "age=overdue")
     assert app_id in _queue_ids(client, "age=over_24h")
