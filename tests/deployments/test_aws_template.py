@@ -32,10 +32,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from kyc import runtime
+from kyc import metrics, runtime
 from tests.fixtures.s3 import REGION
+from tests.fixtures.trigger import trigger_parameters
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "deployments" / "aws" / "infrastructure.yml"
@@ -385,40 +385,13 @@ def network(aws_env: None, moto_endpoint: str) -> dict[str, str]:
 
 
 class TriggerRunner:
-    """What the process-application trigger and a worker do with the bridge's events.
-
-    The trigger is read from prefect.yaml; Prefect's own ResourceSpecification matches
-    it and Prefect's own hydration renders its parameter templates against the event
-    (as the server's RunDeployment action does); the flow then runs in this process.
-    """
+    """What the process-application trigger and a worker do with the bridge's events:
+    the trigger's match and parameters (tests/fixtures/trigger.py), then the flow, here."""
 
     def __init__(self) -> None:
-        spec = yaml.safe_load((ROOT / "prefect.yaml").read_text())
-        (deployment,) = [d for d in spec["deployments"] if d["name"] == "process-application"]
-        (self.trigger,) = deployment["triggers"]
         self.events: list[Any] = []
+        self.parameters: list[dict[str, Any]] = []
         self.outcomes: list[Any] = []
-
-    def parameters(self, event: Any) -> dict[str, Any] | None:
-        from prefect.events.schemas.events import ResourceSpecification
-        from prefect.server.events.actions import RunDeployment
-        from prefect.utilities.schema_tools.hydration import HydrationContext, hydrate
-
-        if event.event not in self.trigger["expect"]:
-            return None
-        if not ResourceSpecification(self.trigger["match"]).matches(event.resource):
-            return None
-        params = copy.deepcopy(self.trigger["parameters"])
-        RunDeployment._upgrade_v1_templates(params)
-        context = HydrationContext(
-            raise_on_error=True,
-            render_jinja=True,
-            jinja_context={"event": event},
-            render_workspace_variables=True,
-            workspace_variables={},
-        )
-        rendered: dict[str, Any] = hydrate(params, context)
-        return rendered
 
     def emit(self, objects: Sequence[Any]) -> None:
         from deployments.bridge import build_event
@@ -427,8 +400,9 @@ class TriggerRunner:
         for obj in objects:
             event = build_event(obj)
             self.events.append(event)
-            params = self.parameters(event)
+            params = trigger_parameters(event)
             if params is not None:
+                self.parameters.append(params)
                 self.outcomes.append(process_application(**params))
 
 
@@ -556,6 +530,11 @@ def test_storage_side_deploys_on_moto_and_the_landing_path_decides(
             s3.put_object(Bucket=bucket, Key=obj.key, Body=staged.get(obj.key))
         s3.put_object(Bucket=bucket, Key="elsewhere/readme.txt", Body=b"not an application")
 
+        def counted(name: str, **labels: str) -> float:
+            return metrics.REGISTRY.get_sample_value(name, labels) or 0.0
+
+        decided = counted("kyc_decisions_total", decision="PASS", source="pipeline")
+        scans = counted("kyc_stage_seconds_count", stage="scan-document", outcome="ok")
         runner = TriggerRunner()
         bridge = SqsBridge(
             sqs, queue_url, outputs["Landing"], runner, dlq_url=dlq_url, wait_seconds=1
@@ -566,6 +545,10 @@ def test_storage_side_deploys_on_moto_and_the_landing_path_decides(
         # One notification per object under incoming/ (the prefix filter), one run.
         assert bridge.stats.events == len(objects) and bridge.stats.poison == 0
         (outcome,) = runner.outcomes
+        (params,) = runner.parameters
+        assert counted("kyc_decisions_total", decision="PASS", source="pipeline") == decided + 1
+        assert counted("kyc_stage_seconds_count", stage="scan-document", outcome="ok") == scans + 1
+        assert params["traceparent"] is None  # tracing is off: nothing to continue
         assert outcome.application_id == landed.application_id
         assert (outcome.status, outcome.decision) == ("DECIDED", "PASS"), outcome
         assert (
