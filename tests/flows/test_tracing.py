@@ -181,3 +181,26 @@ def test_one_application_is_one_trace_from_landing_to_notification(
         assert root["trace_id"] not in {batch_run["trace_id"], trace_id}
         stages = {by_id[i]["name"] for i in _descendants(root["span_id"], children)}
         assert {"scan-document", "match-face", "decide", "notify-decision"} <= stages
+
+
+def test_xray_trace_ids_start_with_the_time() -> None:
+    probe = """
+import time
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from kyc import telemetry
+from kyc.settings import Settings
+exporter = InMemorySpanExporter()
+assert telemetry.setup(Settings(tracing_xray_ids=True), exporter=exporter)
+with telemetry.span("probe"):
+    pass
+(span,) = exporter.get_finished_spans()
+print(span.context.trace_id >> 96, int(time.time()))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=_env(), capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    epoch, now = map(int, done.stdout.split())
+    # X-Ray wants the first 32 bits of the trace id to be the start time (epoch seconds).
+    assert 0 <= now - epoch <= 60
