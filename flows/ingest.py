@@ -45,7 +45,9 @@ def ingest_landing(landing: str | None = None) -> list[Outcome]:
     # checks overlap the engines on the runner's threads.
     runner = InlineRunner(workers=2 * settings.concurrency)
     log.info("database: PostgreSQL %s", runner.run(t.check_database))
-    found = runner.run(t.discover_applications, landing)
+    # Waits (bounded) while files are still changing; what keeps changing is left
+    # for the next sweep, reported INCOMPLETE.
+    found = runner.run(t.discover_applications, landing, None, True)
     for discovered in DISCOVERY_HOOKS:
         discovered(len(found.complete) + len(found.incomplete))
     log.info(
@@ -56,7 +58,11 @@ def ingest_landing(landing: str | None = None) -> list[Outcome]:
     )
     outcomes: list[Outcome] = []
     for inc in found.incomplete:
-        outcome = incomplete_outcome(inc.application_id, list(inc.missing), list(inc.problems))
+        outcome = incomplete_outcome(
+            inc.application_id,
+            list(inc.missing),
+            list(inc.problems) + (["files still being written"] if inc.settling else []),
+        )
         # An application waits while its objects are still arriving; ambiguous or
         # malformed folders are reported at once, and one that stays incomplete past
         # the timeout is reported too, so nobody waits on it silently.

@@ -342,7 +342,11 @@ def process_application(
             except Exception:
                 detail += " (dead letter not recorded: database unavailable)"
             clock.status = OutcomeStatus.DEAD_LETTER.value
-            return Outcome(bundle.application_id, OutcomeStatus.DEAD_LETTER, detail=detail)
+            return Outcome(
+                bundle.application_id,
+                OutcomeStatus.DEAD_LETTER,
+                detail=f"PROCESSING_FAILED: {detail}",
+            )
 
 
 def _process_one(

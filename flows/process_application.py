@@ -38,7 +38,8 @@ def process_application(
     telemetry.link_current(traceparent)
     if event_id:
         logger().info("application %s: triggered by event %s", application_id, event_id)
-    found = t.discover_applications(landing, application_id)
+    # Waits while the application's files are still changing (a slow, non-atomic writer).
+    found = t.discover_applications(landing, application_id, wait=True)
     for bundle in found.complete:
         if bundle.application_id == application_id:
             # An asynchronous (Apify) register check suspends this flow run here,
@@ -47,5 +48,6 @@ def process_application(
             return process_application_task(landing, bundle, register)
     for inc in found.incomplete:
         if inc.application_id == application_id:
-            return incomplete_outcome(application_id, list(inc.missing), list(inc.problems))
+            problems = list(inc.problems) + (["files still being written"] if inc.settling else [])
+            return incomplete_outcome(application_id, list(inc.missing), problems)
     return incomplete_outcome(application_id, [], ["no objects landed for this application"])

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     aws_region: str = "eu-west-2"
     #: An application still incomplete after this long is reported (dead letter).
     incomplete_timeout_seconds: int = 24 * 3600
+    #: A local landing's application is decided only once all its files have stopped
+    #: changing for this long (a writer that does not write-then-rename may still be
+    #: busy). S3 objects appear whole and do not wait.
+    landing_settle_seconds: float = Field(default=2.0, ge=0)
 
     # --- engines (chosen in kyc.wiring only) -----------------------------------------
     document_engine: Literal["local", "textract"] = "local"

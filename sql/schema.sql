@@ -133,7 +133,11 @@ CREATE TABLE doc_scans (
     findings        jsonb       NOT NULL,
     timings_ms      jsonb       NOT NULL,
     created_at      timestamptz NOT NULL DEFAULT now(),
+    -- (left, top, right, bottom) of the portrait crop on the flattened front (0010)
+    portrait_box    integer[],
     CONSTRAINT pk_doc_scans PRIMARY KEY (doc_scan_id),
+    CONSTRAINT ck_doc_scans_portrait_box_four
+        CHECK (portrait_box IS NULL OR cardinality(portrait_box) = 4),
     CONSTRAINT fk_doc_scans_id_document_id_id_documents FOREIGN KEY (id_document_id)
         REFERENCES id_documents (id_document_id) ON DELETE CASCADE
 );

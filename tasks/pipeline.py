@@ -73,9 +73,11 @@ def check_database() -> str:
 
 
 @task(name="discover-applications", **TASK_OPTIONS)
-def discover_applications(landing: str, application_id: str | None = None) -> Discovery:
+def discover_applications(
+    landing: str, application_id: str | None = None, wait: bool = False
+) -> Discovery:
     """List the landing prefix (or one application's folder) and group its objects."""
-    return intake.discover(runtime.current(), landing, application_id)
+    return intake.discover(runtime.current(), landing, application_id, wait=wait)
 
 
 @task(name="already-decided", **TASK_OPTIONS)

@@ -17,6 +17,9 @@ os.environ.setdefault("KYC_TASK_RETRIES", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+# Fixtures write landings atomically (LocalStore.put renames into place) and decide at
+# once; the settle wait for slow writers is tested on its own (tests/services/test_settle.py).
+os.environ.setdefault("KYC_LANDING_SETTLE_SECONDS", "0")
 
 pytest_plugins = [
     "tests.fixtures.db",

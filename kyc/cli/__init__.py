@@ -14,6 +14,8 @@ One module per command group; this one builds the Typer app from them:
 - :mod:`kyc.cli.keys`: ``keys generate``, ``keys rotate``
 - :mod:`kyc.cli.privacy`: ``erase``, ``retention``
 - :mod:`kyc.cli.web`: ``serve`` (intake API and review console)
+- :mod:`kyc.cli.users`: ``users add|list|disable|set-role`` (console accounts)
+- :mod:`kyc.cli.review`: ``review-stats`` (the reviewers' feedback)
 - :mod:`kyc.cli.common`: the stderr console and Prefect's settings they share
 
 The commands only parse arguments and print: decisions are the rules'
@@ -35,6 +37,8 @@ from kyc.cli import (
     privacy,
     records,
     registers,
+    review,
+    users,
     web,
 )
 
@@ -45,6 +49,7 @@ audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=Tr
 app.add_typer(audit_app, name="audit")
 keys_app = typer.Typer(help="Master keys of the encrypted object store.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+app.add_typer(users.users_app, name="users")
 
 # In the order ``kyc --help`` lists them.
 for _name, _command in (
@@ -66,6 +71,7 @@ for _name, _command in (
     ("serve", web.serve),
     ("erase", privacy.erase),
     ("retention", privacy.retention),
+    ("review-stats", review.review_stats),
 ):
     app.command(_name)(_command)
 db_app.command("upgrade")(db.upgrade)

@@ -118,6 +118,14 @@ def ingest(
             sys.stdout.write(json.dumps(o.as_dict()) + "\n")
     else:
         wide_console().print(outcome_table(outcomes))
+    failed = [o.application_id for o in outcomes if o.detail.startswith("PROCESSING_FAILED")]
+    if failed:
+        # Invalid applications are expected outcomes; a processing failure is ours.
+        console.print(
+            f"[red]{len(failed)} application(s) failed to process (dead letters):"
+            f" {', '.join(failed[:10])}"
+        )
+        raise typer.Exit(1)
 
 
 def process(

@@ -28,4 +28,7 @@ def serve(
         access_log=False,
         proxy_headers=True,
         forwarded_allow_ips="127.0.0.1",
+        # Open live-queue streams (server-sent events) never end by themselves: close
+        # them after a short grace period instead of waiting for the browsers.
+        timeout_graceful_shutdown=5,
     )

@@ -154,6 +154,11 @@ class DocScan(Base):
     """What a DocumentReader read from an identity document."""
 
     __tablename__ = "doc_scans"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "portrait_box IS NULL OR cardinality(portrait_box) = 4", name="portrait_box_four"
+        ),
+    )
 
     doc_scan_id: Mapped[uuid.UUID] = _uuid_pk()
     id_document_id: Mapped[uuid.UUID] = mapped_column(
@@ -165,6 +170,9 @@ class DocScan(Base):
     findings: Mapped[list[Any]]
     timings_ms: Mapped[dict[str, Any]]
     created_at: Mapped[dt.datetime] = _created_at()
+    #: (left, top, right, bottom) of the portrait crop on the flattened front (0010);
+    #: the review console crops it again from the landed image.
+    portrait_box: Mapped[list[int] | None] = mapped_column(pg.ARRAY(sa.Integer()))
 
 
 class FaceCheck(Base):

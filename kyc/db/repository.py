@@ -467,6 +467,7 @@ def record_doc_scan(
         fields=data["fields"],
         findings=data["findings"],
         timings_ms=data["timings_ms"],
+        portrait_box=list(scan.portrait_box) if scan.portrait_box else None,
     )
     session.add(row)
     _audit(

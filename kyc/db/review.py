@@ -67,6 +67,8 @@ class QueueRow:
     assignee: str | None
     applicant: str
     escalated: bool
+    #: the reasons of the rules' latest decision (what the case was queued for)
+    automated: list[str] = field(default_factory=list)
 
 
 def _latest() -> Any:
@@ -88,12 +90,17 @@ def _latest() -> Any:
 
 
 def _queued_at() -> Any:
-    """When each application entered the queue: its latest decision by the rules."""
+    """The rules' latest decision on each application: when it entered the queue, and why.
+
+    A review version (an escalation) carries only its own reason code; the queue
+    still shows, and filters on, the automated reasons it was queued for.
+    """
     d = KycDecision
     return (
-        sa.select(d.application_id, sa.func.max(d.decided_at).label("queued_at"))
+        sa.select(d.application_id, d.decided_at.label("queued_at"), d.reasons.label("automated"))
         .where(d.source == "pipeline")
-        .group_by(d.application_id)
+        .distinct(d.application_id)
+        .order_by(d.application_id, d.version.desc())
         .subquery("queued")
     )
 
@@ -114,6 +121,7 @@ def _queue_select(filters: QueueFilters, *, now: dt.datetime, sla_hours: float) 
             reg_type.label("reg_type"),
             assignee.username.label("assignee"),
             (User.first_name + " " + User.last_name).label("applicant"),
+            queued.c.automated,
         )
         .join(a, a.application_id == latest.c.application_id)
         .join(User, User.user_id == latest.c.user_id)
@@ -128,7 +136,9 @@ def _queue_select(filters: QueueFilters, *, now: dt.datetime, sla_hours: float) 
     )
     queued_at = sa.func.coalesce(queued.c.queued_at, latest.c.decided_at)
     if filters.reason:
-        stmt = stmt.where(latest.c.reasons.any(filters.reason))
+        stmt = stmt.where(
+            sa.or_(latest.c.reasons.any(filters.reason), queued.c.automated.any(filters.reason))
+        )
     if filters.doc_type:
         stmt = stmt.where(doc_type_col == filters.doc_type)
     if filters.reg_type:
@@ -174,6 +184,7 @@ def queue(
             assignee=r.assignee,
             applicant=r.applicant,
             escalated="ESCALATED" in r.reasons,
+            automated=list(r.automated or []),
         )
         for r in rows
     ], int(total)
@@ -565,3 +576,51 @@ def outcome_rows(session: Session, since: dt.datetime | None = None) -> list[dic
     """Every stored review outcome (for the statistics), oldest first."""
     where = [] if since is None else [ReviewOutcome.decided_at >= since]
     return _rows(session, ReviewOutcome, *where, order=ReviewOutcome.decided_at)
+
+
+@dataclass(frozen=True, slots=True)
+class ImageKeys:
+    """Where an application's images are: its landing and the keys stored for it."""
+
+    landing_uri: str
+    front: str | None
+    back: str | None
+    selfie: str | None
+    #: the latest scan's portrait box on the flattened front (None: no crop)
+    portrait_box: tuple[int, int, int, int] | None = None
+
+
+def image_keys(session: Session, application_id: str) -> ImageKeys | None:
+    """The landing and the latest document and selfie keys of one application."""
+    app = session.get(ApplicationRow, application_id)
+    if app is None:
+        return None
+    doc = session.execute(
+        sa.select(IdDocument.id_document_id, IdDocument.front_key, IdDocument.back_key)
+        .where(IdDocument.application_id == application_id)
+        .order_by(IdDocument.created_at.desc())
+        .limit(1)
+    ).first()
+    box = (
+        session.execute(
+            sa.select(DocScan.portrait_box)
+            .where(DocScan.id_document_id == doc.id_document_id)
+            .order_by(DocScan.created_at.desc())
+            .limit(1)
+        ).scalar()
+        if doc
+        else None
+    )
+    selfie = session.execute(
+        sa.select(Selfie.object_key)
+        .where(Selfie.application_id == application_id)
+        .order_by(Selfie.created_at.desc())
+        .limit(1)
+    ).scalar()
+    return ImageKeys(
+        landing_uri=app.landing_uri,
+        front=doc.front_key if doc else None,
+        back=doc.back_key if doc else None,
+        selfie=selfie,
+        portrait_box=(box[0], box[1], box[2], box[3]) if box and len(box) == 4 else None,
+    )

@@ -20,6 +20,8 @@ from kyc.storage.base import ObjectInfo
 
 INCOMING = "incoming/"
 IMAGE_SUFFIXES = ("jpg", "jpeg", "png")
+#: An application id (the landing folder's name; the form schema's pattern too).
+APPLICATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _KEY = re.compile(
     r"^incoming/(?P<app>[A-Za-z0-9][A-Za-z0-9_.-]{0,127})/"
     r"(?P<name>application\.json|(?P<stem>id_document|id_document_back|selfie)\.(?P<ext>[A-Za-z]+)"
@@ -74,6 +76,8 @@ class IncompleteApplication:
     problems: tuple[str, ...] = ()
     #: epoch seconds of the newest object in the folder (None if the store can't tell)
     last_landed: float | None = None
+    #: complete, but a file changed too recently: it may still be being written
+    settling: bool = False
 
     def overdue(self, *, now: float, timeout_seconds: float) -> bool:
         """True when nothing has landed for longer than the timeout."""
@@ -157,3 +161,46 @@ def group_landing(
             )
         )
     return complete, incomplete
+
+
+def _newest(bundle: LandingBundle) -> float | None:
+    times = [
+        o.last_modified
+        for o in (bundle.form, bundle.front, bundle.selfie, bundle.back, *bundle.frames)
+        if o is not None and o.last_modified is not None
+    ]
+    return max(times) if times else None
+
+
+def settle(
+    bundles: list[LandingBundle], *, now: float, settle_seconds: float
+) -> tuple[list[LandingBundle], list[IncompleteApplication]]:
+    """Hold back applications whose files changed in the last ``settle_seconds``.
+
+    A writer that does not write-then-rename (a copy over SMB, a slow SFTP upload)
+    leaves a file half-written for a while: deciding it then would judge a truncated
+    selfie. An application is decided once every one of its files has stopped
+    changing for the settle time; until then it is "settling" (not an error).
+
+    Returns:
+        (settled bundles, settling applications), each in the input order.
+    """
+    if settle_seconds <= 0:
+        return bundles, []
+    ready: list[LandingBundle] = []
+    waiting: list[IncompleteApplication] = []
+    for bundle in bundles:
+        newest = _newest(bundle)
+        if newest is not None and now - newest < settle_seconds:
+            waiting.append(
+                IncompleteApplication(
+                    bundle.application_id,
+                    (),
+                    (),
+                    last_landed=newest,
+                    settling=True,
+                )
+            )
+        else:
+            ready.append(bundle)
+    return ready, waiting

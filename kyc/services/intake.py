@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,9 +12,10 @@ import sqlalchemy as sa
 from kyc.db import repository as repo
 from kyc.db.engine import session_scope
 from kyc.domain.application import Application, ApplicationInvalid, parse_application
-from kyc.domain.landing import IncompleteApplication, LandingBundle, group_landing
+from kyc.domain.landing import IncompleteApplication, LandingBundle, group_landing, settle
 from kyc.runtime import Runtime
 from kyc.services.case import ApplicationImages, Case
+from kyc.storage.local import LocalStore
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -43,11 +46,76 @@ def check_database(rt: Runtime) -> str:
         raise DatabaseUnavailable(f"database unavailable: {type(exc).__name__}: {exc}") from exc
 
 
-def discover(rt: Runtime, landing: str, application_id: str | None = None) -> Discovery:
-    """List the landing prefix (or one application's folder) and group its objects."""
+def discover(
+    rt: Runtime,
+    landing: str,
+    application_id: str | None = None,
+    *,
+    wait: bool = False,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Discovery:
+    """List the landing prefix (or one application's folder) and group its objects.
+
+    On a local folder, an application whose files changed within
+    ``KYC_LANDING_SETTLE_SECONDS`` is reported as settling, not complete (it may be
+    half-written). With ``wait`` (one application: the per-event flow), the call
+    waits until the folder has settled instead, re-listing it each time, at most
+    ten settle periods (a file written to for longer is reported settling).
+    S3 objects appear whole (PutObject is atomic), so S3 landings do not settle.
+    """
+    store = rt.store(landing)
     prefix = f"incoming/{application_id}/" if application_id else "incoming/"
-    complete, incomplete = group_landing(rt.store(landing).list(prefix))
-    return Discovery(complete, incomplete)
+    seconds = rt.settings.landing_settle_seconds if isinstance(store, LocalStore) else 0.0
+    for _ in range(10 if wait else 1):
+        complete, incomplete = group_landing(store.list(prefix))
+        ready, settling = settle(complete, now=clock(), settle_seconds=seconds)
+        if not (wait and settling):
+            break
+        newest = max(s.last_landed or 0.0 for s in settling)
+        sleep(max(0.05, newest + seconds - clock()))
+    if isinstance(store, LocalStore):
+        ready, incomplete = _report_symlinks(store, prefix, ready, incomplete)
+    return Discovery(ready, incomplete + settling)
+
+
+def _report_symlinks(
+    store: LocalStore,
+    prefix: str,
+    ready: list[LandingBundle],
+    incomplete: list[IncompleteApplication],
+) -> tuple[list[LandingBundle], list[IncompleteApplication]]:
+    """Applications with a symbolic link in them are malformed, not silently partial.
+
+    A link may point anywhere (another applicant's folder, /etc): it is never
+    followed, and the application is reported so that someone looks at it.
+    """
+    problems: dict[str, list[str]] = {}
+    for key in store.symlinks(prefix):
+        parts = key.split("/")
+        if len(parts) >= 2 and parts[0] == "incoming" and parts[1]:
+            what = "the application folder" if len(parts) == 2 else repr("/".join(parts[2:]))
+            problems.setdefault(parts[1], []).append(f"symbolic link {what} not followed")
+    if not problems:
+        return ready, incomplete
+    out = [
+        IncompleteApplication(
+            i.application_id,
+            i.missing,
+            i.problems + tuple(problems.pop(i.application_id, [])),
+            i.last_landed,
+        )
+        for i in incomplete
+    ]
+    kept = []
+    for bundle in ready:
+        extra = problems.pop(bundle.application_id, None)
+        if extra:
+            out.append(IncompleteApplication(bundle.application_id, (), tuple(extra)))
+        else:
+            kept.append(bundle)
+    out += [IncompleteApplication(app, (), tuple(p)) for app, p in sorted(problems.items())]
+    return kept, out
 
 
 def already_decided(rt: Runtime, bundle: LandingBundle) -> repo.DecisionRow | None:

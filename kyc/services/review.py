@@ -116,6 +116,7 @@ def queue(
             now=now,
             sla_hours=hours,
             offset=(max(page, 1) - 1) * store.PAGE_SIZE,
+            limit=store.PAGE_SIZE,
         )
         counts = store.queue_counts(s, now=now, sla_hours=hours)
     return rows, total, counts
@@ -149,6 +150,9 @@ def claim(rt: Runtime, reviewer: Reviewer, application_id: str) -> ActionResult:
         latest = _open_case(s, application_id, None)
         if not reviewable(latest.decision, latest.reasons) or latest.decision != "MANUAL_REVIEW":
             raise ReviewRefused("conflict", "the case is not open for review")
+        if escalated(latest.reasons):
+            # Only an approver can decide it: a reviewer's claim would only block it.
+            _need(reviewer, Role.APPROVER, "claiming an escalated case")
         held = store.assignment(s, application_id)
         if held is not None and held[0] != reviewer.username:
             raise ReviewRefused("conflict", f"{held[0]} has claimed this case")

@@ -7,6 +7,7 @@ never listed as objects, just as S3 has no folders.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import logging
 import os
@@ -162,6 +163,30 @@ class LocalStore:
             temporary files of unfinished writes.
         """
         yield from self._walk(self.root, "", prefix)
+
+    def symlinks(self, prefix: str = "") -> builtins.list[str]:
+        """Keys of the symbolic links under ``prefix`` (``list`` never follows them).
+
+        So that a linked application folder or file can be reported instead of
+        silently ignored.
+        """
+        found: builtins.list[str] = []
+        stack = [(self.root, "")]
+        while stack:
+            folder, key_prefix = stack.pop()
+            try:
+                with os.scandir(folder) as entries:
+                    for entry in entries:
+                        key = key_prefix + entry.name
+                        if not (key.startswith(prefix) or prefix.startswith(key + "/")):
+                            continue
+                        if entry.is_symlink():
+                            found.append(key)
+                        elif entry.is_dir(follow_symlinks=False):
+                            stack.append((Path(entry.path), key + "/"))
+            except (FileNotFoundError, NotADirectoryError, PermissionError):
+                continue
+        return sorted(found)
 
     def _walk(self, folder: Path, key_prefix: str, prefix: str) -> Iterator[ObjectInfo]:
         try:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, HTTPException, Request, Response
 
 from kyc import metrics, telemetry
 from kyc.runtime import Runtime
 from kyc.settings import Settings, get_settings
+from kyc.web import console
 
 #: Sent with every response: no framing, no sniffing, no referrer leaks, no caching of
 #: pages that show personal data.
@@ -29,16 +31,24 @@ SECURITY_HEADERS = {
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the web app on the runtime of ``settings`` (the process settings by default)."""
     settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        console.close(app)  # the live queue's LISTEN thread
+
     app = FastAPI(
         title="Open KYC",
         summary="Intake API and review console of the open KYC onboarding pipeline",
         docs_url="/v1/docs",
         openapi_url="/v1/openapi.json",
         redoc_url=None,
+        lifespan=lifespan,
     )
     app.state.runtime = Runtime.from_settings(settings)
     telemetry.setup(settings)
     telemetry.instrument_app(app)
+    console.install(app)
 
     @app.middleware("http")
     async def security_headers(

@@ -192,7 +192,7 @@ def test_cli_verify_exits_non_zero_naming_the_row_and_export_tells_the_story(
         user_id = _decision(conn)
     app = f"app-{user_id.hex[:8]}"
     write(engine, 3, app)
-    env = os.environ | {"KYC_DATABASE_URL": url, "KYC_ENVIRONMENT": "test"}
+    env = os.environ | {"KYC_DATABASE_URL": url}
     kyc = [sys.executable, "-m", "kyc.cli"]
     ok = subprocess.run(
         [*kyc, "audit", "verify"], env=env, cwd=ROOT, capture_output=True, text=True

@@ -202,6 +202,23 @@ def test_resubmission_leaves_the_queue_and_escalation_needs_an_approver(
     assert latest(rt, esc)["decision"] == "PASS"
 
 
+def test_an_escalated_case_keeps_its_automated_reasons_in_the_queue(
+    rt: Runtime, landing: Path, shared_data: Path
+) -> None:
+    """The reason filter finds an escalated case by the rules' reasons, not only ESCALATED."""
+    app_id = queued_case(rt, landing, shared_data, Reason.REGISTER_CONDITIONS)
+    alice, boss = reviewer(rt, Role.REVIEWER), reviewer(rt, Role.APPROVER)
+    svc.act(rt, alice, app_id, Action.ESCALATE, expected_version=1, note="conditions?")
+    page, _, _ = svc.queue(rt, QueueFilters(reason="REGISTER_CONDITIONS"))
+    (row,) = [r for r in page if r.application_id == app_id]
+    assert row.escalated and "REGISTER_CONDITIONS" in row.automated
+    # only an approver may take an escalated case (a reviewer could not decide it)
+    with pytest.raises(ReviewRefused, match="approver"):
+        svc.claim(rt, alice, app_id)
+    svc.claim(rt, boss, app_id)
+    svc.act(rt, boss, app_id, Action.APPROVE, expected_version=2)
+
+
 def test_stats_count_outcomes_per_automated_reason(
     rt: Runtime, landing: Path, shared_data: Path
 ) -> None:
