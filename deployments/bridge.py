@@ -82,6 +82,8 @@ class ObjectLanded:
     #: whether the application's required objects were all there when this object
     #: was seen (None: not checked); only "complete" events start a run
     complete: bool | None = None
+    #: the landing span's W3C traceparent when tracing is on: the run continues it
+    traceparent: str | None = None
 
     @property
     def event_id(self) -> uuid.UUID:
@@ -109,6 +111,7 @@ class ObjectLanded:
             "size": self.size,
             "sequencer": self.sequencer,
             "complete": self.complete,
+            "traceparent": self.traceparent,
         }
 
 
@@ -290,6 +293,50 @@ def landing_is_complete(landing: str, application_id: str) -> bool:
     return any(b.application_id == application_id for b in complete)
 
 
+def landing_spans(objects: Sequence[ObjectLanded]) -> tuple[list[ObjectLanded], list[Any]]:
+    """Open a landing span for each object that can start a run (tracing on only).
+
+    The span's traceparent rides in the event, so the flow run it starts continues
+    the same trace (kyc/telemetry.py). Objects of incomplete applications start no
+    run and get no span. The caller ends the spans once the events are out.
+    """
+    from dataclasses import replace
+
+    from kyc import telemetry
+
+    if not telemetry.enabled():
+        return list(objects), []
+    out: list[ObjectLanded] = []
+    spans: list[Any] = []
+    for obj in objects:
+        if obj.complete is False:
+            out.append(obj)
+            continue
+        span = telemetry.start_span(
+            "kyc.landing",
+            {
+                "kyc.application_id": obj.application_id,
+                "kyc.object_key": obj.key,
+                "kyc.landing": obj.landing,
+            },
+        )
+        spans.append(span)
+        out.append(replace(obj, traceparent=telemetry.traceparent(span)))
+    return out, spans
+
+
+def end_spans(spans: Sequence[Any], error: BaseException | None = None) -> None:
+    """End the landing spans (marked failed when the events could not be sent)."""
+    if not spans:
+        return
+    from opentelemetry.trace import Status, StatusCode
+
+    for span in spans:
+        if error is not None:
+            span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+        span.end()
+
+
 def unique_objects(objects: Iterable[ObjectLanded], seen: RecentIds) -> list[ObjectLanded]:
     """The objects whose event was not emitted yet (in order, duplicates dropped)."""
     out: list[ObjectLanded] = []
@@ -406,6 +453,14 @@ class SqsBridge:
 
     def poll_once(self) -> int:
         """Receive one batch (up to 10 messages), emit, delete; returns messages handled."""
+        from kyc import telemetry
+
+        # SQS, S3 and the emit are plumbing: not traced call by call (an idle bridge
+        # would make a trace per long poll); the landing spans tell the story.
+        with telemetry.untraced():
+            return self._poll_once()
+
+    def _poll_once(self) -> int:
         reply = self.sqs.receive_message(
             QueueUrl=self.queue_url,
             MaxNumberOfMessages=10,
@@ -434,10 +489,14 @@ class SqsBridge:
         # One emit for the whole batch; messages are deleted only after it succeeded.
         to_emit = unique_objects((o for _, objs in pending for o in objs), self.seen)
         self.stats.duplicates += sum(len(objs) for _, objs in pending) - len(to_emit)
+        spans: list[Any] = []
         try:
             to_emit = mark_completeness(to_emit, self.is_complete)
+            to_emit, spans = landing_spans(to_emit)
             self.emitter.emit(to_emit)
+            end_spans(spans)
         except Exception as exc:
+            end_spans(spans, exc)
             self.stats.emit_failures += 1
             log.error(
                 "could not emit %d event(s) (%s); messages stay on the queue for a retry",
@@ -648,8 +707,13 @@ class FolderWatcher:
                     else None,
                 )
             )
-        fresh = mark_completeness(fresh, self.is_complete)
-        self.emitter.emit(fresh)
+        fresh, spans = landing_spans(mark_completeness(fresh, self.is_complete))
+        try:
+            self.emitter.emit(fresh)
+        except BaseException as exc:
+            end_spans(spans, exc)
+            raise
+        end_spans(spans)
         # Remember only after the emit succeeded: a failed scan is retried next time.
         self._known = current
         self._started = True

@@ -51,6 +51,54 @@ def flow_for_entrypoint(entrypoint: str) -> Any:
     return getattr(module, name)
 
 
+def run_summary(state: Any) -> str:
+    """What a finished run did, in one line without personal data (ids and codes)."""
+    from kyc.domain.records import Outcome
+
+    if not state.is_completed():
+        return f"{state.name}: {state.message or ''}".strip()
+    try:
+        result = state.result(raise_on_failure=False)
+    except Exception:
+        return state.name
+    outcomes = result if isinstance(result, list) else [result]
+    outcomes = [o for o in outcomes if isinstance(o, Outcome)]
+    if len(outcomes) == 1:
+        o = outcomes[0]
+        reasons = ",".join(o.reasons)
+        return " ".join(
+            p for p in (f"application {o.application_id}", o.status, o.decision, reasons) if p
+        )
+    if outcomes:
+        from collections import Counter
+
+        counts = Counter(str(o.decision or o.status) for o in outcomes)
+        return f"{len(outcomes)} applications: " + ", ".join(
+            f"{k} {v}" for k, v in sorted(counts.items())
+        )
+    return state.name
+
+
+async def _continue_trace(client: Any, flow_run: Any) -> None:
+    """Start the run in its landing event's trace (tracing on, ``traceparent`` given).
+
+    Prefect's engine parents a flow run's span on its ``__OTEL_TRACEPARENT`` label;
+    the trigger can set parameters but not labels, so the worker sets the label.
+    """
+    from kyc import telemetry
+
+    labels = telemetry.trace_labels(flow_run.parameters, flow_run.labels)
+    if labels:
+        await client.update_flow_run_labels(flow_run.id, labels)
+        flow_run.labels.update(labels)
+
+
+def quiet_logs() -> None:
+    """INFO without noise: no line per poll (httpx), per plugin (alembic), per client."""
+    for name in ("httpx", "httpcore", "alembic.runtime.plugins", "botocore.credentials"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def warm_up() -> None:
     """Load what every run needs once: flows, engines, the database (migrated)."""
     from kyc import runtime
@@ -130,6 +178,7 @@ class WarmWorker:
                 continue  # another worker claimed it, or it was cancelled meanwhile
             try:
                 fresh = await client.read_flow_run(flow_run.id)
+                await _continue_trace(client, fresh)
                 self._running[flow_run.id] = self._executor.submit(self._execute, flow, fresh)
             except Exception as exc:
                 # Claimed but not started: say so instead of leaving it PENDING forever.
@@ -150,8 +199,11 @@ class WarmWorker:
     def _execute(flow: Any, flow_run: Any) -> Any:
         from prefect.flow_engine import run_flow
 
-        log.info("running flow run %s (%s)", flow_run.id, flow_run.name)
-        return run_flow(flow, flow_run=flow_run, return_type="state")
+        log.debug("running flow run %s (%s)", flow_run.id, flow_run.name)
+        state = run_flow(flow, flow_run=flow_run, return_type="state")
+        # One line per run at INFO: what it did (the run's own logs are on the server).
+        log.info("%s %s: %s", flow.name, flow_run.name, run_summary(state))
+        return state
 
     async def run(self, stop: threading.Event) -> None:
         """Poll until ``stop`` is set, then wait for the runs in progress."""
@@ -170,9 +222,10 @@ class WarmWorker:
                         last_beat = time.monotonic()
                     await self.poll_once(client)
                 except Exception as exc:
-                    log.error(
-                        "polling pool %s failed: %s", self.pool, type(exc).__name__, exc_info=True
-                    )
+                    # One line (the server may be starting or restarting); the
+                    # traceback only at DEBUG.
+                    log.error("polling pool %s failed: %s", self.pool, type(exc).__name__)
+                    log.debug("polling pool %s failed", self.pool, exc_info=True)
                 await asyncio.sleep(self.poll_seconds)
         self._executor.shutdown(wait=True)
 
@@ -189,6 +242,14 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=get_settings().concurrency)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    quiet_logs()
+    from kyc import metrics, runtime, telemetry
+
+    settings = get_settings()
+    telemetry.setup(settings)
+    if settings.metrics_port:
+        metrics.watch_backlog(runtime.current)
+        metrics.serve(settings.metrics_host, settings.metrics_port)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

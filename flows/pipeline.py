@@ -19,7 +19,7 @@ from typing import Any
 from prefect import get_run_logger, task
 
 from flows.runner import Pending, Runner, TaskRunner
-from kyc import runtime
+from kyc import metrics, runtime, telemetry
 from kyc.db.repository import AlreadyDecided, DecisionRow
 from kyc.domain.application import ApplicationInvalid
 from kyc.domain.landing import LandingBundle
@@ -318,21 +318,35 @@ def process_application(
         The outcome, with ``elapsed_s`` set when the application ran.
     """
     started = time.perf_counter()
-    try:
-        outcome = run_application(runner, landing, bundle, checked=checked, register=register)
-        return replace(outcome, elapsed_s=time.perf_counter() - started)
-    except Exception as exc:
-        logger().exception("application %s: processing failed", bundle.application_id)
-        detail = f"{type(exc).__name__}: {exc}"[:2000]
+    # The batch gives each application a trace of its own (linked to the batch's run);
+    # a per-application run is already one trace.
+    with (
+        metrics.application_timer() as clock,
+        telemetry.application_span(bundle.application_id, new_trace=runner.batch),
+    ):
         try:
-            t.dead_letter(
-                landing, bundle.application_id, "process-application", "PROCESSING_FAILED", detail
+            outcome = run_application(runner, landing, bundle, checked=checked, register=register)
+            clock.status = outcome.status.value
+            return replace(outcome, elapsed_s=time.perf_counter() - started)
+        except Exception as exc:
+            logger().exception("application %s: processing failed", bundle.application_id)
+            detail = f"{type(exc).__name__}: {exc}"[:2000]
+            try:
+                t.dead_letter(
+                    landing,
+                    bundle.application_id,
+                    "process-application",
+                    "PROCESSING_FAILED",
+                    detail,
+                )
+            except Exception:
+                detail += " (dead letter not recorded: database unavailable)"
+            clock.status = OutcomeStatus.DEAD_LETTER.value
+            return Outcome(
+                bundle.application_id,
+                OutcomeStatus.DEAD_LETTER,
+                detail=f"PROCESSING_FAILED: {detail}",
             )
-        except Exception:
-            detail += " (dead letter not recorded: database unavailable)"
-        return Outcome(
-            bundle.application_id, OutcomeStatus.DEAD_LETTER, detail=f"PROCESSING_FAILED: {detail}"
-        )
 
 
 def _process_one(

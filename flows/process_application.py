@@ -6,6 +6,7 @@ from prefect import flow
 
 from flows.pipeline import incomplete_outcome, logger, process_application_task
 from flows.registers import await_register_run
+from kyc import telemetry
 from kyc.domain.records import Outcome
 from kyc.settings import get_settings
 from tasks import pipeline as t
@@ -13,7 +14,10 @@ from tasks import pipeline as t
 
 @flow(name="process-application", log_prints=False)
 def process_application(
-    application_id: str, landing: str | None = None, event_id: str | None = None
+    application_id: str,
+    landing: str | None = None,
+    event_id: str | None = None,
+    traceparent: str | None = None,
 ) -> Outcome:
     """Decide one application from its landed objects.
 
@@ -22,12 +26,16 @@ def process_application(
         landing: folder or ``s3://bucket/prefix``; defaults to ``KYC_LANDING``.
         event_id: the ``aws.s3.object.created`` event that triggered this run (set by
             the deployment trigger; logged so a run can be traced to its object).
+        traceparent: the landing event's trace (W3C ``traceparent``, set by the
+            trigger when the bridge traces): the warm worker starts the run in that
+            trace; under another worker the run's span is linked to it.
 
     Returns:
         The outcome. An application that is not complete yet is reported
         INCOMPLETE (it runs again when its last object lands).
     """
     landing = landing or get_settings().landing
+    telemetry.link_current(traceparent)
     if event_id:
         logger().info("application %s: triggered by event %s", application_id, event_id)
     # Waits while the application's files are still changing (a slow, non-atomic writer).

@@ -11,7 +11,9 @@
   flight together (see :mod:`kyc.quality.gate`).
 
 Both take the Prefect task objects of ``tasks/`` (thin wrappers of kyc.services),
-so a stage is written once and only how it is called differs.
+so a stage is written once and only how it is called differs. Both time every stage
+(``kyc_stage_seconds``); the inline runner also opens a span per stage when tracing is
+on (Prefect makes the task runs' spans itself).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
+from kyc import metrics, telemetry
 from tasks.pipeline import NOT_RETRIED, TASK_OPTIONS
 
 R = TypeVar("R")
@@ -58,19 +61,32 @@ class TaskRunner:
 
     def run(self, stage: Any, *args: Any) -> Any:
         """Call the task: a task run, retried by Prefect."""
-        return stage(*args)
+        with metrics.stage_timer(stage.name):
+            return stage(*args)
 
     def submit(self, stage: Any, *args: Any) -> Pending[Any]:
         """Submit the task to the flow's task runner (runs concurrently)."""
-        return _PrefectPending(stage.submit(*args))
+        return _PrefectPending(stage.name, stage.submit(*args))
 
 
 class _PrefectPending:
-    def __init__(self, future: Any) -> None:
+    def __init__(self, name: str, future: Any) -> None:
+        self._name = name
         self._future = future
+        self._started = time.perf_counter()
+        self._timed = False
 
     def result(self) -> Any:
-        return self._future.result(raise_on_failure=True)
+        try:
+            return self._future.result(raise_on_failure=True)
+        finally:
+            # From submission to the result (what the stage cost the application).
+            if not self._timed:
+                self._timed = True
+                ok = self._future.state.is_completed()
+                metrics.STAGE_SECONDS.labels(
+                    stage=self._name, outcome="ok" if ok else "error"
+                ).observe(time.perf_counter() - self._started)
 
 
 class InlineRunner:
@@ -92,6 +108,10 @@ class InlineRunner:
 
     def run(self, stage: Any, *args: Any) -> Any:
         """Call the task's function, retrying transient failures as Prefect would."""
+        with metrics.stage_timer(stage.name), telemetry.span(stage.name):
+            return self._attempt(stage, *args)
+
+    def _attempt(self, stage: Any, *args: Any) -> Any:
         for attempt in range(self._attempts):
             try:
                 # ``stage.fn`` is looked up on every call (tests replace it).

@@ -307,6 +307,24 @@ class Settings(BaseSettings):
     #: Days after the final decision that face embeddings are kept (duplicate search).
     retention_embedding_days: int = Field(default=1825, ge=1)
 
+    # --- tracing and metrics (issue 15; kyc/telemetry.py, kyc/metrics.py) --------------------
+    #: Export OpenTelemetry traces: Prefect's flow and task spans, the stages, SQLAlchemy,
+    #: botocore, httpx and the web app, one trace per application. The exporter is OTLP
+    #: over HTTP/protobuf, configured by the standard variables (OTEL_EXPORTER_OTLP_ENDPOINT,
+    #: OTEL_EXPORTER_OTLP_HEADERS, OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER, ...). Off: the
+    #: SDK is not even imported.
+    tracing: bool = False
+    #: Trace ids X-Ray accepts (time-based, AwsXRayIdGenerator): for the ADOT collector
+    #: exporting to AWS X-Ray.
+    tracing_xray_ids: bool = False
+    #: Port of the Prometheus endpoint of a worker or bridge process (``/metrics`` on
+    #: ``metrics_host``); empty: none. The web app serves ``/metrics`` itself.
+    metrics_port: int | None = Field(default=None, gt=0, lt=65536)
+    metrics_host: str = "127.0.0.1"
+    #: Bearer token that the web app's ``/metrics`` requires; empty: ``/metrics`` is off
+    #: (404) on the web app, whose port faces users.
+    metrics_token: SecretStr | None = None
+
     # --- demo -------------------------------------------------------------------------------
     #: Public face photos used by the demo generator (../shared/data beside a clone).
     shared_data_dir: Path = PROJECT_ROOT.parent / "shared" / "data"
@@ -380,6 +398,7 @@ class Settings(BaseSettings):
             "smtp_password",
             "oidc_client_secret",
             "store_master_key",
+            "metrics_token",
         ):
             secret = getattr(self, name)
             if secret is not None:

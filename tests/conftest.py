@@ -2,7 +2,8 @@
 
 Fixtures shared across the tree live in tests/fixtures (loaded as plugins here):
 PostgreSQL servers (embedded always, the external server named by
-KYC_TEST_DATABASE_URL too), moto's S3 server on loopback, and fake AWS credentials.
+KYC_TEST_DATABASE_URL too), moto's S3 server on loopback, fake AWS credentials, and
+one Prefect API for the session.
 """
 
 import os
@@ -20,7 +21,12 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 # once; the settle wait for slow writers is tested on its own (tests/services/test_settle.py).
 os.environ.setdefault("KYC_LANDING_SETTLE_SECONDS", "0")
 
-pytest_plugins = ["tests.fixtures.db", "tests.fixtures.s3", "tests.fixtures.notify"]
+pytest_plugins = [
+    "tests.fixtures.db",
+    "tests.fixtures.s3",
+    "tests.fixtures.notify",
+    "tests.fixtures.prefect",
+]
 
 
 @pytest.fixture(scope="session")

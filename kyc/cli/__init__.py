@@ -87,4 +87,17 @@ keys_app.command("rotate")(keys.rotate)
 
 def main() -> None:
     """Console-script entry point."""
+    _tracing()
     app()
+
+
+def _tracing() -> None:
+    """Trace every command when KYC_TRACING is on (nothing is imported when it is off)."""
+    from kyc import telemetry
+    from kyc.settings import get_settings
+
+    try:
+        settings = get_settings()
+    except Exception:
+        return  # a bad setting is reported by the command that needs it, clearly
+    telemetry.setup(settings)

@@ -935,6 +935,16 @@ def record_dead_letter(
     return int(row.dead_letter_id)
 
 
+def open_dead_letters_by_code(session: Session) -> dict[str, int]:
+    """Unresolved dead letters per error code (a health figure)."""
+    stmt = (
+        sa.select(DeadLetter.error_code, sa.func.count())
+        .where(DeadLetter.resolved_at.is_(None))
+        .group_by(DeadLetter.error_code)
+    )
+    return {str(code): int(n) for code, n in session.execute(stmt)}
+
+
 def list_dead_letters(session: Session, *, unresolved_only: bool = True) -> list[dict[str, Any]]:
     """Dead letters, oldest first, as JSON-ready dicts (timestamps in ISO 8601 UTC)."""
     stmt = sa.select(DeadLetter).order_by(DeadLetter.created_at, DeadLetter.dead_letter_id)
@@ -964,6 +974,7 @@ __all__ = [
     "decision_exists",
     "list_dead_letters",
     "list_decisions",
+    "open_dead_letters_by_code",
     "record_dead_letter",
     "record_decision",
     "record_doc_scan",

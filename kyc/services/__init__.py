@@ -9,5 +9,5 @@ the batch flow calls the same functions inline.
 Modules: ``intake`` (discover, form, registration, dead letters), ``case`` (the
 application in flight and its images, fetched and decoded once), ``scan``,
 ``faces``, ``liveness``, ``duplicates``, ``registers``, ``licences``, ``quality``,
-``decide``, ``notify``.
+``decide``, ``notify``, ``review``, ``backlog`` (what waits: the metrics gauges).
 """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from kyc import metrics
 from kyc.db import repository as repo
 from kyc.db.engine import session_scope
 from kyc.domain.records import DecisionResult
@@ -65,4 +66,5 @@ def decide_application(
             input_fingerprint=case.bundle.fingerprint,
             reprocess_of=reprocess_of,
         )
+    metrics.count_decision(result.decision.value, result.reasons, source="pipeline")
     return result

@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from kyc import metrics
 from kyc.db import review as store
 from kyc.db.engine import session_scope
 from kyc.db.models import ApplicationRow, ConsoleUser, KycDecision
@@ -312,6 +313,7 @@ def act(
             store.set_assignment(s, application_id, None, by=reviewer.username)
         row = store.latest_decision(s, application_id)
     assert row is not None
+    metrics.count_decision(row.decision, row.reasons, source="review")
     notified = notify_row(rt, row)
     return ActionResult(
         application_id,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, HTTPException, Request, Response
 
+from kyc import metrics, telemetry
 from kyc.runtime import Runtime
 from kyc.settings import Settings, get_settings
 from kyc.web import console, intake
@@ -48,6 +50,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = rt
+    telemetry.setup(settings)
+    telemetry.instrument_app(app)
     console.install(app)
     intake_state = intake.setup(app, rt)
     app.include_router(intake.router)
@@ -69,6 +73,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def healthz() -> dict[str, str]:
         """Liveness of the web process (the database is not asked)."""
         return {"status": "ok"}
+
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    if token:
+        metrics.watch_backlog(lambda: app.state.runtime)
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus(request: Request) -> Response:
+        """Prometheus metrics, for a scraper holding ``KYC_METRICS_TOKEN`` (else 404)."""
+        if token is None:
+            raise HTTPException(404)
+        offered = request.headers.get("authorization", "")
+        if not hmac.compare_digest(offered.encode(), f"Bearer {token}".encode()):
+            raise HTTPException(401, headers={"WWW-Authenticate": "Bearer"})
+        body, content_type = metrics.exposition()
+        return Response(body, media_type=content_type)
 
     return app
 

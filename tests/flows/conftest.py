@@ -1,4 +1,5 @@
-"""Flow tests: one real Prefect API for the session, a real PostgreSQL per server."""
+"""Flow tests: one real Prefect API for the session (tests/fixtures/prefect.py), a real
+PostgreSQL per server."""
 
 from __future__ import annotations
 
@@ -8,15 +9,6 @@ from pathlib import Path
 import pytest
 
 from kyc import runtime
-
-
-@pytest.fixture(scope="session")
-def prefect_api() -> Iterator[None]:
-    """Prefect's test harness: a temporary local API database for the whole session."""
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=180):
-        yield
 
 
 @pytest.fixture
