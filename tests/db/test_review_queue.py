@@ -181,11 +181,11 @@ def test_filters_and_counts(engine: sa.Engine) -> None:
     assert [r.application_id for r in page] == [r.application_id for r in everything[1:3]]
 
 
-def test_migration_0008_fills_the_queue_with_the_cases_already_open(
+def test_migration_0012_fills_the_queue_with_the_cases_already_open(
     pg_server: DatabaseFactory,
 ) -> None:
-    url = pg_server.create("kyc_queue_0008")
-    upgrade(url, "0007")
+    url = pg_server.create("kyc_queue_0012")
+    upgrade(url, "0011")
     eng = make_engine(url)
     try:
         mr = ("MANUAL_REVIEW", ["FACE_MATCH_INCONCLUSIVE"], "pipeline")
@@ -203,14 +203,9 @@ def test_migration_0008_fills_the_queue_with_the_cases_already_open(
         assert rows[escalated].version == 2 and rows[escalated].reasons == ["ESCALATED"]
         assert rows[escalated].automated == ["FACE_MATCH_INCONCLUSIVE"]
         assert rows[escalated].queued_at == NOW - dt.timedelta(hours=45)
-        # From here on the trigger keeps it: an operator's UPDATE moves the queued time,
-        # a review decision takes the case out.
-        with eng.begin() as c:
-            c.execute(
-                sa.text("UPDATE kyc_decisions SET decided_at = :at WHERE application_id = :a"),
-                {"at": NOW - dt.timedelta(hours=99), "a": open_},
-            )
-        assert queue_ids(eng) == [open_, escalated]
+        # From here on the trigger keeps it (decisions are append-only since 0007:
+        # only new versions move a case): a review decision takes the case out.
+        assert queue_ids(eng) == [escalated, open_]
         with eng.begin() as c:
             c.execute(
                 sa.text(
