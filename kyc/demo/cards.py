@@ -489,7 +489,10 @@ class PassportData:
 
 
 def _mrz_name(text: str) -> str:
-    return re.sub(r"[^A-Z<]", "", barcode_name(text).replace(" ", "<").replace("-", "<"))
+    """A name as passports encode it: ICAO 9303 transliteration (MÜLLER -> MUELLER)."""
+    from kyc.domain.transliteration import mrz_name  # local: keeps the demo import light
+
+    return mrz_name(text)
 
 
 def passport_mrz(p: PassportData) -> tuple[str, str]:

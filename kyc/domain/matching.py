@@ -18,8 +18,9 @@ from enum import StrEnum
 
 from kyc.domain.transliteration import same_name
 
-# Letters that NFKD does not decompose into ASCII + combining mark.
-_SPECIAL_FOLDS = str.maketrans(
+#: Letters that NFKD does not decompose into ASCII + combining mark (their ASCII
+#: fold; kyc.domain.transliteration has the ICAO 9303 spellings, Ø -> OE).
+SPECIAL_FOLDS = str.maketrans(
     {
         "ß": "SS",
         "Æ": "AE",
@@ -46,7 +47,7 @@ def fold(text: str) -> str:
     >>> fold("José  O'Neil-Smith")
     'JOSE O NEIL SMITH'
     """
-    text = text.translate(_SPECIAL_FOLDS)
+    text = text.translate(SPECIAL_FOLDS)
     decomposed = unicodedata.normalize("NFKD", text)
     ascii_only = "".join(c for c in decomposed if not unicodedata.combining(c))
     cleaned = _NON_LETTERS.sub(" ", ascii_only.upper())

@@ -243,7 +243,12 @@ def _mean(values: Iterable[float]) -> float:
 
 
 def _name_value(text: str) -> str:
-    """Upper-case NFC name: letters, spaces, hyphens and apostrophes only."""
+    """Upper-case NFC name: letters, spaces, hyphens and apostrophes only.
+
+    Tesseract's English model reads a printed Ø as ``@`` (no such letter in its
+    alphabet): between letters it is kept as Ø, which the cross-check spells OE.
+    """
+    text = re.sub(r"(?<=[^\W\d_])@|@(?=[^\W\d_])", "\u00d8", text)
     cleaned = re.sub(r"[^\w\s'\-]|[\d_]", "", unicodedata.normalize("NFC", text))
     return re.sub(r"\s+", " ", cleaned).strip(" -'").upper()
 

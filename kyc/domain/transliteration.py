@@ -154,14 +154,14 @@ def same_name(a: str, b: str) -> bool:
 def _alternatives(char: str) -> tuple[str, ...]:
     """What an OCR'd printed character may stand for in the coded (MRZ) name.
 
-    A printed character's own transliterations, and, for a plain A/O/U, the same with
-    a lost diacritic (``A`` may have been ``Ä`` -> AE or ``Å`` -> AA; ``O`` -> OE;
-    ``U`` -> UE): Tesseract's English model drops diacritics, a forger gains nothing
-    from Ä vs A.
+    A printed character's own transliterations, and, for a plain A/O/U, an umlaut's
+    spelling (AE, OE, UE) or Å's (AA): Tesseract's English model has no umlauts, so it
+    drops them (``MÜLLER`` -> MULLER) or reads another vowel (``JÜRGEN`` -> JORGEN).
+    A forger gains nothing from such a change; an edited name differs elsewhere.
     """
     choices = tuple(c.replace("<", "") for c in _choices(char))
-    lost = {"A": ("AE", "AA"), "O": ("OE",), "U": ("UE",)}.get(char, ())
-    return choices + lost
+    lost = {"A": ("AE", "OE", "UE", "AA"), "O": ("AE", "OE", "UE"), "U": ("AE", "OE", "UE")}
+    return choices + lost.get(char, ())
 
 
 def names_equivalent(coded: str, printed: str, *, allow_truncation: bool = True) -> bool:
