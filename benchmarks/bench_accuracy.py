@@ -51,8 +51,10 @@ from typing import Any
 from PIL import Image
 
 from kyc.demo.cards import (
+    PASSPORT_EDITS,
     CardData,
     PassportData,
+    edited_passport,
     photograph,
     render_licence_back,
     render_licence_front,
@@ -95,7 +97,6 @@ GIVEN = (
 )  # fmt: skip
 #: How the capture arrives, with weights.
 CAPTURES = (("jpeg", 3), ("png", 2), ("exif6", 1), ("exif3", 1), ("exif8", 1), ("photo", 3))
-_EDITS = ("DATE_OF_BIRTH", "DOCUMENT_NUMBER", "LAST_NAME", "EXPIRATION_DATE", "FIRST_NAME")
 
 
 @dataclass
@@ -164,23 +165,6 @@ def _typed(name: str, rng: random.Random, *, licence: bool = False) -> str:
     return name
 
 
-def _edited_passport(p: PassportData, edit: str) -> PassportData:
-    if edit == "DATE_OF_BIRTH":
-        return dataclasses.replace(
-            p, date_of_birth=p.date_of_birth.replace(year=p.date_of_birth.year - 6)
-        )
-    if edit == "DOCUMENT_NUMBER":
-        last = str((int(p.document_number[-1]) + 3) % 10)
-        return dataclasses.replace(p, document_number=p.document_number[:-1] + last)
-    if edit == "LAST_NAME":
-        return dataclasses.replace(p, surname="Novak" if p.surname != "Novak" else "Berg")
-    if edit == "EXPIRATION_DATE":
-        return dataclasses.replace(
-            p, expiry_date=p.expiry_date.replace(year=p.expiry_date.year + 5)
-        )
-    return dataclasses.replace(p, given_names="Vera" if p.given_names != "Vera" else "Ines")
-
-
 def _capture(page: Image.Image, capture: str, seed: int) -> bytes:
     if capture == "photo":
         sign = -1 if seed % 2 else 1
@@ -224,8 +208,8 @@ def passport_cases(layout: str, half: str, n: int, shared: Path) -> list[Case]:
             + str(rng.randint(1000000, 9999999)),
         )
         tampered = i % 3 == 2
-        edit = _EDITS[(i // 3) % len(_EDITS)] if tampered else None
-        shown = _edited_passport(p, edit) if edit else p
+        edit = PASSPORT_EDITS[(i // 3) % len(PASSPORT_EDITS)] if tampered else None
+        shown = edited_passport(p, edit) if edit else p
         style = random_style(rng, layout, fonts)
         page = render_page(p, faces[i % len(faces)], style, seed=seed + i, printed=shown)
         capture = rng.choice(captures)

@@ -32,9 +32,8 @@ from kyc.demo.cards import (
     PassportData,
     _background,
     _fit_portrait,
-    _mrz_font,
     _printable,
-    passport_mrz,
+    draw_passport_mrz,
 )
 
 #: Label languages of a page: English only, English with French / Spanish / German
@@ -279,14 +278,7 @@ def render_page(
             )
             x = int(x + width + 50)
         y += row_height
-    draw.rectangle((0, 560, PASSPORT_SIZE[0], PASSPORT_SIZE[1]), fill=(250, 250, 250))
-    lines = passport_mrz(p)
-    size = 34
-    while size > 12 and _mrz_font(size).getlength(lines[0]) > PASSPORT_SIZE[0] - 60:
-        size -= 1
-    mrz_font = _mrz_font(size)
-    for i, line in enumerate(lines):
-        draw.text((30, 600 + i * 56), line, font=mrz_font, fill=(0, 0, 0), anchor="ls")
+    draw_passport_mrz(draw, p)
     return img
 
 
