@@ -88,12 +88,14 @@ SURNAMES = (
     "Novotná", "Hoffmann", "O'Brien", "Björklund", "Nielsen-Ødegård", "Çelik", "Smith-Jones",
     "Weiß", "Sánchez", "Mäkinen", "Brontë", "Żuławski", "Van der Berg", "Löwe", "Ó Briain",
     "Thompson", "Moreau",
+    "D'Souza", "N'Diaye",
 )  # fmt: skip
 GIVEN = (
     "Jean-Pierre", "Zoë", "Søren", "José María", "Anne-Laure", "Björn", "Siobhán", "Élodie",
     "Jürgen", "Małgorzata", "François", "Inés", "Ørjan", "Åsa", "Mary Kate", "D'Arcy",
     "Günther", "Léa", "Nuño", "Ægir", "Marie-Hélène", "Tomáš", "Chloë", "Íñigo", "Anna",
     "Oliver", "Sean", "Lukas",
+    "Jo-Anne", "Ann-Marie",
 )  # fmt: skip
 #: How the capture arrives, with weights.
 CAPTURES = (("jpeg", 3), ("png", 2), ("exif6", 1), ("exif3", 1), ("exif8", 1), ("photo", 3))

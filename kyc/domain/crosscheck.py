@@ -12,6 +12,7 @@ read that disagrees is a reading problem, not evidence of tampering.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 
 from kyc.domain.matching import normalise_document_number
@@ -53,6 +54,11 @@ def _lookalike_letters(coded: str, printed: str) -> bool:
     )
 
 
+def _first_part(name: str) -> str:
+    """The first part of a given name: up to a space, hyphen or filler."""
+    return re.split(r"[\s\-<\u2010-\u2014]+", name.strip(), maxsplit=1)[0]
+
+
 def _same(key: str, a: str, b: str) -> bool:
     if key == "DOCUMENT_NUMBER":
         na = normalise_document_number(a).translate(_LOOKALIKES)
@@ -70,7 +76,13 @@ def _same(key: str, a: str, b: str) -> bool:
         # be truncated (MRZ: 30-39 characters, AAMVA: 40): a longer printed name (b)
         # whose spelling starts with the coded one agrees. Never the other way: a
         # short printed name is no excuse.
-        return names_equivalent(a, b)
+        if names_equivalent(a, b):
+            return True
+        # The first given name alone: the MRZ's FIRST_NAME is its first part
+        # ("ANN<MARIE" -> ANN) where the page prints ANN-MARIE as one word.
+        return key == "FIRST_NAME" and names_equivalent(
+            _first_part(a), _first_part(b), allow_truncation=False
+        )
     return a == b
 
 

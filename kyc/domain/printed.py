@@ -685,6 +685,21 @@ def _name_words(words: list[OcrWord]) -> list[OcrWord] | None:
     return out or None
 
 
+def _joined_parts(words: list[OcrWord]) -> list[OcrWord]:
+    """Name words with parts OCR split at an apostrophe or hyphen joined again.
+
+    ``D'`` ``ARCY`` -> D'ARCY, ``JEAN-`` ``PIERRE`` -> JEAN-PIERRE: the first given
+    name is the first word, and half of it is not the name.
+    """
+    out: list[OcrWord] = []
+    for w in words:
+        if out and out[-1].text[-1:] in "'\u2019-":
+            prev = out.pop()
+            w = OcrWord(prev.text + w.text, min(prev.confidence, w.confidence), w.line, prev.box)
+        out.append(w)
+    return out
+
+
 def _number_words(words: list[OcrWord]) -> list[OcrWord]:
     """The document number among the words below its label.
 
@@ -786,7 +801,7 @@ def read_printed(words: list[OcrWord], *, month_first: bool) -> PrintedRead:
             text = " ".join(w.text for w in ws)
             conf = _mean(w.confidence for w in ws)
         if key == "FIRST_NAME":
-            first, *rest = ws
+            first, *rest = _joined_parts(ws)
             fields["FIRST_NAME"] = DocumentField(
                 text=first.text, value=_name_value(first.text), confidence=first.confidence
             )

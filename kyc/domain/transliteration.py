@@ -156,11 +156,17 @@ def _alternatives(char: str) -> tuple[str, ...]:
 
     A printed character's own transliterations, and, for a plain A/O/U, an umlaut's
     spelling (AE, OE, UE) or Å's (AA): Tesseract's English model has no umlauts, so it
-    drops them (``MÜLLER`` -> MULLER) or reads another vowel (``JÜRGEN`` -> JORGEN).
-    A forger gains nothing from such a change; an edited name differs elsewhere.
+    drops them (``MÜLLER`` -> MULLER) or reads another vowel (``JÜRGEN`` -> JORGEN);
+    likewise it reads ``Ç`` as G (``ÇELIK`` -> GELIK). A forger gains nothing from
+    such a change; an edited name differs elsewhere.
     """
     choices = tuple(c.replace("<", "") for c in _choices(char))
-    lost = {"A": ("AE", "OE", "UE", "AA"), "O": ("AE", "OE", "UE"), "U": ("AE", "OE", "UE")}
+    lost = {
+        "A": ("AE", "OE", "UE", "AA"),
+        "O": ("AE", "OE", "UE"),
+        "U": ("AE", "OE", "UE"),
+        "G": ("C",),
+    }
     return choices + lost.get(char, ())
 
 

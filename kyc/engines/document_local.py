@@ -418,7 +418,9 @@ class LocalDocumentReader:
                 zone = printed_zone(gray, mrz, face)
                 width = round(PAGE_OCR_WIDTH * zone.width / gray.width)
                 passes = 2 if sharp < SOFT_SHARPNESS else 1
-                ocr = self._ocr_front(zone, document_type, passes=passes, width=width)
+                ocr = self._ocr_front(
+                    zone, document_type, passes=passes, width=width, evidence=True
+                )
             elif barcode:
                 # The barcode gave the fields: the printed front only serves the
                 # cross-check, whose fields sit right of the portrait (AAMVA card
@@ -560,11 +562,14 @@ class LocalDocumentReader:
         *,
         passes: int = 2,
         width: int = OCR_WIDTH,
+        evidence: bool = False,
     ) -> PrintedRead | str:
         """Fields read from the (grayscale) front, or why nothing could be read.
 
         ``width`` is the width to OCR at (larger images are scaled down to it,
-        much narrower ones up, at most 2x).
+        much narrower ones up, at most 2x). ``evidence``: the fields only serve a
+        cross-check, so a pass that found a field without its label is followed by
+        the next one.
         """
         if img.width > width or img.width < width * OCR_MIN_WIDTH / OCR_WIDTH:
             scale = min(width / img.width, 2.0)
@@ -597,7 +602,9 @@ class LocalDocumentReader:
                         inferred.add(key)
                     else:
                         inferred.discard(key)
-            if fields.keys() >= USABLE_KEYS and not inferred & USABLE_KEYS:
+            # Where the fields are evidence for a cross-check (a page whose MRZ was
+            # read), an inferred one is not enough: the next pass may find its label.
+            if fields.keys() >= USABLE_KEYS and not (evidence and inferred & USABLE_KEYS):
                 break
         return PrintedRead(fields, frozenset(inferred)) if recognised else "no text recognised"
 

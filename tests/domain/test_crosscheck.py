@@ -91,3 +91,11 @@ def test_a_number_cut_by_the_mrz_field_agrees_with_the_whole_printed_one() -> No
     assert disagreements(coded, _fields(DOCUMENT_NUMBER="555123ABC12")) == []
     short = _fields(99.0, "mrz", DOCUMENT_NUMBER="55123ABC")
     assert disagreements(short, _fields(DOCUMENT_NUMBER="55123ABC12")) == ["DOCUMENT_NUMBER"]
+
+
+def test_hyphenated_given_names_agree_with_the_mrz_first_part() -> None:
+    # MRZ "ANN<MARIE": FIRST_NAME ANN; the page prints ANN-MARIE as one word.
+    coded = _fields(99.0, "mrz", FIRST_NAME="ANN")
+    assert disagreements(coded, _fields(FIRST_NAME="ANN-MARIE")) == []
+    assert disagreements(coded, _fields(FIRST_NAME="ANNA")) == ["FIRST_NAME"]
+    assert disagreements(coded, _fields(FIRST_NAME="JO-ANNE")) == ["FIRST_NAME"]

@@ -367,3 +367,8 @@ def test_inferred_fields_are_told_from_labelled_ones() -> None:
     )
     assert read.inferred == {"DATE_OF_BIRTH", "DOCUMENT_NUMBER"}  # by life order, by shape
     assert read.labelled.keys() == {"EXPIRATION_DATE", "DATE_OF_ISSUE", "LAST_NAME"}
+
+
+def test_given_names_split_by_ocr_at_an_apostrophe_or_hyphen_are_joined() -> None:
+    fields = _values(_words("Given names", "D' ARCY JO- ANNE"))
+    assert fields["FIRST_NAME"] == "D'ARCY" and fields["MIDDLE_NAME"] == "JO-ANNE"
