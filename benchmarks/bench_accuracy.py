@@ -26,10 +26,12 @@ Halves: a development half and a held-out half, generated from fixed seeds with
 disjoint name pools, face folders and fonts (alternate entries of each list). Tune
 on the development half only; a gain that shows only there is not a gain.
 
-Per category and half it prints: genuine PASS rate, genuine FAIL count, false PASS
-count (tampered cases that passed), MANUAL_REVIEW rate and the reason codes of the
-review findings, and the median read time. Targets (issue 14, held-out half): 0
-false PASS, 0 genuine FAIL, genuine PASS >= 95 %.
+Per category and half it prints: genuine PASS rate, genuine FAIL count, MANUAL_REVIEW
+rate and the reason codes of the review findings, tampered cases, how many of them
+the MRZ/barcode-vs-printed cross-check flagged on the edited field (the printed-zone
+reader's own tamper evidence; the form-vs-MRZ comparison catches the others), false
+PASS count (tampered cases that passed), and the median read time. Targets (issue 14,
+held-out half): 0 false PASS, 0 genuine FAIL, genuine PASS >= 95 %.
 """
 
 from __future__ import annotations
@@ -121,6 +123,8 @@ class Tally:
     genuine: Counter[str] = field(default_factory=Counter)
     tampered: Counter[str] = field(default_factory=Counter)
     review_reasons: Counter[str] = field(default_factory=Counter)
+    #: Tampered cases whose edit the MRZ/barcode-vs-printed cross-check named.
+    edits_flagged: int = 0
     ms: list[float] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -312,6 +316,11 @@ def run(
         findings = document_findings(case.form, scan, thresholds, today)
         decision = decision_for(findings, thresholds)
         (tally.tampered if case.tampered else tally.genuine)[decision.value] += 1
+        if case.tampered and any(
+            f.reason is Reason.DOCUMENT_INCONSISTENT and str(case.edit) in f.detail
+            for f in findings
+        ):
+            tally.edits_flagged += 1
         review = sorted({f.reason.value for f in findings if _rated(f.reason) is Severity.REVIEW})
         if decision is Decision.MANUAL_REVIEW and not case.tampered:
             tally.review_reasons.update(review)
@@ -343,7 +352,8 @@ def _report(results: dict[str, dict[str, Tally]], verbose: bool) -> tuple[list[s
     missed: list[str] = []
     header = (
         f"{'category':22} {'half':9} {'genuine':>7} {'PASS':>6} {'FAIL':>4} {'REVIEW':>6} "
-        f"{'tampered':>8} {'false PASS':>10} {'median ms':>9}  review reasons (genuine)"
+        f"{'tampered':>8} {'flagged':>7} {'false PASS':>10} {'median ms':>9}  "
+        "review reasons (genuine)"
     )
     lines.append(header)
     for category in CATEGORIES:
@@ -358,7 +368,8 @@ def _report(results: dict[str, dict[str, Tally]], verbose: bool) -> tuple[list[s
             reasons = ", ".join(f"{r} {c}" for r, c in tally.review_reasons.most_common())
             lines.append(
                 f"{category:22} {half:9} {n_g:7} {pass_rate:6.0%} {g['FAIL']:4} {review_rate:6.0%} "
-                f"{n_t:8} {t['PASS']:10} {statistics.median(tally.ms):9.0f}  {reasons or '-'}"
+                f"{n_t:8} {tally.edits_flagged:7} {t['PASS']:10} "
+                f"{statistics.median(tally.ms):9.0f}  {reasons or '-'}"
             )
             if verbose:
                 lines += [f"    {note}" for note in tally.notes]
@@ -377,7 +388,8 @@ def _report(results: dict[str, dict[str, Tally]], verbose: bool) -> tuple[list[s
         if n_g:
             lines.append(
                 f"{'all':22} {half:9} {n_g:7} {g['PASS'] / n_g:6.0%} {g['FAIL']:4} "
-                f"{g['MANUAL_REVIEW'] / n_g:6.0%} {n_t:8} {t['PASS']:10}"
+                f"{g['MANUAL_REVIEW'] / n_g:6.0%} {n_t:8} "
+                f"{sum(x.edits_flagged for x in tallies):7} {t['PASS']:10}"
             )
     return lines, missed
 
@@ -435,6 +447,7 @@ def main(argv: list[str] | None = None) -> int:
                     "genuine": dict(t.genuine),
                     "tampered": dict(t.tampered),
                     "review_reasons": dict(t.review_reasons),
+                    "edits_flagged": t.edits_flagged,
                     "median_ms": statistics.median(t.ms),
                     "wrong": t.notes,
                 }
