@@ -170,20 +170,46 @@ def _alternatives(char: str) -> tuple[str, ...]:
     return choices + lost.get(char, ())
 
 
-def names_equivalent(coded: str, printed: str, *, allow_truncation: bool = True) -> bool:
+#: Letters with diacritics that Tesseract's English model reads as another letter,
+#: beyond _alternatives: printed letter -> what the coded name may hold there
+#: (measured on generated pages, development fonts: Ø read G or S, Þ read P or B,
+#: Í/Î read T, Ł read K, Ů/Û read O or G).
+_CONFUSIONS: dict[str, tuple[str, ...]] = {
+    "G": ("OE", "O", "U"),
+    "S": ("OE", "O"),
+    "P": ("TH",),
+    "B": ("TH",),
+    "T": ("I",),
+    "K": ("L",),
+    "O": ("U",),
+}
+#: Coded spellings of letters with diacritics that OCR may drop altogether (Í in
+#: MIÍA read MIA, Æ read as nothing).
+_DROPPABLE = ("AE", "OE", "UE", "AA", "TH", "A", "E", "I", "O", "U")
+#: Fewest coded letters for a name to be allowed one OCR confusion (LI is not LIU).
+MIN_CONFUSABLE = 4
+
+
+def names_equivalent(
+    coded: str, printed: str, *, allow_truncation: bool = True, confusions: int = 1
+) -> bool:
     """Whether a coded (MRZ/barcode) name is a Doc 9303 spelling of a printed one.
 
     Fillers are ignored on both sides. ``coded`` may be truncated (the MRZ name
     field holds 30-39 characters, AAMVA 40): with ``allow_truncation`` a coded name
     of at least four letters that is a spelling of the start of a longer printed
     name agrees. Never the other way: a printed name shorter than the coded one
-    does not agree.
+    does not agree. Up to ``confusions`` places may show an OCR misreading of a
+    letter with a diacritic (_CONFUSIONS, a dropped letter from _DROPPABLE, one
+    extra printed letter), in names of MIN_CONFUSABLE letters or more: an edited
+    name (another person's) differs in more than that.
 
     Args:
         coded: the machine-readable name (ASCII, ``<`` or spaces as fillers).
         printed: the name read from the printed zone (diacritics may be present or
             lost to OCR).
         allow_truncation: accept a coded name that stops early.
+        confusions: how many OCR confusions to forgive.
 
     Returns:
         True when some spelling of ``printed`` equals (or, truncated, starts with)
@@ -193,16 +219,29 @@ def names_equivalent(coded: str, printed: str, *, allow_truncation: bool = True)
     chars = [c for c in _upper(printed) if _alternatives(c) != ("",)]
     if not target or not chars:
         return False
+    budget = confusions if len(target) >= MIN_CONFUSABLE else 0
 
     @cache
-    def match(i: int, j: int) -> bool:
+    def match(i: int, j: int, left: int) -> bool:
         if j == len(target):
-            return i == len(chars) or (allow_truncation and len(target) >= 4)
-        if i == len(chars):
-            return False
-        return any(
-            target.startswith(alt, j) and match(i + 1, j + len(alt))
+            # A truncated coded name: only without a forgiven confusion.
+            return i == len(chars) or (allow_truncation and len(target) >= 4 and left == budget)
+        if i < len(chars) and any(
+            target.startswith(alt, j) and match(i + 1, j + len(alt), left)
             for alt in _alternatives(chars[i])
-        )
+        ):
+            return True
+        if not left:
+            return False
+        if i < len(chars) and any(
+            target.startswith(alt, j) and match(i + 1, j + len(alt), left - 1)
+            for alt in _CONFUSIONS.get(chars[i], ())
+        ):
+            return True
+        if any(
+            target.startswith(gone, j) and match(i, j + len(gone), left - 1) for gone in _DROPPABLE
+        ):
+            return True
+        return i < len(chars) and match(i + 1, j, left - 1)
 
-    return match(0, 0)
+    return match(0, 0, budget)

@@ -113,3 +113,23 @@ def test_truncation_can_be_refused() -> None:
     assert names_equivalent("UNITED", "UNITED KINGDOM")
     assert not names_equivalent("UNITED", "UNITED KINGDOM", allow_truncation=False)
     assert not names_equivalent("ABC", "ABCDEF")  # under four letters: no truncation
+
+
+@pytest.mark.parametrize(
+    ("coded", "printed", "agree"),
+    [
+        ("BAOEERT", "BASERT", True),  # Ø read S
+        ("MITHA", "MIPA", True),  # Þ read P
+        ("MIIA", "MIA", True),  # Í dropped
+        ("MILA", "MIKA", True),  # Ł read K
+        ("MIAEA", "MIAZEA", True),  # Æ read AZE: one extra letter
+        ("BAOEERT", "BASERP", False),  # two confusions: another name
+        ("LIU", "LI", False),  # short names get none
+        ("PETERSEN", "PETERSON", False),  # E for O is no diacritic misreading
+    ],
+)
+def test_one_ocr_confusion_of_a_letter_with_a_diacritic(
+    coded: str, printed: str, agree: bool
+) -> None:
+    assert names_equivalent(coded, printed) is agree
+    assert not names_equivalent(coded, printed, confusions=0) or coded == printed
