@@ -189,9 +189,14 @@ def _portraits(shared: Path, half: str) -> list[Image.Image | None]:
     return out or [None]
 
 
-def passport_cases(layout: str, half: str, n: int, shared: Path) -> list[Case]:
-    """``n`` cases of one passport layout in one half (every third one tampered)."""
-    seed = HALVES[half] * 100 + LAYOUTS.index(layout)
+def passport_cases(
+    layout: str, half: str, n: int, shared: Path, *, base_seed: int | None = None
+) -> list[Case]:
+    """``n`` cases of one passport layout in one half (every third one tampered).
+
+    ``base_seed`` replaces the half's seed (HALVES): the half's pools, other draws.
+    """
+    seed = (base_seed or HALVES[half]) * 100 + LAYOUTS.index(layout)
     rng = random.Random(seed)
     today = dt.date.today()
     surnames, given = _half(SURNAMES, half), _half(GIVEN, half)
@@ -247,9 +252,9 @@ def passport_cases(layout: str, half: str, n: int, shared: Path) -> list[Case]:
     return cases
 
 
-def licence_cases(half: str, n: int) -> list[Case]:
+def licence_cases(half: str, n: int, *, base_seed: int | None = None) -> list[Case]:
     """``n`` US licences (front + PDF417 back) in one half; tampered fronts, barcode kept."""
-    seed = HALVES[half] * 100 + 50
+    seed = (base_seed or HALVES[half]) * 100 + 50
     rng = random.Random(seed)
     today = dt.date.today()
     surnames, given = _half(SURNAMES, half), _half(GIVEN, half)
@@ -406,6 +411,13 @@ def main(argv: list[str] | None = None) -> int:
         default=",".join(CATEGORIES),
         help=f"categories (default all: {','.join(CATEGORIES)})",
     )
+    parser.add_argument(
+        "--held-out-seed",
+        type=int,
+        default=None,
+        help=f"another seed for the held-out half (same pools; default {HALVES['held-out']}): "
+        "a fresh held-out set once the default one has been looked at",
+    )
     parser.add_argument("--verbose", action="store_true", help="list every wrong decision")
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args(argv)
@@ -437,7 +449,11 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - started
     lines, missed = _report(results, args.verbose)
     lines += [f"TARGET MISSED (held-out): {x}" for x in missed]
-    lines.append(f"fonts: {len(page_fonts())} found; wall time {wall:.0f} s")
+    held_out = args.held_out_seed or HALVES["held-out"]
+    lines.append(
+        f"seeds: dev {HALVES['dev']}, held-out {held_out}; fonts: {len(page_fonts())} found; "
+        f"wall time {wall:.0f} s"
+    )
     sys.stdout.write("\n".join(lines) + "\n")
     if args.json_out:
         args.json_out.parent.mkdir(parents=True, exist_ok=True)

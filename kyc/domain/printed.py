@@ -667,7 +667,8 @@ def _name_words(words: list[OcrWord]) -> list[OcrWord] | None:
     ``ТКАЧЕНКО/TKACHENKO`` (national spelling / Latin one, as Ukrainian pages print
     names) keeps its last part. Words mostly in lower case are not a name printed in
     capitals as documents print them, but label text or a signature: the value is
-    then not certain and nothing is returned.
+    then not certain and nothing is returned. A lone lower-case letter is a speck or
+    an accent read as a letter, and is left out.
     """
     out = []
     for w in words:
@@ -678,6 +679,8 @@ def _name_words(words: list[OcrWord]) -> list[OcrWord] | None:
                 continue
             text = parts[-1]
         letters = [c for c in text if c.isalpha()]
+        if len(letters) == 1 and letters[0].islower():
+            continue  # an accent or speck read as a letter ("y INES" for INÉS)
         if len(letters) >= 2 and 2 * sum(c.islower() for c in letters) > len(letters):
             return None
         if _name_value(text):

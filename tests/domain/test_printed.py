@@ -349,6 +349,8 @@ def test_lower_case_words_are_label_text_or_signatures_not_names() -> None:
     assert "FIRST_NAME" not in _values(_words("Given Name es"))
     assert "LAST_NAME" not in _values(_words("Surname", "Exiksson"))
     assert _values(_words("Surname", "MARlA"))["LAST_NAME"] == "MARLA"  # one misread l
+    # A lone lower-case letter is a speck or an accent read as a letter.
+    assert _values(_words("Given names", "y INES J"))["FIRST_NAME"] == "INES"
 
 
 def test_national_and_latin_spelling_keeps_the_latin_one() -> None:
