@@ -439,12 +439,12 @@ def main(argv: list[str] | None = None) -> int:
         for half in halves:
             cases: list[Case] = []
             for category in chosen:
+                seed = args.held_out_seed if half == "held-out" else None
                 if category == "licence":
-                    cases += licence_cases(half, args.n)
+                    cases += licence_cases(half, args.n, base_seed=seed)
                 else:
-                    cases += passport_cases(
-                        category.removeprefix("passport-"), half, args.n, shared
-                    )
+                    layout = category.removeprefix("passport-")
+                    cases += passport_cases(layout, half, args.n, shared, base_seed=seed)
             results[half] = run(reader, cases, thresholds, today)
     wall = time.perf_counter() - started
     lines, missed = _report(results, args.verbose)
