@@ -599,13 +599,20 @@ def _below(lines: list[_Line], index: int, group: _Group) -> tuple[list[OcrWord]
         left, right = -math.inf, math.inf
     else:
         return None
-    height = line.height
-    bottom = max((t.box[3] for t in line.tokens if t.box is not None), default=None)
-    for nxt_index in range(index + 1, min(index + 3, len(lines))):
+    height = max(line.height, 1.0)
+    # The label's own words (a tall glyph elsewhere on its line says nothing).
+    own = [t.box for t in line.tokens[group.first : group.last + 1] if t.box is not None]
+    top = min((b[1] for b in own), default=None)
+    bottom = max((b[3] for b in own), default=None)
+    key = group.key
+    for nxt_index in range(index + 1, min(index + 4, len(lines))):
         nxt = lines[nxt_index]
-        tops = [t.box[1] for t in nxt.tokens if t.box is not None]
-        if bottom is not None and tops and min(tops) - bottom > BELOW_GAP * max(height, 1.0):
-            return None
+        boxes = [t.box for t in nxt.tokens if t.box is not None]
+        if top is not None and bottom is not None and boxes:
+            if max(b[3] for b in boxes) <= top:
+                continue  # a line above (OCR's reading order put the row above here)
+            if min(b[1] for b in boxes) - bottom > BELOW_GAP * height:
+                return None  # not directly below
         inside = [
             k
             for k, t in enumerate(nxt.tokens)
@@ -615,9 +622,13 @@ def _below(lines: list[_Line], index: int, group: _Group) -> tuple[list[OcrWord]
             return None
         labels = [k for k in inside if k in nxt.label_tokens]
         if labels and len(labels) == len(inside):
-            boxes = [t.box[3] for t in nxt.tokens if t.box is not None]
-            bottom = max(boxes) if boxes else bottom
-            continue  # translations of the label on a line of their own
+            # A line of translations of this label ("Date de naissance" under "Date
+            # of birth /"), never another field's label.
+            others = {g.key for g in nxt.groups if set(range(g.first, g.last + 1)) & set(inside)}
+            if others - {key, None}:
+                return None
+            bottom = max((b[3] for b in boxes), default=bottom)
+            continue
         if labels:
             return None
         return [nxt.tokens[k] for k in inside], nxt_index

@@ -374,3 +374,21 @@ def test_inferred_fields_are_told_from_labelled_ones() -> None:
 def test_given_names_split_by_ocr_at_an_apostrophe_or_hyphen_are_joined() -> None:
     fields = _values(_words("Given names", "D' ARCY JO- ANNE"))
     assert fields["FIRST_NAME"] == "D'ARCY" and fields["MIDDLE_NAME"] == "JO-ANNE"
+
+
+def test_another_fields_label_between_label_and_value_ends_the_search() -> None:
+    # OCR's reading order put the row above ("N° du passeport" and its number) after
+    # "Nom": the number is not the surname.
+    words = _boxed(
+        [("Nom", 300)],
+        [("N°", 620), ("du", 660), ("passeport", 700)],
+        [("KW1239129", 620)],
+    )
+    assert "LAST_NAME" not in _values(words)
+    rows = [
+        [OcrWord("Nom", 90, 0, (300, 64, 336, 84))],
+        [OcrWord("N°", 90, 1, (620, 0, 644, 20)), OcrWord("du", 90, 1, (660, 0, 684, 20))],
+        [OcrWord("DUPONT", 90, 2, (300, 96, 372, 116))],
+    ]
+    fields = _values([w for row in rows for w in row])
+    assert fields["LAST_NAME"] == "DUPONT"  # the line above is skipped over, not taken
