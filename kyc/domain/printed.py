@@ -762,12 +762,17 @@ def extract_fields(words: list[OcrWord], *, month_first: bool) -> dict[str, Docu
     return read_printed(words, month_first=month_first).fields
 
 
-def read_printed(words: list[OcrWord], *, month_first: bool) -> PrintedRead:
+def read_printed(
+    words: list[OcrWord], *, month_first: bool, licence_labels: bool = True
+) -> PrintedRead:
     """Turn OCR words into AnalyzeID fields, telling labelled ones from inferred ones.
 
     Args:
         words: recognised words in reading order, with their line index (and box).
         month_first: read numeric ``a/b/yyyy`` dates as month/day.
+        licence_labels: split US card labels glued to their value (``DOB12/19/1972``,
+            ``DL-N571``). Off for passports, whose numbers may start with those
+            letters (``DL5650349`` is a number, not DL + 5650349).
 
     Returns:
         The fields (``source="ocr"``, confidence = mean word confidence) and the keys
@@ -780,7 +785,7 @@ def read_printed(words: list[OcrWord], *, month_first: bool) -> PrintedRead:
         # A label glued to its value by a narrow gap ("DOB12/19/1972", "DL-N571"):
         # split where the value starts with a digit or after a dash/colon (never
         # ambiguous with a name; "DLN571" stays whole: DL+N571 or DLN+571?).
-        glued = _GLUED_RE.match(w.text)
+        glued = _GLUED_RE.match(w.text) if licence_labels else None
         parts = (
             [glued.group(1), glued.group(2) or glued.group(3)] if glued else _split_dashes(w.text)
         )

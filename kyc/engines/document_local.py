@@ -592,7 +592,11 @@ class LocalDocumentReader:
                 continue
             recognised = True
             month_first = dates_month_first(words, document_type)
-            read = read_printed(words, month_first=month_first)
+            read = read_printed(
+                words,
+                month_first=month_first,
+                licence_labels=document_type is not DocumentType.PASSPORT,
+            )
             for key, value in read.fields.items():
                 # A later pass's labelled value replaces an inferred one: only
                 # labelled values are evidence for the cross-checks.

@@ -392,3 +392,10 @@ def test_another_fields_label_between_label_and_value_ends_the_search() -> None:
     ]
     fields = _values([w for row in rows for w in row])
     assert fields["LAST_NAME"] == "DUPONT"  # the line above is skipped over, not taken
+
+
+def test_passport_numbers_starting_like_a_licence_label_stay_whole() -> None:
+    words = _words("Passport No.", "DL5650349")
+    assert _values(words)["DOCUMENT_NUMBER"] == "5650349"  # a licence: DL + number
+    read = read_printed(words, month_first=False, licence_labels=False)
+    assert read.fields["DOCUMENT_NUMBER"].value == "DL5650349"
