@@ -19,8 +19,8 @@ export GX_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
 
 .PHONY: setup system-deps browser-deps demo test lint typecheck unit bench bench-documents \
-	bench-registers clean up down bench-latency bench-notify bench-duplicates bench-replay \
-	bench-console bench-intake
+	bench-accuracy bench-registers clean up down bench-latency bench-notify bench-duplicates \
+	bench-replay bench-console bench-intake
 
 $(STAMP):
 	@$(MAKE) --no-print-directory system-deps
@@ -95,6 +95,11 @@ bench: setup
 # photographed PDF417, generated licences at clean/mild/hard (~3 minutes).
 bench-documents: setup
 	$(BIN)/python benchmarks/bench_documents.py --cards $${CARDS:-12}
+
+# Decisions on generated documents the project was not tuned on (issue 14): per category,
+# development and held-out halves (fixed seeds); document reading only. N per half.
+bench-accuracy: setup
+	$(BIN)/python benchmarks/bench_accuracy.py --n $${N:-12}
 
 # Optional (issue 4): dlib compiled here against OpenBLAS in place of the dlib-bin
 # wheel. Same dlib version and model files; descriptors agree to 1e-6 with

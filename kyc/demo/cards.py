@@ -18,7 +18,7 @@ import io
 import random
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -489,7 +489,10 @@ class PassportData:
 
 
 def _mrz_name(text: str) -> str:
-    return re.sub(r"[^A-Z<]", "", barcode_name(text).replace(" ", "<").replace("-", "<"))
+    """A name as passports encode it: ICAO 9303 transliteration (MÜLLER -> MUELLER)."""
+    from kyc.domain.transliteration import mrz_name  # local: keeps the demo import light
+
+    return mrz_name(text)
 
 
 def passport_mrz(p: PassportData) -> tuple[str, str]:
@@ -564,7 +567,15 @@ def render_passport_page(
         draw.text((x, y), name, font=label, fill=(90, 90, 110), anchor="ls")
         draw.text((x, y + 38), text, font=value, fill=(10, 10, 10), anchor="ls")
         y += 78
-    # MRZ: two 44-character OCR-B lines across the bottom, on a white band.
+    draw_passport_mrz(draw, p)
+    return _jpeg(img)
+
+
+def draw_passport_mrz(draw: ImageDraw.ImageDraw, p: PassportData) -> None:
+    """Draw the two 44-character OCR-B MRZ lines of ``p`` across the page's bottom.
+
+    On a white band from y = 560, in the largest OCR-B size that fits the page width.
+    """
     draw.rectangle((0, 560, PASSPORT_SIZE[0], PASSPORT_SIZE[1]), fill=(250, 250, 250))
     lines = passport_mrz(p)
     size = 34
@@ -573,4 +584,30 @@ def render_passport_page(
     font = _mrz_font(size)
     for i, line in enumerate(lines):
         draw.text((30, 600 + i * 56), line, font=font, fill=(0, 0, 0), anchor="ls")
-    return _jpeg(img)
+
+
+#: Printed-page edits of the tampered passports: one checked field each.
+PASSPORT_EDITS = ("DATE_OF_BIRTH", "DOCUMENT_NUMBER", "LAST_NAME", "EXPIRATION_DATE", "FIRST_NAME")
+
+
+def edited_passport(p: PassportData, key: str) -> PassportData:
+    """What a forger prints instead of ``p``: the field ``key`` changed.
+
+    Args:
+        p: the genuine data (what the MRZ keeps).
+        key: one of PASSPORT_EDITS.
+
+    Returns:
+        The data with that field changed (birth 7 years earlier, the number's last
+        digit +3, another surname or given name, expiry 5 years later).
+    """
+    if key == "DATE_OF_BIRTH":
+        return replace(p, date_of_birth=p.date_of_birth.replace(year=p.date_of_birth.year - 7))
+    if key == "DOCUMENT_NUMBER":
+        last = str((int(p.document_number[-1]) + 3) % 10)
+        return replace(p, document_number=p.document_number[:-1] + last)
+    if key == "LAST_NAME":
+        return replace(p, surname="Novak" if p.surname != "Novak" else "Berg")
+    if key == "EXPIRATION_DATE":
+        return replace(p, expiry_date=p.expiry_date.replace(year=p.expiry_date.year + 5))
+    return replace(p, given_names="Vera" if p.given_names != "Vera" else "Ines")

@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from kyc.domain.matching import SPECIAL_FOLDS
 from kyc.domain.records import DocumentField
 
 #: Confidence given to barcode fields: the PDF417 error correction already vouches
@@ -536,7 +537,9 @@ def ascii_fold(text: str) -> str:
         text: any Unicode text.
 
     Returns:
-        ASCII text; characters without an ASCII base letter are dropped.
+        ASCII text: letters that do not decompose fold as in
+        kyc.domain.matching.SPECIAL_FOLDS (``Østergård`` -> ``Ostergard``, ``ß`` ->
+        ``SS``); other characters without an ASCII base letter are dropped.
     """
-    decomposed = unicodedata.normalize("NFKD", text)
+    decomposed = unicodedata.normalize("NFKD", text.translate(SPECIAL_FOLDS))
     return decomposed.encode("ascii", "ignore").decode("ascii")

@@ -16,8 +16,11 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from enum import StrEnum
 
-# Letters that NFKD does not decompose into ASCII + combining mark.
-_SPECIAL_FOLDS = str.maketrans(
+from kyc.domain.transliteration import same_name
+
+#: Letters that NFKD does not decompose into ASCII + combining mark (their ASCII
+#: fold; kyc.domain.transliteration has the ICAO 9303 spellings, Ø -> OE).
+SPECIAL_FOLDS = str.maketrans(
     {
         "ß": "SS",
         "Æ": "AE",
@@ -44,7 +47,7 @@ def fold(text: str) -> str:
     >>> fold("José  O'Neil-Smith")
     'JOSE O NEIL SMITH'
     """
-    text = text.translate(_SPECIAL_FOLDS)
+    text = text.translate(SPECIAL_FOLDS)
     decomposed = unicodedata.normalize("NFKD", text)
     ascii_only = "".join(c for c in decomposed if not unicodedata.combining(c))
     cleaned = _NON_LETTERS.sub(" ", ascii_only.upper())
@@ -54,6 +57,23 @@ def fold(text: str) -> str:
 def tokens(text: str | None) -> tuple[str, ...]:
     """Folded name tokens (empty tuple for None or blank)."""
     return tuple(fold(text).split()) if text else ()
+
+
+def _raw_tokens(text: str | None) -> list[str]:
+    """Name parts as written (diacritics kept): split at spaces, hyphens, commas."""
+    if not text:
+        return []
+    return [t for t in re.split(r"[\s,\-\u2010-\u2014<]+", re.sub(r"['\u2019`]", "", text)) if t]
+
+
+def same_written_name(a: str, b: str) -> bool:
+    """Whether two names are one: after folding, or under ICAO 9303 transliteration.
+
+    ``Müller`` = ``MULLER`` (folded) = ``MUELLER`` (the MRZ's spelling); ``O'Neill`` =
+    ``ONEILL``; ``Østergård`` = ``OSTERGARD`` = ``OESTERGAARD``. Separators are
+    ignored (``Smith-Jones`` = ``SMITH JONES``).
+    """
+    return "".join(tokens(a)) == "".join(tokens(b)) or same_name(a, b)
 
 
 class NameMatch(StrEnum):
@@ -114,30 +134,39 @@ def compare_names(
     score = _similar(" ".join(f_given + f_last), " ".join(d_given + d_last))
     if not d_last or not d_given:
         return NameComparison(NameMatch.MISMATCH, score, "name not read from document")
-    if "".join(f_last) != "".join(d_last):
+    if not same_written_name(form_last, doc_last or ""):
         return NameComparison(
             NameMatch.MISMATCH,
             score,
             f"last name differs (similarity {_similar(''.join(f_last), ''.join(d_last)):.2f})",
         )
-    if f_given == d_given or "".join(f_given) == "".join(d_given):
+    form_given = " ".join(p for p in (form_first, form_middle) if p)
+    doc_given = " ".join(p for p in (doc_first, doc_middle) if p)
+    if f_given == d_given or same_written_name(form_given, doc_given):
         return NameComparison(NameMatch.EXACT, score, "")
-    if f_given[0] != d_given[0]:
+    form_parts, doc_parts = _raw_tokens(form_given), _raw_tokens(doc_given)
+    if not (form_parts and doc_parts and same_written_name(form_parts[0], doc_parts[0])):
         close = _similar(f_given[0], d_given[0]) >= threshold
         return NameComparison(
             NameMatch.MISMATCH,
             score,
             "first name differs" + (" (close spelling)" if close else ""),
         )
-    f_rest, d_rest = f_given[1:], d_given[1:]
+    f_rest, d_rest = form_parts[1:], doc_parts[1:]
     if not f_rest or not d_rest:
         return NameComparison(NameMatch.VARIANT, score, "middle name present on one side only")
     if len(f_rest) == len(d_rest) and all(
-        a == b or (len(a) == 1 and b.startswith(a)) or (len(b) == 1 and a.startswith(b))
+        same_written_name(a, b) or _initial_of(a, b) or _initial_of(b, a)
         for a, b in zip(f_rest, d_rest, strict=True)
     ):
         return NameComparison(NameMatch.VARIANT, score, "middle name given as an initial")
     return NameComparison(NameMatch.MISMATCH, score, "middle names differ")
+
+
+def _initial_of(initial: str, name: str) -> bool:
+    """Whether ``initial`` is one letter (a full stop allowed) starting ``name``."""
+    a, b = fold(initial), fold(name)
+    return len(a) == 1 and b.startswith(a)
 
 
 def normalise_document_number(number: str | None) -> str:

@@ -156,6 +156,28 @@ def _document_findings(
     return out, scores
 
 
+def document_findings(
+    app: Application, scan: DocumentScan, thresholds: Thresholds, today: dt.date
+) -> list[Finding]:
+    """What the decision rules conclude from the document alone, against the form.
+
+    The reader's findings, expiry, missing or low-confidence fields and the form
+    comparisons (names, date of birth, document number, expiry): what :func:`decide`
+    starts from. Used by benchmarks/bench_accuracy.py to measure document reading
+    without the face engines.
+
+    Args:
+        app: the application (the form).
+        scan: the document reader's result.
+        thresholds: the decision thresholds.
+        today: the date expiry is checked against.
+
+    Returns:
+        The findings, unrated (see :func:`decision_for`).
+    """
+    return _document_findings(app, scan, thresholds, today)[0]
+
+
 def _face_findings(
     face: FaceComparison | None, t: Thresholds
 ) -> tuple[list[Finding], dict[str, float | None]]:

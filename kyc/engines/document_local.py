@@ -46,7 +46,7 @@ from kyc.domain.aamva import AamvaError, parse_aamva
 from kyc.domain.application import DocumentType
 from kyc.domain.crosscheck import cross_check
 from kyc.domain.mrz import MrzResult
-from kyc.domain.printed import OcrWord, dates_month_first, extract_fields
+from kyc.domain.printed import OcrWord, PrintedRead, dates_month_first, read_printed
 from kyc.domain.records import DocumentField, DocumentScan, Finding, Reason
 from kyc.engines.barcode_zxing import ZxingBarcodeReader
 from kyc.engines.base import BarcodeReader, EngineUnavailable
@@ -381,6 +381,9 @@ class LocalDocumentReader:
         fields.update(barcode)
 
         printed: dict[str, DocumentField] = {}
+        # The printed fields read beside or below their own label: the only ones
+        # compared with the MRZ / barcode (an inferred date or number is no evidence).
+        labelled: dict[str, DocumentField] = {}
         unverified: dict[str, DocumentField] = {}
         mrz: MrzResult | None = None
         portrait = None
@@ -415,7 +418,9 @@ class LocalDocumentReader:
                 zone = printed_zone(gray, mrz, face)
                 width = round(PAGE_OCR_WIDTH * zone.width / gray.width)
                 passes = 2 if sharp < SOFT_SHARPNESS else 1
-                ocr = self._ocr_front(zone, document_type, passes=passes, width=width)
+                ocr = self._ocr_front(
+                    zone, document_type, passes=passes, width=width, evidence=True
+                )
             elif barcode:
                 # The barcode gave the fields: the printed front only serves the
                 # cross-check, whose fields sit right of the portrait (AAMVA card
@@ -429,13 +434,13 @@ class LocalDocumentReader:
             if isinstance(ocr, str):
                 front_problem = ocr
             else:
-                printed = ocr
+                printed, labelled = ocr.fields, ocr.labelled
 
         if mrz is not None:
             if mrz.valid:
                 # A valid MRZ outranks OCR of the printed page.
                 fields.update(mrz.fields)
-                check = cross_check(mrz.fields, printed, zone="MRZ")
+                check = cross_check(mrz.fields, labelled, zone="MRZ")
                 if check is not None:
                     findings.append(check)
             else:
@@ -448,7 +453,7 @@ class LocalDocumentReader:
                     )
                 )
         if barcode and printed:
-            check = cross_check(barcode, printed, zone="barcode")
+            check = cross_check(barcode, labelled, zone="barcode")
             if check is not None:
                 findings.append(check)
         # On a licence whose barcode decoded, the printed front only serves the
@@ -557,11 +562,14 @@ class LocalDocumentReader:
         *,
         passes: int = 2,
         width: int = OCR_WIDTH,
-    ) -> dict[str, DocumentField] | str:
+        evidence: bool = False,
+    ) -> PrintedRead | str:
         """Fields read from the (grayscale) front, or why nothing could be read.
 
         ``width`` is the width to OCR at (larger images are scaled down to it,
-        much narrower ones up, at most 2x).
+        much narrower ones up, at most 2x). ``evidence``: the fields only serve a
+        cross-check, so a pass that found a field without its label is followed by
+        the next one.
         """
         if img.width > width or img.width < width * OCR_MIN_WIDTH / OCR_WIDTH:
             scale = min(width / img.width, 2.0)
@@ -570,6 +578,7 @@ class LocalDocumentReader:
             )
         img = ImageOps.autocontrast(img, cutoff=1)
         fields: dict[str, DocumentField] = {}
+        inferred: set[str] = set()
         recognised = False
         # Pass 1 as captured; pass 2 sharpened, only when pass 1 missed identity
         # fields: unsharp masking rescues soft captures but costs clean ones a little.
@@ -583,11 +592,25 @@ class LocalDocumentReader:
                 continue
             recognised = True
             month_first = dates_month_first(words, document_type)
-            for key, value in extract_fields(words, month_first=month_first).items():
-                fields.setdefault(key, value)
-            if fields.keys() >= USABLE_KEYS:
+            read = read_printed(
+                words,
+                month_first=month_first,
+                licence_labels=document_type is not DocumentType.PASSPORT,
+            )
+            for key, value in read.fields.items():
+                # A later pass's labelled value replaces an inferred one: only
+                # labelled values are evidence for the cross-checks.
+                if key not in fields or (key in inferred and key not in read.inferred):
+                    fields[key] = value
+                    if key in read.inferred:
+                        inferred.add(key)
+                    else:
+                        inferred.discard(key)
+            # Where the fields are evidence for a cross-check (a page whose MRZ was
+            # read), an inferred one is not enough: the next pass may find its label.
+            if fields.keys() >= USABLE_KEYS and not (evidence and inferred & USABLE_KEYS):
                 break
-        return fields if recognised else "no text recognised"
+        return PrintedRead(fields, frozenset(inferred)) if recognised else "no text recognised"
 
     def _recognise(self, img: Image.Image) -> list[OcrWord]:
         words: list[OcrWord] = []
@@ -605,7 +628,15 @@ class LocalDocumentReader:
                 except RuntimeError:  # tesserocr raises for an empty word
                     continue
                 if text and text.strip():
-                    words.append(OcrWord(text.strip(), float(it.Confidence(self._ril_word)), line))
+                    box = it.BoundingBox(self._ril_word)
+                    words.append(
+                        OcrWord(
+                            text.strip(),
+                            float(it.Confidence(self._ril_word)),
+                            line,
+                            tuple(box) if box is not None and len(box) == 4 else None,
+                        )
+                    )
             api.Clear()
         finally:
             self._apis.put(api)

@@ -66,3 +66,36 @@ def test_low_confidence_or_missing_printed_fields_are_not_evidence() -> None:
     printed = _fields(40.0, DATE_OF_BIRTH="1995-12-31") | _fields(LAST_NAME="SMITH-JONES")
     assert disagreements(CODED, printed) == []
     assert disagreements(CODED, {}) == []
+
+
+def test_names_agree_under_icao_transliteration() -> None:
+    coded = _fields(99.0, "mrz", LAST_NAME="MUELLER OESTERGAARD", FIRST_NAME="SEAN")
+    printed = _fields(LAST_NAME="MÜLLER-ØSTERGÅRD", FIRST_NAME="SEÁN")
+    assert disagreements(coded, printed) == []
+    # OCR lost the diacritics: still the same name.
+    assert disagreements(coded, _fields(LAST_NAME="MULLER-OSTERGARD")) == []
+    apostrophe = _fields(99.0, "mrz", LAST_NAME="ONEILL")
+    assert disagreements(apostrophe, _fields(LAST_NAME="O'NEILL")) == []
+    assert disagreements(apostrophe, _fields(LAST_NAME="O'NEAL")) == ["LAST_NAME"]
+
+
+def test_letters_read_as_lookalike_digits_but_never_digit_edits() -> None:
+    coded = _fields(99.0, "mrz", DOCUMENT_NUMBER="6S1068034")
+    assert disagreements(coded, _fields(DOCUMENT_NUMBER="681068034")) == []  # S read 8
+    five = _fields(99.0, "mrz", DOCUMENT_NUMBER="651068034")
+    assert disagreements(five, _fields(DOCUMENT_NUMBER="681068034")) == ["DOCUMENT_NUMBER"]
+
+
+def test_a_number_cut_by_the_mrz_field_agrees_with_the_whole_printed_one() -> None:
+    coded = _fields(99.0, "mrz", DOCUMENT_NUMBER="555123ABC")  # nine characters: the field
+    assert disagreements(coded, _fields(DOCUMENT_NUMBER="555123ABC12")) == []
+    short = _fields(99.0, "mrz", DOCUMENT_NUMBER="55123ABC")
+    assert disagreements(short, _fields(DOCUMENT_NUMBER="55123ABC12")) == ["DOCUMENT_NUMBER"]
+
+
+def test_hyphenated_given_names_agree_with_the_mrz_first_part() -> None:
+    # MRZ "ANN<MARIE": FIRST_NAME ANN; the page prints ANN-MARIE as one word.
+    coded = _fields(99.0, "mrz", FIRST_NAME="ANN")
+    assert disagreements(coded, _fields(FIRST_NAME="ANN-MARIE")) == []
+    assert disagreements(coded, _fields(FIRST_NAME="ANNA")) == ["FIRST_NAME"]
+    assert disagreements(coded, _fields(FIRST_NAME="JO-ANNE")) == ["FIRST_NAME"]

@@ -66,3 +66,25 @@ def test_document_number_and_dates():
     assert parse_iso_date("2030-01-31") == dt.date(2030, 1, 31)
     assert parse_iso_date("2030-02-31") is None
     assert parse_iso_date(None) is None
+
+
+@pytest.mark.parametrize(
+    ("form", "doc", "outcome"),
+    [
+        # The MRZ spells names by ICAO 9303 part 3: umlauts as AE/OE/UE, Ø as OE, Å as AA.
+        (("Jürgen", None, "Müller"), ("JUERGEN", None, "MUELLER"), NameMatch.EXACT),
+        (("Jürgen", None, "Müller"), ("JURGEN", None, "MULLER"), NameMatch.EXACT),
+        (("Søren", None, "Østergård"), ("SOEREN", None, "OESTERGAARD"), NameMatch.EXACT),
+        (("Soren", None, "Ostergard"), ("SØREN", None, "ØSTERGÅRD"), NameMatch.EXACT),
+        (("Siobhán", None, "O'Neill"), ("SIOBHAN", None, "ONEILL"), NameMatch.EXACT),
+        (("Jean-Pierre", None, "Dupont"), ("JEAN", "PIERRE", "DUPONT"), NameMatch.EXACT),
+        (("Anna", "Zoë", "Gößmann"), ("ANNA", "ZOE", "GOESSMANN"), NameMatch.EXACT),
+        (("Anna", "Z.", "Lee"), ("ANNA", "ZOE", "LEE"), NameMatch.VARIANT),
+        # Still different names: MUELLER is not MILLER, ONEAL is not ONEILL.
+        (("Jürgen", None, "Miller"), ("JUERGEN", None, "MUELLER"), NameMatch.MISMATCH),
+        (("Siobhan", None, "O'Neal"), ("SIOBHAN", None, "ONEILL"), NameMatch.MISMATCH),
+        (("Ana", None, "Müller"), ("ANNA", None, "MUELLER"), NameMatch.MISMATCH),
+    ],
+)
+def test_compare_names_under_icao_transliteration(form, doc, outcome):
+    assert cmp(form, doc).outcome is outcome
