@@ -54,6 +54,7 @@ EXPECTED_TABLES = {
     "review_approvals",
     "review_outcomes",
     "notification_outbox",
+    "processing_claims",
     "applications",
     "id_documents",
     "selfies",
