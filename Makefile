@@ -1,7 +1,8 @@
 # Open KYC pipeline — every entry point a user or CI needs.
 #   make demo    set up, then run the demo on embedded defaults
 #   make test    set up, then lint, type-check and run the whole suite
-#   make up      start the local service (Prefect server + UI, worker, event bridge)
+#   make up      start the local service (Prefect server + UI, worker, event bridge);
+#                KYC_WORKERS=N make up starts N warm workers
 #   make down    stop exactly what make up started
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -18,7 +19,7 @@ export GX_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
 
 .PHONY: setup system-deps demo test lint typecheck unit bench bench-documents bench-registers clean \
-	up down bench-latency bench-notify bench-duplicates bench-replay
+	up down bench-latency bench-notify bench-duplicates bench-replay bench-scale
 
 $(STAMP):
 	@$(MAKE) --no-print-directory system-deps
@@ -133,6 +134,11 @@ bench-duplicates: setup
 # Replay check: score distributions of genuine, copied and printed selfies; thresholds.
 bench-replay: setup
 	$(BIN)/python benchmarks/bench_replay.py
+
+# Scale-out (issue 15): one batch fanned out to 1, 2 and 4 warm workers pinned to cores,
+# one Prefect server on PostgreSQL; throughput, speed-up, efficiency per core, CPU/app.
+bench-scale: setup
+	$(BIN)/python benchmarks/bench_scale.py --n $${N:-40} --json-out var/bench-scale/result.json
 
 bench-registers: setup
 	$(BIN)/python benchmarks/bench_registers.py --n $${N:-200}
