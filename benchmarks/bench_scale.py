@@ -17,8 +17,8 @@ with SIGSTOP, so all four are warmed up once). Per configuration it prints
 throughput, the speed-up over one worker, efficiency per core (speed-up ÷ cores the
 workers can use), and CPU seconds per application of the workers (their engine
 worker processes included), the API server, PostgreSQL (embedded only) and this
-coordinator. The knee is the first W whose throughput gains less than 10 % over the
-previous one. Target (issue 15): 2 workers on 2 cores >= 1.7 x one worker on one
+coordinator. The knee is the last W before a configuration that gains less than
+10 % over it. Target (issue 15): 2 workers on 2 cores >= 1.7 x one worker on one
 core; missing it prints TARGET MISSED and exits 0. An application that is not
 DECIDED exits 1.
 
@@ -294,9 +294,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--configs", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2, 4]
     )
-    parser.add_argument("--chunk", type=int, default=4, help="applications per chunk run")
-    parser.add_argument("--concurrency", type=int, default=2, help="applications at once per chunk")
-    parser.add_argument("--runs-per-worker", type=int, default=2, help="chunk runs at once")
+    parser.add_argument("--chunk", type=int, default=10, help="applications per chunk run")
+    parser.add_argument("--concurrency", type=int, default=4, help="applications at once per chunk")
+    parser.add_argument("--runs-per-worker", type=int, default=1, help="chunk runs at once")
     parser.add_argument("--database-url", default=None, help="external PostgreSQL (admin URL)")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--keep", action="store_true")
@@ -361,7 +361,7 @@ def report(results: list[Result], args: argparse.Namespace, loadavg: list[float]
     print(header)
     rows = []
     knee = None
-    previous = None
+    previous: tuple[int, float] | None = None
     for r in results:
         speedup = r.per_minute / base.per_minute
         eff = speedup / r.cores
@@ -371,9 +371,9 @@ def report(results: list[Result], args: argparse.Namespace, loadavg: list[float]
             f"{per_app['workers']:>18.3f} {per_app['api_server']:>6.3f} "
             f"{per_app.get('postgres', float('nan')):>6.3f} {per_app['coordinator']:>6.3f}"
         )
-        if knee is None and previous is not None and r.per_minute < previous * (1 + KNEE_GAIN):
-            knee = r.workers
-        previous = r.per_minute
+        if knee is None and previous is not None and r.per_minute < previous[1] * (1 + KNEE_GAIN):
+            knee = previous[0]
+        previous = (r.workers, r.per_minute)
         rows.append(
             {
                 "workers": r.workers,
@@ -387,7 +387,10 @@ def report(results: list[Result], args: argparse.Namespace, loadavg: list[float]
                 "statuses": r.statuses,
             }
         )
-    print(f"knee: {knee if knee else 'not reached'} workers (first gaining < 10 %)")
+    print(
+        f"knee: {f'{knee} workers' if knee else 'not reached'}"
+        " (the next configuration gains < 10 %)"
+    )
     two = next((r for r in results if r.workers == 2), None)
     if two is not None and ncpu >= 2:
         speedup = two.per_minute / base.per_minute
