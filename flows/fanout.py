@@ -11,8 +11,9 @@ coordinates:
 * an application whose chunk's worker died (SIGKILL, OOM, a lost machine) is handed
   out again in a new chunk once its claim is abandoned: the lease ran out, or at once
   when the dead worker ran on the coordinator's machine (kyc/domain/fanout.py);
-* one whose claim was abandoned ``KYC_CLAIM_MAX_ATTEMPTS`` times is dead-lettered
-  PROCESSING_ABANDONED rather than killing yet another worker.
+* one whose claim was abandoned ``KYC_CLAIM_MAX_ATTEMPTS`` times, or that was handed
+  to that many chunk runs which all ended without it, is dead-lettered
+  PROCESSING_ABANDONED rather than killing (or failing) yet another worker.
 
 A chunk claims all its applications first (kyc/services/claims.py; the heartbeat
 renews them), so two chunks, two batches or a batch and an event-triggered run never
@@ -141,6 +142,8 @@ def fan_out(
     started = intake.database_now(rt)
     pending: dict[Key, LandingBundle] = {(b.application_id, b.fingerprint): b for b in bundles}
     assigned: dict[Key, str] = {}
+    #: how many chunk runs each application was handed to
+    handed: dict[Key, int] = {}
     runs: dict[str, RunView] = {}
     outcomes: list[Outcome] = []
 
@@ -150,25 +153,34 @@ def fan_out(
             runs[run_id] = RunView(final=False)
             for key in part:
                 assigned[key] = run_id
+                handed[key] = handed.get(key, 0) + 1
+
+    def settle(key: Key, outcome: Outcome) -> None:
+        del pending[key]
+        outcomes.append(outcome)
+        on_outcome(outcome)
 
     submit(list(pending))
     log.info("fan-out: %d applications in %d chunks of %d", len(pending), len(runs), chunk)
     while pending:
         time.sleep(settings.fanout_poll_seconds)
-        keys = list(pending)
-        progress = intake.batch_progress(rt, keys, started)
-        for key in keys:
+        runs.update(_run_views({assigned[k] for k in pending}))
+        # Only applications whose chunk a worker has taken (or finished) can have
+        # moved: a batch of 100,000 does not query the database for all of them.
+        active = [
+            k for k in pending if runs[assigned[k]].final or runs[assigned[k]].taken_for is not None
+        ]
+        if not active:
+            continue
+        progress = intake.batch_progress(rt, active, started)
+        for key in active:
             outcome = _finished(key, progress, started)
             if outcome is not None:
-                del pending[key]
-                outcomes.append(outcome)
-                on_outcome(outcome)
-        if not pending:
-            break
-        runs.update(_run_views({assigned[k] for k in pending}))
-        views = {k: _claim_view(st) for k, st in rt.claims.states(list(pending)).items()}
+                settle(key, outcome)
+        active = [k for k in active if k in pending]
+        views = {k: _claim_view(st) for k, st in rt.claims.states(active).items()}
         gone = lost(
-            pending,
+            active,
             assigned=assigned,
             runs=runs,
             claims=views,
@@ -177,11 +189,11 @@ def fan_out(
         again = []
         for key in gone:
             view = views.get(key)
-            if view is not None and view.attempts >= settings.claim_max_attempts:
-                outcome = _give_up(landing, key, view.attempts)
-                del pending[key]
-                outcomes.append(outcome)
-                on_outcome(outcome)
+            # Claim takeovers count the workers that died holding it; hand-outs count
+            # the chunk runs that ended without claiming it (e.g. one that fails at once).
+            attempts = max(view.attempts if view is not None else 0, handed[key])
+            if attempts >= settings.claim_max_attempts:
+                settle(key, _give_up(landing, key, attempts))
             else:
                 again.append(key)
         if again:
@@ -215,7 +227,10 @@ def _claim_view(state: ClaimState) -> ClaimView:
 
 def _give_up(landing: str, key: Key, attempts: int) -> Outcome:
     """Dead-letter an application whose every worker died holding it."""
-    detail = f"PROCESSING_ABANDONED: {attempts} workers stopped while holding it"
+    detail = (
+        f"PROCESSING_ABANDONED: handed to workers {attempts} times;"
+        " each stopped or failed before deciding it"
+    )
     runtime.current().claims.give_up([key])
     t.dead_letter.fn(landing, key[0], "fan-out", "PROCESSING_ABANDONED", detail)
     logger().error("application %s: %s", key[0], detail)
@@ -246,10 +261,15 @@ def _run_views(run_ids: set[str]) -> dict[str, RunView]:
 
     if not run_ids:
         return {}
+    ids = sorted(run_ids)
+    found = []
     with get_client(sync_client=True) as client:
-        found = client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[uuid.UUID(r) for r in run_ids]))
-        )
+        # Pages within the server's default limit (PREFECT_API_DEFAULT_LIMIT, 200).
+        for start in range(0, len(ids), 100):
+            page = [uuid.UUID(r) for r in ids[start : start + 100]]
+            found += client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=page)), limit=len(page)
+            )
     now = dt.datetime.now(dt.UTC)
     views = {}
     for run in found:

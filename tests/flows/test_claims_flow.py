@@ -67,3 +67,54 @@ def test_a_held_application_is_left_alone_then_taken_over_when_abandoned(
         assert _count("select count(*) from kyc_decisions") == 1
     finally:
         runner.close()
+
+
+def test_the_coordinator_hands_out_again_then_gives_up(
+    landing: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fan_out's bookkeeping on the real database; Prefect's side replaced (unit test)."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows import fanout
+    from kyc.domain.fanout import RunView
+
+    store = LocalStore(landing)
+    ids = [land(store, shared_data, identity=i).application_id for i in (0, 1)]
+    bundles = discover_applications.fn(str(landing)).complete
+    assert sorted(b.application_id for b in bundles) == sorted(ids)
+    decided_id, failing_id = ids
+    submitted: list[list[str]] = []
+
+    def submit(landing_uri: str, chunk: list) -> str:
+        submitted.append([b.application_id for b in chunk])
+        # The "worker" decides one application in the chunk; the other makes its run
+        # fail at once, before claiming anything.
+        mine = [b for b in chunk if b.application_id == decided_id]
+        if mine:
+            outcome = process_application(InlineRunner(), landing_uri, mine[0], checked=True)
+            assert outcome.status == "DECIDED"
+        return f"run-{len(submitted)}"
+
+    monkeypatch.setattr(fanout, "_submit_chunk", submit)
+    monkeypatch.setattr(fanout, "_run_views", lambda ids: {r: RunView(final=True) for r in ids})
+    monkeypatch.setenv("KYC_FANOUT_POLL_SECONDS", "0.05")
+    monkeypatch.setenv("KYC_CLAIM_MAX_ATTEMPTS", "3")
+    runtime.reset()
+    with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:9/api"}):
+        outcomes = {o.application_id: o for o in fanout.fan_out(str(landing), bundles, chunk=5)}
+    assert outcomes[decided_id].status == "DECIDED"
+    assert outcomes[failing_id].status == "DEAD_LETTER"
+    assert "PROCESSING_ABANDONED" in outcomes[failing_id].detail
+    # Handed out three times in all, alone after the first chunk.
+    assert [failing_id in s for s in submitted] == [True, True, True]
+    assert submitted[1:] == [[failing_id], [failing_id]]
+    assert _count("select count(*) from dead_letters where error_code = 'PROCESSING_ABANDONED'") == 1
+
+
+def test_fan_out_is_refused_without_a_prefect_server(landing: Path) -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.fanout import FanoutUnavailable, fan_out
+
+    with temporary_settings({PREFECT_API_URL: ""}), pytest.raises(FanoutUnavailable):
+        fan_out(str(landing), [], chunk=5)
