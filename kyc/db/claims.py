@@ -14,10 +14,11 @@ engine work, on the same key, with a lease:
 * :func:`release` deletes the caller's rows when it is done (decided, dead-lettered
   or given up): the decision row is the durable record, the claim is only a lock.
 * :func:`claim_states` tells a coordinator (the fan-out flow) which keys are held
-  by a live worker and which were abandoned.
-* :func:`abandoned` lists expired claims with ``FOR UPDATE SKIP LOCKED`` (a sweeper
-  handing them out, or dead-lettering one that keeps killing its workers, never
-  waits on another sweeper).
+  by a live worker and which were abandoned; :func:`take_over` moves the claims of
+  a worker known to be dead before their leases run out.
+
+Claimants of the same key never wait long on each other: a conflicting ``INSERT``
+waits only for the other claimant's (short) transaction, then sees its row.
 
 ``now()`` is the database's clock: workers on several machines compare leases
 against one clock, not their own.
@@ -158,28 +159,6 @@ def claim_states(session: Session, *, keys: Sequence[Key]) -> dict[Key, ClaimSta
     return found
 
 
-def abandoned(session: Session, *, limit: int = 100) -> list[tuple[Key, ClaimState]]:
-    """Expired claims, oldest lease first, locked for this transaction (SKIP LOCKED).
-
-    Another transaction calling this at the same time gets other rows, never waits.
-    """
-    c = ProcessingClaim
-    stmt = (
-        sa.select(c)
-        .where(c.lease_until < sa.func.now())
-        .order_by(c.lease_until)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    return [
-        (
-            (row.application_id, row.input_fingerprint),
-            ClaimState(row.owner, row.lease_until, row.attempts, True),
-        )
-        for row in session.execute(stmt).scalars()
-    ]
-
-
 def take_over(
     session: Session,
     *,
@@ -227,7 +206,6 @@ def drop(session: Session, *, keys: Sequence[Key]) -> int:
 __all__ = [
     "ClaimState",
     "Key",
-    "abandoned",
     "claim",
     "claim_states",
     "drop",

@@ -16,7 +16,6 @@ import sqlalchemy as sa
 
 from kyc.db import claims
 from kyc.db.engine import session_scope
-from kyc.db.models import ProcessingClaim
 from kyc.services.claims import ClaimKeeper, Owner, abandoned, owner_gone, owner_id
 
 pytestmark = pytest.mark.db
@@ -85,38 +84,6 @@ def test_release_deletes_only_the_owners_rows(db_engine, keys) -> None:
     with session_scope(db_engine) as s:
         assert claims.release(s, keys=keys, owner=f"host:1:a-{keys[0][0]}") == 2
     assert set(_states(db_engine, keys)) == set(keys[2:])
-
-
-def test_abandoned_claims_are_handed_out_with_skip_locked(db_engine, keys) -> None:
-    _claim(db_engine, keys, f"host:1:dead-{keys[0][0]}", -1)
-    mine = [k for k, _ in _abandoned_of(db_engine, keys, limit=100)]
-    assert set(mine) == set(keys)
-    # While one transaction holds the first two, another gets the rest, not a wait.
-    with db_engine.connect() as first:
-        tx = first.begin()
-        with sa.orm.Session(bind=first) as s1:
-            held = _locked(s1, keys, 2)
-            assert len(held) == 2
-            with session_scope(db_engine) as s2:
-                s2.execute(sa.text("SET LOCAL lock_timeout = '2s'"))
-                others = [k for k, _ in claims.abandoned(s2, limit=100) if k in keys]
-        tx.rollback()
-    assert set(others) == set(keys) - set(held)
-
-
-def _abandoned_of(engine: sa.Engine, keys, limit: int):
-    with session_scope(engine) as s:
-        return [(k, st) for k, st in claims.abandoned(s, limit=limit) if k in keys]
-
-
-def _locked(session: sa.orm.Session, keys, n: int) -> list[tuple[str, str]]:
-    c = ProcessingClaim
-    rows = session.execute(
-        sa.select(c.application_id, c.input_fingerprint)
-        .where(sa.tuple_(c.application_id, c.input_fingerprint).in_(keys[:n]))
-        .with_for_update()
-    ).all()
-    return [(r[0], r[1]) for r in rows]
 
 
 def test_racing_claimants_win_each_key_exactly_once(db_engine) -> None:
