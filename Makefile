@@ -2,7 +2,7 @@
 #   make demo    set up, then run the demo on embedded defaults
 #   make test    set up, then lint, type-check and run the whole suite
 #   make up      start the local service (review console + intake API, Prefect server + UI,
-#                worker, event bridge)
+#                worker, event bridge); KYC_WORKERS=N make up starts N warm workers
 #   make down    stop exactly what make up started
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -20,7 +20,7 @@ export DO_NOT_TRACK ?= 1
 
 .PHONY: setup system-deps browser-deps demo test lint typecheck unit bench bench-documents \
 	bench-accuracy bench-registers clean up down bench-latency bench-notify bench-duplicates \
-	bench-replay bench-console bench-intake
+	bench-replay bench-console bench-intake bench-scale
 
 $(STAMP):
 	@$(MAKE) --no-print-directory system-deps
@@ -161,6 +161,11 @@ bench-console: setup
 	$(BIN)/python benchmarks/bench_console.py --open $${OPEN:-10000} --n $${N:-200}
 	@if [ -f benchmarks/bench_intake.py ]; then $(BIN)/python benchmarks/bench_intake.py --n $${N:-200}; \
 	  else echo "benchmarks/bench_intake.py is not here: intake figures not measured"; fi
+
+# Scale-out (issue 15): one batch fanned out to 1, 2 and 4 warm workers pinned to cores,
+# one Prefect server on PostgreSQL; throughput, speed-up, efficiency per core, CPU/app.
+bench-scale: setup
+	$(BIN)/python benchmarks/bench_scale.py --n $${N:-40} --json-out var/bench-scale/result.json
 
 bench-registers: setup
 	$(BIN)/python benchmarks/bench_registers.py --n $${N:-200}

@@ -8,12 +8,14 @@ under ``var/run/``:
    starting and stopping it once each;
 2. the web app (``kyc serve``: review console and intake API) on KYC_WEB_HOST:
    KYC_WEB_PORT (127.0.0.1:8000 by default);
-3. a Prefect server on 127.0.0.1 (SQLite under ``var/prefect`` by default; the
-   PostgreSQL named by KYC_PREFECT_DATABASE_URL otherwise);
+3. a Prefect server on 127.0.0.1 on PostgreSQL: the database ``prefect`` beside the
+   pipeline's (on KYC_DATABASE_URL's server, or the embedded one; created if
+   missing), or the one KYC_PREFECT_DATABASE_URL names; Prefect's SQLite file under
+   ``var/prefect`` only with KYC_PREFECT_DATABASE=sqlite;
 4. then creates the ``kyc-process`` work pool and runs ``prefect deploy --all``;
-5. a worker for the pool, polling every KYC_WORKER_POLL_SECONDS: the warm
-   in-process worker (deployments/warm_worker.py) or, with KYC_WORKER=process,
-   Prefect's process worker;
+5. KYC_WORKERS workers for the pool (``worker``, ``worker-2``, ...), polling every
+   KYC_WORKER_POLL_SECONDS: the warm in-process worker (deployments/warm_worker.py)
+   or, with KYC_WORKER=process, Prefect's process worker;
 6. the event bridge: ``kyc bridge --sqs-queue-url`` when KYC_SQS_QUEUE_URL is set,
    else ``kyc bridge --watch`` on the KYC_LANDING folder.
 
@@ -37,7 +39,8 @@ from kyc.settings import PROJECT_ROOT, Settings, get_settings
 
 BIN = Path(sys.executable).parent
 RUN_DIR = PROJECT_ROOT / "var" / "run"
-#: Start order; ``down`` stops in the reverse order.
+#: Start order; ``down`` stops in the reverse order. "worker" stands for every worker
+#: (``worker``, ``worker-2``, ... with KYC_WORKERS > 1).
 SERVICES = ("database", "web", "server", "worker", "bridge")
 POOL = "kyc-process"
 
@@ -68,6 +71,26 @@ def _pid_file(run_dir: Path, name: str) -> Path:
     return run_dir / f"{name}.pid"
 
 
+def worker_name(n: int) -> str:
+    """The service name of the n-th worker (1-based): ``worker``, ``worker-2``, ..."""
+    return "worker" if n == 1 else f"worker-{n}"
+
+
+def service_names(run_dir: Path) -> list[str]:
+    """Every service with a pid file in ``run_dir``, in start order."""
+    names: list[str] = []
+    for name in SERVICES:
+        if name == "worker":
+            extra = sorted(
+                (p.stem for p in run_dir.glob("worker-*.pid")),
+                key=lambda n: int(n.rpartition("-")[2]) if n.rpartition("-")[2].isdigit() else 0,
+            )
+            names += ["worker", *extra]
+        else:
+            names.append(name)
+    return names
+
+
 def read_started(run_dir: Path, name: str) -> Started | None:
     """The recorded process of a service, if a pid file exists."""
     path = _pid_file(run_dir, name)
@@ -92,8 +115,18 @@ def is_running(started: Started) -> bool:
         return False
 
 
-def stack_env(settings: Settings, port: int) -> dict[str, str]:
-    """The environment every service of the stack runs with."""
+def stack_env(
+    settings: Settings, port: int, prefect_database_url: str | None = None
+) -> dict[str, str]:
+    """The environment every service of the stack runs with.
+
+    Args:
+        settings: the stack's settings.
+        port: the Prefect server's port on 127.0.0.1.
+        prefect_database_url: the Prefect server's PostgreSQL (see
+            :func:`kyc.db.engine.prefect_database_url`); KYC_PREFECT_DATABASE_URL when
+            not given; neither: Prefect's SQLite file.
+    """
     env = dict(os.environ)
     env.update(
         PREFECT_HOME=env.get("PREFECT_HOME", str(PROJECT_ROOT / "var" / "prefect")),
@@ -105,13 +138,14 @@ def stack_env(settings: Settings, port: int) -> dict[str, str]:
         PREFECT_WORKER_QUERY_SECONDS=str(settings.worker_poll_seconds),
         PREFECT_RUNNER_POLL_FREQUENCY=str(max(1, int(settings.worker_poll_seconds))),
     )
-    if settings.prefect_database_url is not None:
-        from kyc.db.engine import normalise_url
+    if prefect_database_url is None and settings.prefect_database_url is not None:
+        prefect_database_url = settings.prefect_database_url.get_secret_value()
+    if prefect_database_url is not None:
+        from kyc.db.engine import asyncpg_url, normalise_url
 
-        url = normalise_url(settings.prefect_database_url.get_secret_value())
         # Prefect's server talks asyncpg; ours psycopg2 (same server, other driver).
-        env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = url.replace(
-            "postgresql+psycopg2://", "postgresql+asyncpg://", 1
+        env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = asyncpg_url(
+            normalise_url(prefect_database_url)
         )
     return env
 
@@ -263,7 +297,9 @@ def up(port: int = 4200, run_dir: Path = RUN_DIR, log: bool = True) -> Addresses
             " its notifications (README: S3 → SQS), or use a local landing folder"
         )
     run_dir.mkdir(parents=True, exist_ok=True)
-    running = [n for n in SERVICES if (s := read_started(run_dir, n)) and is_running(s)]
+    running = [
+        n for n in service_names(run_dir) if (s := read_started(run_dir, n)) and is_running(s)
+    ]
     if running:
         raise UpError(f"already running: {', '.join(running)} (make down first)")
     if not _port_free(port):
@@ -272,7 +308,6 @@ def up(port: int = 4200, run_dir: Path = RUN_DIR, log: bool = True) -> Addresses
         raise UpError(
             f"port {settings.web_port} on {settings.web_host} is in use (KYC_WEB_PORT=... make up)"
         )
-    env = stack_env(settings, port)
     kyc = str(BIN / "kyc")
     prefect = str(BIN / "prefect")
 
@@ -280,7 +315,9 @@ def up(port: int = 4200, run_dir: Path = RUN_DIR, log: bool = True) -> Addresses
         if log:
             sys.stderr.write(msg + "\n")
 
+    env = stack_env(settings, port)
     try:
+        embedded_prefect: str | None = None
         if settings.database_url is None:
             say("starting the embedded PostgreSQL ...")
             db = _start(
@@ -290,12 +327,20 @@ def up(port: int = 4200, run_dir: Path = RUN_DIR, log: bool = True) -> Addresses
                 env,
             )
             _wait_file(run_dir / "database.ready", db, run_dir, timeout=180)
+            embedded_prefect = _ready(run_dir).get("prefect_url")
         console = console_url(settings)
         say(f"starting the review console and intake API on {console} ...")
         # `kyc serve` migrates the database, then listens; it needs nothing of Prefect's,
         # so it comes up while the Prefect server starts.
         web = _start(run_dir, "web", web_command(settings), web_env(settings, env))
-        say(f"starting the Prefect server on 127.0.0.1:{port} ...")
+        from kyc.db.engine import prefect_database_url
+
+        prefect_db = prefect_database_url(settings, embedded_prefect)
+        env = stack_env(settings, port, prefect_db)
+        say(
+            f"starting the Prefect server on 127.0.0.1:{port}"
+            f" ({'PostgreSQL' if prefect_db else 'SQLite'}) ..."
+        )
         server = _start(
             run_dir,
             "server",
@@ -306,7 +351,8 @@ def up(port: int = 4200, run_dir: Path = RUN_DIR, log: bool = True) -> Addresses
             # Loads the engines while the server starts (both take seconds); it only
             # polls the pool once it is ready, and retries until the pool exists.
             worker = [sys.executable, "-m", "deployments.warm_worker", "--pool", POOL]
-            _start(run_dir, "worker", worker, env)
+            for n in range(1, settings.workers + 1):
+                _start(run_dir, worker_name(n), worker, env)
         _wait_http(f"http://127.0.0.1:{port}/api/health", server, run_dir, timeout=180)
         _wait_http(f"{console}/healthz", web, run_dir, timeout=180)
         say(f"work pool {POOL} and deployments (prefect.yaml) ...")
@@ -314,7 +360,9 @@ def up(port: int = 4200, run_dir: Path = RUN_DIR, log: bool = True) -> Addresses
         _run([prefect, "--no-prompt", "deploy", "--all"], env, "prefect deploy --all")
         say("starting the worker and the event bridge ...")
         if settings.worker == "process":
-            _start(run_dir, "worker", [prefect, "worker", "start", "--pool", POOL], env)
+            for n in range(1, settings.workers + 1):
+                command = [prefect, "worker", "start", "--pool", POOL]
+                _start(run_dir, worker_name(n), [*command, "--name", f"kyc-{n}"], env)
         # The bridge starts last: an event emitted before the deployment's trigger
         # exists would start nothing.
         if settings.sqs_queue_url:
@@ -333,6 +381,15 @@ def up(port: int = 4200, run_dir: Path = RUN_DIR, log: bool = True) -> Addresses
     return Addresses(prefect_ui=f"http://127.0.0.1:{port}", console=console)
 
 
+def _ready(run_dir: Path) -> dict[str, str]:
+    """What the database holder wrote into ``database.ready``."""
+    try:
+        data = json.loads((run_dir / "database.ready").read_text())
+    except (OSError, ValueError):
+        return {}
+    return {k: str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
 def _wait_file(path: Path, started: Started, run_dir: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not path.exists():
@@ -345,7 +402,7 @@ def _wait_file(path: Path, started: Started, run_dir: Path, timeout: float) -> N
 def down(run_dir: Path = RUN_DIR, log: bool = True, grace: float = 20.0) -> list[str]:
     """Stop what ``up`` started, newest first; returns the names stopped."""
     stopped: list[str] = []
-    for name in reversed(SERVICES):
+    for name in reversed(service_names(run_dir)):
         started = read_started(run_dir, name)
         if started is None:
             continue
@@ -391,7 +448,16 @@ def hold_database(run_dir: Path = RUN_DIR) -> None:
 
     signal.signal(signal.SIGTERM, _exit)
     runtime.database()
-    (run_dir / "database.ready").write_text(str(os.getpid()))
+    ready: dict[str, object] = {"pid": os.getpid()}
+    settings = runtime.current().settings
+    if settings.prefect_database_url is None and settings.prefect_database == "postgresql":
+        from kyc.db.engine import PREFECT_DATABASE, embedded_database_url
+
+        # Prefect's database on the same embedded server, created here: only the
+        # process holding the server may attach to it (the last one to attach stops
+        # it when it exits).
+        ready["prefect_url"] = embedded_database_url(settings.embedded_pg_dir, PREFECT_DATABASE)
+    (run_dir / "database.ready").write_text(json.dumps(ready))
     while True:
         time.sleep(3600)
 
@@ -409,18 +475,18 @@ def main(argv: list[str] | None = None) -> int:
         hold_database(args.run_dir)
         return 0
     if args.action == "down":
-        names = down()
+        names = down(args.run_dir)
         sys.stderr.write("nothing was running\n" if not names else "")
         return 0
     try:
-        addresses = up(args.port)
+        addresses = up(args.port, args.run_dir)
     except UpError as exc:
         sys.stderr.write(f"make up failed: {exc}\n")
         return 1
     sys.stdout.write(
         f"KYC pipeline is up. Prefect UI: {addresses.prefect_ui}\n"
         f"review console: {addresses.console}/ (intake API: {addresses.console}/v1)\n"
-        f"logs and pid files: {RUN_DIR}\n"
+        f"logs and pid files: {args.run_dir}\n"
         "stop it with: make down\n"
     )
     return 0

@@ -106,6 +106,7 @@ def warm_up() -> None:
     for entry in (
         "flows/process_application.py:process_application",
         "flows/ingest.py:ingest_landing",
+        "flows/fanout.py:process_chunk",
         "flows/reprocess.py:reprocess_application",
     ):
         flow_for_entrypoint(entry)

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import contextvars
 import datetime as dt
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 
 from prefect import flow
 
+from flows.fanout import fan_out
 from flows.pipeline import (
     already_decided_outcome,
+    decide_concurrently,
     incomplete_outcome,
     logger,
-    process_application,
 )
 from flows.runner import InlineRunner
 from kyc.domain.records import Outcome, OutcomeStatus
@@ -28,11 +27,14 @@ DISCOVERY_HOOKS: list[Callable[[int], None]] = []
 
 
 @flow(name="ingest-landing", log_prints=False)
-def ingest_landing(landing: str | None = None) -> list[Outcome]:
+def ingest_landing(landing: str | None = None, fanout_chunk: int | None = None) -> list[Outcome]:
     """Discover complete applications under ``landing`` and decide each one.
 
     Args:
         landing: folder or ``s3://bucket/prefix``; defaults to ``KYC_LANDING``.
+        fanout_chunk: hand the applications to ``process-chunk`` flow runs of this
+            many each, run by the ``kyc-process`` pool's workers (flows/fanout.py);
+            0 decides them in this run; defaults to ``KYC_FANOUT_CHUNK`` (0).
 
     Returns:
         One outcome per application folder found (incomplete ones included), in id
@@ -93,14 +95,7 @@ def ingest_landing(landing: str | None = None) -> list[Outcome]:
         _notify(outcome)
     # One query for the whole batch instead of one transaction per application.
     decided = runner.run(t.decided_applications, found.complete) if found.complete else {}
-    # Applications run on a plain thread pool (KYC_CONCURRENCY at a time) inside this
-    # flow run, their stages inline, rather than as one Prefect task run each: a task
-    # run costs Prefect's API server ~35-60 ms of CPU (its events are recorded after
-    # the fact), as much as the GX gate, and on 2 cores that is throughput lost
-    # (benchmarks/README.md). Each application still logs its outcome to this flow
-    # run, and its decision, audit trail or dead letter is in PostgreSQL.
-    futures: list[Future[Outcome]] = []
-    pool = ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="kyc-app")
+    undecided = []
     for bundle in found.complete:
         previous = decided.get(bundle.application_id)
         if previous is not None:
@@ -108,25 +103,17 @@ def ingest_landing(landing: str | None = None) -> list[Outcome]:
             outcomes.append(outcome)
             _notify(outcome)
         else:
-            # A copy of this flow run's context per application, so stages log to
-            # this flow run and can see it (e.g. to suspend for an async register).
-            futures.append(
-                pool.submit(
-                    contextvars.copy_context().run,
-                    process_application,
-                    runner,
-                    landing,
-                    bundle,
-                    checked=True,
-                )
-            )
+            undecided.append(bundle)
+    chunk = settings.fanout_chunk if fanout_chunk is None else fanout_chunk
     try:
-        for fut in as_completed(futures):
-            outcome = fut.result()  # process_application never raises
-            outcomes.append(outcome)
-            _notify(outcome)
+        if chunk > 0 and undecided:
+            # Many machines: the pool's workers decide chunks; this run coordinates.
+            outcomes += fan_out(landing, undecided, chunk=chunk, on_outcome=_notify)
+        else:
+            outcomes += decide_concurrently(
+                runner, landing, undecided, workers=settings.concurrency, on_outcome=_notify
+            )
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
         runner.close()
     outcomes.sort(key=lambda o: o.application_id)
     log.info(

@@ -47,6 +47,7 @@ from kyc.storage.base import ObjectStore
 if TYPE_CHECKING:
     from kyc.notify.dispatch import Channels
     from kyc.quality.gate import QualityGate
+    from kyc.services.claims import ClaimKeeper
     from kyc.services.registers import RegisterChecker
     from kyc.storage.envelope import Envelope
     from kyc.wiring import Engines
@@ -116,6 +117,7 @@ class Runtime:
         self._stores: dict[str, ObjectStore] = {}
         self._channels: Channels | None = None
         self._registers: RegisterChecker | None = None
+        self._claims: ClaimKeeper | None = None
         self._closed = False
 
     @classmethod
@@ -246,6 +248,19 @@ class Runtime:
                     )
         return self._registers
 
+    @property
+    def claims(self) -> ClaimKeeper:
+        """This process's claims on applications in flight (one heartbeat per runtime)."""
+        if self._claims is None:
+            with self._lock:
+                if self._claims is None:
+                    from kyc.services.claims import ClaimKeeper
+
+                    self._claims = ClaimKeeper(
+                        lambda: self.db, lease_seconds=self.settings.claim_lease_seconds
+                    )
+        return self._claims
+
     def versions(self) -> dict[str, str]:
         """Engine name → ``name/version`` of everything that decides, gate included."""
         from importlib.metadata import version
@@ -264,6 +279,9 @@ class Runtime:
             if self._closed:
                 return
             self._closed = True
+            if self._claims is not None:
+                # Before the database goes: held claims are released, not left to expire.
+                self._claims.close()
             if self._db is not None:
                 self._db.dispose()
             if self._engines is None:

@@ -185,6 +185,22 @@ class Settings(BaseSettings):
     concurrency: int = Field(default=4, ge=1, le=64)
     task_retries: int = Field(default=2, ge=0)
     task_timeout_seconds: float = Field(default=120.0, gt=0)
+    #: A worker's claim on an application it is processing holds this long without a
+    #: renewal (a heartbeat renews it every third of it). A worker killed mid-way
+    #: leaves its claims; another worker takes them over once they run out (at once
+    #: when the dead worker ran on the same machine).
+    claim_lease_seconds: float = Field(default=300.0, ge=1.0)
+    #: An application whose claim was abandoned this many times (each worker holding
+    #: it died) is dead-lettered PROCESSING_ABANDONED by the fan-out instead of
+    #: being handed to yet another worker.
+    claim_max_attempts: int = Field(default=3, ge=1)
+    #: Fan-out: ``ingest-landing`` hands its applications to ``process-chunk`` flow
+    #: runs of this many applications each, run by the ``kyc-process`` pool's workers
+    #: (on as many machines as you start workers on). 0: decide them all in the
+    #: ingest run itself (one machine; the default).
+    fanout_chunk: int = Field(default=0, ge=0)
+    #: How often the fan-out's coordinator looks at its chunks and their claims.
+    fanout_poll_seconds: float = Field(default=2.0, gt=0)
 
     # --- event-driven operation (make up, kyc bridge) -----------------------------------
     #: SQS queue that receives the landing bucket's S3 ObjectCreated notifications;
@@ -194,8 +210,15 @@ class Settings(BaseSettings):
     sqs_dlq_url: str | None = None
     #: SQS endpoint for SQS-compatible services (moto, LocalStack); empty for AWS.
     sqs_endpoint_url: str | None = None
-    #: PostgreSQL for the Prefect server started by ``make up``; empty: SQLite in var/.
+    #: PostgreSQL for the Prefect server started by ``make up``; empty: the database
+    #: ``prefect`` on the pipeline's own server (KYC_DATABASE_URL's, or the embedded
+    #: one), created if missing.
     prefect_database_url: SecretStr | None = None
+    #: ``postgresql`` (the default: several API processes, workers and services can
+    #: share it) or ``sqlite`` (Prefect's file under var/prefect: one machine only).
+    prefect_database: Literal["postgresql", "sqlite"] = "postgresql"
+    #: Warm workers ``make up`` starts on this machine (``KYC_WORKERS=N make up``).
+    workers: int = Field(default=1, ge=1, le=32)
     #: How often ``make up``'s worker asks for scheduled runs (latency vs API load).
     worker_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     #: ``make up``'s worker: ``warm`` runs flows in one process with the engines

@@ -762,4 +762,24 @@ $$;
 CREATE TRIGGER kyc_decisions_review_queue AFTER INSERT OR UPDATE ON kyc_decisions
     FOR EACH ROW EXECUTE FUNCTION kyc_review_queue();
 
+-- ---------------------------------------------------------------------------
+-- Processing claims (migration 0013)
+-- ---------------------------------------------------------------------------
+
+-- One worker at a time per application's objects, beside the idempotency key of
+-- kyc_decisions: claimed before any engine work, the lease renewed while the worker
+-- works, the row deleted when it is done. A lease that ran out (the worker was
+-- killed) lets another worker take the claim over; attempts counts the takeovers.
+CREATE TABLE processing_claims (
+    application_id     text        NOT NULL,
+    input_fingerprint  text        NOT NULL,
+    owner              text        NOT NULL,
+    claimed_at         timestamptz NOT NULL DEFAULT now(),
+    lease_until        timestamptz NOT NULL,
+    attempts           integer     NOT NULL DEFAULT 1,
+    CONSTRAINT pk_processing_claims PRIMARY KEY (application_id, input_fingerprint)
+);
+CREATE INDEX ix_processing_claims_owner ON processing_claims (owner);
+CREATE INDEX ix_processing_claims_lease_until ON processing_claims (lease_until);
+
 COMMIT;

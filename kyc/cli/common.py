@@ -41,6 +41,32 @@ def prefect_env(verbose: bool) -> None:
         os.environ["PREFECT_LOGGING_LEVEL"] = "INFO"
 
 
+def ephemeral_api_dies_with_us() -> None:
+    """Start Prefect's ephemeral API server now, with a lifeline to this process.
+
+    Without PREFECT_API_URL, Prefect starts a temporary API server (a uvicorn
+    subprocess) on first use and stops it from an atexit hook; a CLI killed with
+    SIGKILL never runs that hook, and the server would keep running (and a core
+    busy). Started here instead — it is the same process-wide server instance Prefect
+    would start, so flows use it — and watched by :func:`kyc.lifeline.attach`. With a
+    real server configured nothing is started.
+    """
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
+
+    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    from kyc.lifeline import attach
+
+    server = SubprocessASGIServer()
+    if server.running and server.server_process is not None:
+        return
+    server.start()
+    if server.server_process is not None:
+        attach(server.server_process.pid)
+
+
 def quiet_ephemeral_shutdown() -> None:
     """Let Prefect's ephemeral server record the last task runs before we exit.
 

@@ -15,18 +15,21 @@ from kyc.cli.common import (
     JsonLines,
     Verbose,
     console,
+    ephemeral_api_dies_with_us,
     prefect_env,
     quiet_ephemeral_shutdown,
     wide_console,
 )
 
 
-def run_ingest(landing: str, verbose: bool) -> list[Any]:
+def run_ingest(landing: str, verbose: bool, fanout_chunk: int | None = None) -> list[Any]:
     """Run the batch flow over a landing prefix with a progress bar on stderr.
 
     Args:
         landing: folder or ``s3://bucket/prefix``.
         verbose: Prefect logs at INFO.
+        fanout_chunk: hand chunks of this many applications to the pool's workers
+            (None: KYC_FANOUT_CHUNK; 0: decide them in this process).
 
     Returns:
         The flow's outcomes, one per application.
@@ -46,6 +49,7 @@ def run_ingest(landing: str, verbose: bool) -> list[Any]:
         bar = progress.add_task(
             "starting (embedded PostgreSQL, Prefect API, engines)...", total=None
         )
+        ephemeral_api_dies_with_us()
 
         def hook(outcome: Any) -> None:
             progress.update(bar, advance=1, description=outcome.application_id)
@@ -56,7 +60,7 @@ def run_ingest(landing: str, verbose: bool) -> list[Any]:
         ingest_mod.PROGRESS_HOOKS.append(hook)
         ingest_mod.DISCOVERY_HOOKS.append(total)
         try:
-            return ingest_mod.ingest_landing(landing)
+            return ingest_mod.ingest_landing(landing, fanout_chunk)
         finally:
             ingest_mod.PROGRESS_HOOKS.remove(hook)
             ingest_mod.DISCOVERY_HOOKS.remove(total)
@@ -108,11 +112,20 @@ def ingest(
     ] = None,
     as_json: JsonLines = False,
     verbose: Verbose = False,
+    fanout_chunk: Annotated[
+        int | None,
+        typer.Option(
+            "--fanout-chunk",
+            min=0,
+            help="Hand chunks of N applications to the kyc-process pool's workers"
+            " (needs PREFECT_API_URL; default KYC_FANOUT_CHUNK; 0: decide here).",
+        ),
+    ] = None,
 ) -> None:
     """Run the batch flow over a landing prefix and print each application's outcome."""
     from kyc.settings import get_settings
 
-    outcomes = run_ingest(landing or get_settings().landing, verbose)
+    outcomes = run_ingest(landing or get_settings().landing, verbose, fanout_chunk)
     if as_json:
         for o in outcomes:
             sys.stdout.write(json.dumps(o.as_dict()) + "\n")
@@ -135,6 +148,7 @@ def process(
 ) -> None:
     """Decide one application (the per-event flow)."""
     prefect_env(verbose)
+    ephemeral_api_dies_with_us()
     from flows.process_application import process_application
 
     outcome = process_application(application_id, landing)
@@ -151,6 +165,7 @@ def reprocess(
     records the new one as reprocessed.
     """
     prefect_env(verbose)
+    ephemeral_api_dies_with_us()
     from flows.reprocess import reprocess_application
 
     outcome = reprocess_application(application_id)

@@ -401,18 +401,77 @@ def url_for_database(url: str, database: str) -> str:
     return make_url(url).set(database=database).render_as_string(hide_password=False)
 
 
+#: The database Prefect's server gets beside ours (``make up``).
+PREFECT_DATABASE = "prefect"
+
+
+def ensure_database(url: str) -> str:
+    """Create the database ``url`` names on its server unless it exists; returns ``url``.
+
+    Raises:
+        DatabaseConfigError: it cannot be created (e.g. the role lacks CREATEDB):
+            create it by hand or name another with its own URL.
+    """
+    parsed = make_url(normalise_url(url))
+    name = parsed.database
+    if not name:
+        raise DatabaseConfigError("the database URL names no database")
+    maintenance = parsed.set(drivername="postgresql", database="postgres")
+    try:
+        _ensure_database(maintenance.render_as_string(hide_password=False), name)
+    except Exception as exc:
+        raise DatabaseConfigError(
+            f"database {name!r} does not exist and could not be created"
+            f" ({type(exc).__name__}); create it, or set its URL"
+        ) from exc
+    return url
+
+
+def prefect_database_url(settings: Settings, embedded_url: str | None = None) -> str | None:
+    """The PostgreSQL database of the Prefect server ``make up`` starts; None: SQLite.
+
+    ``KYC_PREFECT_DATABASE_URL`` wins. Otherwise the database ``prefect`` on the
+    pipeline's own server: beside ``KYC_DATABASE_URL`` (created if missing), or on
+    the embedded server (``embedded_url``: the process holding the embedded server
+    creates it and hands its URL over). ``KYC_PREFECT_DATABASE=sqlite`` asks for
+    Prefect's SQLite file instead (one machine, one API process).
+
+    Returns:
+        A ``postgresql+psycopg2://`` URL (with the password, if any: do not log it).
+    """
+    if settings.prefect_database_url is not None:
+        return normalise_url(settings.prefect_database_url.get_secret_value())
+    if settings.prefect_database == "sqlite":
+        return None
+    if settings.database_url is not None and settings.database_url.get_secret_value().strip():
+        kyc_url = normalise_url(settings.database_url.get_secret_value().strip())
+        return ensure_database(url_for_database(kyc_url, PREFECT_DATABASE))
+    if embedded_url is None:
+        raise DatabaseConfigError("the embedded server's Prefect database URL is not known yet")
+    return embedded_url
+
+
+def asyncpg_url(url: str) -> str:
+    """``url`` for Prefect's server, which talks asyncpg (ours talks psycopg2)."""
+    return make_url(url).set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
 __all__ = [
     "ALEMBIC_INI",
     "EMBEDDED_DATABASE",
     "MIGRATIONS_DIR",
+    "PREFECT_DATABASE",
     "DatabaseConfigError",
     "EmbeddedPostgresError",
     "alembic_config",
+    "asyncpg_url",
     "downgrade",
     "embedded_database_url",
+    "ensure_database",
     "make_engine",
     "migration_lock",
     "normalise_url",
+    "prefect_database_url",
     "resolve_database_url",
     "session_scope",
     "upgrade",

@@ -525,6 +525,7 @@ __all__ = [
     "LicenceCheck",
     "LivenessCheck",
     "NotificationDelivery",
+    "ProcessingClaim",
     "QualityCheck",
     "RegCheck",
     "RegisterCacheEntry",
@@ -743,3 +744,18 @@ class OutboxMessage(Base):
     delivered: Mapped[list[str]] = mapped_column(server_default=sa.text("'{}'::text[]"))
     sent_at: Mapped[dt.datetime | None]
     last_error: Mapped[str | None]
+
+
+class ProcessingClaim(Base):
+    """A worker's lease on one application's objects (migration 0013; kyc/db/claims.py)."""
+
+    __tablename__ = "processing_claims"
+
+    application_id: Mapped[str] = mapped_column(primary_key=True)
+    input_fingerprint: Mapped[str] = mapped_column(primary_key=True)
+    #: ``host:pid:flow-run id`` of the worker holding it
+    owner: Mapped[str] = mapped_column(index=True)
+    claimed_at: Mapped[dt.datetime] = mapped_column(server_default=NOW)
+    lease_until: Mapped[dt.datetime] = mapped_column(index=True)
+    #: 1 for the first claim, +1 for every takeover of an expired lease
+    attempts: Mapped[int] = mapped_column(server_default=sa.text("1"))

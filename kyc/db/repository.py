@@ -945,6 +945,27 @@ def open_dead_letters_by_code(session: Session) -> dict[str, int]:
     return {str(code): int(n) for code, n in session.execute(stmt)}
 
 
+def dead_letters_since(
+    session: Session, *, application_ids: Sequence[str], since: dt.datetime
+) -> dict[str, tuple[str, str]]:
+    """Unresolved dead letters of these applications recorded (or repeated) since ``since``.
+
+    Returns:
+        application_id → (error code, detail).
+    """
+    found: dict[str, tuple[str, str]] = {}
+    ids = sorted(set(application_ids))
+    for start in range(0, len(ids), 1000):  # bounded IN lists for large batches
+        stmt = sa.select(DeadLetter.application_id, DeadLetter.error_code, DeadLetter.detail).where(
+            DeadLetter.application_id.in_(ids[start : start + 1000]),
+            DeadLetter.resolved_at.is_(None),
+            DeadLetter.created_at >= since,
+        )
+        for r in session.execute(stmt):
+            found[r.application_id] = (r.error_code, r.detail)
+    return found
+
+
 def list_dead_letters(session: Session, *, unresolved_only: bool = True) -> list[dict[str, Any]]:
     """Dead letters, oldest first, as JSON-ready dicts (timestamps in ISO 8601 UTC)."""
     stmt = sa.select(DeadLetter).order_by(DeadLetter.created_at, DeadLetter.dead_letter_id)
@@ -971,6 +992,7 @@ __all__ = [
     "ApplicationRefs",
     "DecisionRow",
     "RecordNotFound",
+    "dead_letters_since",
     "decision_exists",
     "list_dead_letters",
     "list_decisions",

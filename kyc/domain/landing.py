@@ -15,6 +15,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from kyc.storage.base import ObjectInfo
 
@@ -70,6 +71,49 @@ class LandingBundle:
         for obj in parts:
             h.update(f"{obj.key}\0{obj.etag}\n".encode())
         return h.hexdigest()
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready form (a fan-out chunk's flow-run parameter)."""
+
+        def obj(o: ObjectInfo) -> dict[str, Any]:
+            return {"key": o.key, "size": o.size, "etag": o.etag, "last_modified": o.last_modified}
+
+        return {
+            "application_id": self.application_id,
+            "form": obj(self.form),
+            "front": obj(self.front),
+            "selfie": obj(self.selfie),
+            "back": obj(self.back) if self.back else None,
+            "frames": [obj(f) for f in self.frames],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LandingBundle:
+        """The bundle :meth:`to_json` wrote.
+
+        Raises:
+            ValueError: not a bundle's JSON.
+        """
+
+        def obj(d: dict[str, Any]) -> ObjectInfo:
+            return ObjectInfo(
+                key=str(d["key"]),
+                size=int(d["size"]),
+                etag=str(d["etag"]),
+                last_modified=d.get("last_modified"),
+            )
+
+        try:
+            return cls(
+                application_id=str(data["application_id"]),
+                form=obj(data["form"]),
+                front=obj(data["front"]),
+                selfie=obj(data["selfie"]),
+                back=obj(data["back"]) if data.get("back") else None,
+                frames=tuple(obj(f) for f in data.get("frames") or ()),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"not a landing bundle: {type(exc).__name__}: {exc}") from exc
 
 
 @dataclass(frozen=True, slots=True)

@@ -559,6 +559,9 @@ class OutcomeStatus(StrEnum):
     INCOMPLETE = "INCOMPLETE"
     #: Reprocessing: no such application was ever registered.
     NOT_FOUND = "NOT_FOUND"
+    #: Another worker holds this application's claim: it is being decided there
+    #: (kyc/services/claims.py); a run that finds it so leaves it alone.
+    IN_PROGRESS = "IN_PROGRESS"
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,7 @@ import importlib.util
 import itertools
 import logging
 import math
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -288,7 +289,7 @@ class DescriptorWorker:
             max_workers=1,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_worker_init,
-            initargs=(str(recognition_path),),
+            initargs=(str(recognition_path), os.getpid()),
         )
         try:
             self._pool.submit(_worker_ready).result(timeout=120)
@@ -309,9 +310,14 @@ class DescriptorWorker:
 _WORKER_RECOGNIZER: Any = None
 
 
-def _worker_init(recognition_path: str) -> None:
+def _worker_init(recognition_path: str, parent_pid: int) -> None:
     global _WORKER_RECOGNIZER  # one network per worker process
     import dlib
+
+    from kyc.lifeline import die_with_parent
+
+    # A parent killed with SIGKILL cannot stop us: we stop ourselves.
+    die_with_parent(parent_pid)
 
     _WORKER_RECOGNIZER = dlib.face_recognition_model_v1(recognition_path)
 

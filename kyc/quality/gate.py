@@ -145,10 +145,14 @@ _WORKER_VALIDATOR: _GxValidator | None = None
 _WORKER_ERROR: QualityGateError | None = None
 
 
-def _worker_init(expectations_dir: str) -> None:
+def _worker_init(expectations_dir: str, parent_pid: int) -> None:
     # An exception here would break the pool without its message; keep it for the
     # first call instead, which hands it back to the parent.
     global _WORKER_VALIDATOR, _WORKER_ERROR  # one validator per worker process
+    from kyc.lifeline import die_with_parent
+
+    # A parent killed with SIGKILL cannot stop us: we stop ourselves.
+    die_with_parent(parent_pid)
     try:
         _WORKER_VALIDATOR = _GxValidator(Path(expectations_dir))
     except QualityGateError as exc:
@@ -194,7 +198,7 @@ class QualityGate:
                 max_workers=1,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_worker_init,
-                initargs=(str(expectations_dir),),
+                initargs=(str(expectations_dir), os.getpid()),
             )
             try:
                 self._suite_names = self._pool.submit(_worker_suite_names).result()

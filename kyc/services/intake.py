@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -136,6 +137,31 @@ def decided_applications(rt: Runtime, bundles: list[LandingBundle]) -> dict[str,
     """
     with session_scope(rt.db) as s:
         return repo.decided_inputs(s, keys=[(b.application_id, b.fingerprint) for b in bundles])
+
+
+@dataclass(frozen=True, slots=True)
+class BatchProgress:
+    """Where a fanned-out batch stands in the database (flows/fanout.py)."""
+
+    #: application → the decision on the batch's objects
+    decided: dict[str, repo.DecisionRow]
+    #: application → (error code, detail) of a dead letter recorded since the start
+    dead: dict[str, tuple[str, str]]
+
+
+def database_now(rt: Runtime) -> dt.datetime:
+    """The database's clock (claims and dead letters are stamped by it)."""
+    with rt.db.connect() as conn:
+        now: dt.datetime = conn.execute(sa.text("select now()")).scalar_one()
+    return now
+
+
+def batch_progress(rt: Runtime, keys: list[tuple[str, str]], since: dt.datetime) -> BatchProgress:
+    """Decisions on these keys and dead letters of their applications since ``since``."""
+    with session_scope(rt.db) as s:
+        decided = repo.decided_inputs(s, keys=keys)
+        dead = repo.dead_letters_since(s, application_ids=[k[0] for k in keys], since=since)
+    return BatchProgress(decided, dead)
 
 
 def load_form(rt: Runtime, landing: str, bundle: LandingBundle) -> Application | ApplicationInvalid:

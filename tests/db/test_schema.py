@@ -56,6 +56,7 @@ EXPECTED_TABLES = {
     "review_outcomes",
     "notification_outbox",
     "review_queue",
+    "processing_claims",
     "applications",
     "id_documents",
     "selfies",

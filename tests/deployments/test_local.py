@@ -198,3 +198,37 @@ def test_the_web_service_serves_the_app_on_a_fresh_database_and_down_stops_it(
     finally:
         assert local.down(tmp_path, log=False, grace=5) == ["web"]
     assert not local.is_running(started)
+
+
+@pytest.mark.parametrize("pg_server", ["embedded"], indirect=True)
+def test_prefect_gets_its_own_postgresql_database_beside_ours(pg_server, pg_url: str) -> None:
+    import psycopg2
+    from pydantic import SecretStr
+
+    from kyc.db.engine import DatabaseConfigError, asyncpg_url, prefect_database_url
+    from kyc.settings import Settings
+    from tests.fixtures.db import _libpq_dsn
+
+    # Beside KYC_DATABASE_URL: the database "prefect" on the same server, created.
+    url = prefect_database_url(Settings(database_url=SecretStr(pg_url)))
+    assert url is not None and url.split("?")[0].endswith("/prefect")
+    psycopg2.connect(_libpq_dsn(url)).close()
+    assert prefect_database_url(Settings(database_url=SecretStr(pg_url))) == url  # exists now
+    env = local.stack_env(Settings(), 4300, url)
+    assert env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] == asyncpg_url(url)
+    # Named explicitly; SQLite only when asked for; embedded: the holder says where.
+    named = Settings(database_url=SecretStr(pg_url), prefect_database_url=SecretStr(pg_url))
+    assert prefect_database_url(named) == pg_url
+    assert prefect_database_url(Settings(prefect_database="sqlite")) is None
+    assert prefect_database_url(Settings(), "postgresql+psycopg2://x@/prefect") is not None
+    with pytest.raises(DatabaseConfigError):
+        prefect_database_url(Settings())
+
+
+def test_workers_are_numbered_services(tmp_path: Path) -> None:
+    assert [local.worker_name(n) for n in (1, 2, 10)] == ["worker", "worker-2", "worker-10"]
+    for name in ("worker-10", "worker-2", "bridge"):
+        (tmp_path / f"{name}.pid").write_text("{}")
+    assert local.service_names(tmp_path) == [
+        "database", "web", "server", "worker", "worker-2", "worker-10", "bridge"
+    ]

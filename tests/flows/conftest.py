@@ -12,9 +12,13 @@ from kyc import runtime
 
 
 @pytest.fixture
-def pipeline_env(
-    prefect_api: None, fresh_pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Path]:
+def pipeline_env(prefect_api: None, kyc_env: Path) -> Path:
+    """Settings for one pipeline run with Prefect's API (see kyc_env)."""
+    return kyc_env
+
+
+@pytest.fixture
+def kyc_env(fresh_pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Settings for one pipeline run: a fresh database on this server, a fresh landing."""
     landing = tmp_path / "landing"
     landing.mkdir()
