@@ -22,7 +22,7 @@ diacritics, or in the MRZ's spelling) and tampered ones (one printed field edite
 after issue, the form filled with the edited value: what a forger submits). Every
 third case is tampered.
 
-Halves: a development half and a held-out half, generated from fixed seeds with
+Halves: a development half and a held-out half, generated from fixed seeds (HALVES) with
 disjoint name pools, face folders and fonts (alternate entries of each list). Tune
 on the development half only; a gain that shows only there is not a gain.
 
@@ -78,8 +78,9 @@ from kyc.domain.transliteration import mrz_name
 from kyc.engines.document_local import LocalDocumentReader
 from kyc.settings import get_settings
 
-#: Fixed seeds of the two halves.
-HALVES = {"dev": 1401, "held-out": 2402}
+#: Fixed seeds of the two halves. The held-out seed is the fourth one: 2402, 3403 and
+#: 4404 were looked at after their runs and their failures fixed (benchmarks/README.md).
+HALVES = {"dev": 1401, "held-out": 5505}
 CATEGORIES = (*tuple(f"passport-{layout}" for layout in LAYOUTS), "licence")
 TARGET_PASS = 0.95
 #: Surnames and given names with apostrophes, hyphens, diacritics; alternate entries
