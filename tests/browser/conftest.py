@@ -28,9 +28,15 @@ ONE_SERVER = "external" if EXTERNAL_URL else "embedded"
 _SHOTS: list[Path] = []
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """The headless system Chromium under Playwright (one per session)."""
+    """The headless system Chromium under Playwright (one per test module).
+
+    Module scope, not session: Playwright's sync API keeps an asyncio event loop
+    running in the main thread while it is open, and every later test that calls
+    ``asyncio.run`` (Prefect, the web tests) would fail with "cannot be called from a
+    running event loop".
+    """
     if not CHROMIUM.exists():
         pytest.skip(
             f"Debian's Chromium is not installed at {CHROMIUM}: run `make browser-deps`"

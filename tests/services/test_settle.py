@@ -100,7 +100,7 @@ def test_kyc_ingest_exits_non_zero_when_an_application_failed_to_process(
         Outcome("fine", OutcomeStatus.DECIDED, decision="PASS"),
         Outcome("bad-form", OutcomeStatus.DEAD_LETTER, detail="APPLICATION_INVALID: x"),
     ]
-    monkeypatch.setattr(cli_pipeline, "run_ingest", lambda landing, verbose: list(outcomes))
+    monkeypatch.setattr(cli_pipeline, "run_ingest", lambda *args, **kwargs: list(outcomes))
     assert CliRunner().invoke(app, ["ingest", "/tmp/x", "--json"]).exit_code == 0
     outcomes.append(
         Outcome("broken", OutcomeStatus.DEAD_LETTER, detail="PROCESSING_FAILED: OSError: disk")
