@@ -41,7 +41,7 @@ from kyc.services import quality as quality_service
 from kyc.services.case import Case
 from kyc.services.claims import owner_id
 from kyc.services.intake import open_case
-from kyc.storage.base import ObjectNotFound
+from kyc.storage.base import ObjectNotFound, StoreError
 from tasks import notify as notify_tasks
 from tasks import pipeline as t
 
@@ -177,9 +177,8 @@ def _run_claimed(
     app_id = bundle.application_id
     try:
         app = runner.run(t.load_form, landing, bundle)
-    except ObjectNotFound as exc:
-        t.dead_letter(landing, app_id, "load-form", "OBJECT_MISSING", f"object vanished: {exc}")
-        return Outcome(app_id, OutcomeStatus.DEAD_LETTER, detail="OBJECT_MISSING")
+    except (ObjectNotFound, StoreError, OSError) as exc:
+        return _unreadable(landing, app_id, "load-form", exc)
     if isinstance(app, ApplicationInvalid):
         t.dead_letter(
             landing,
@@ -194,9 +193,16 @@ def _run_claimed(
         )
         return Outcome(app_id, OutcomeStatus.DEAD_LETTER, detail=f"APPLICATION_INVALID: {app}")
 
+    # Every image is read before anything is registered or decided: a store failing
+    # now leaves the application undecided (a dead letter the next sweep retries),
+    # never a review case decided on evidence that was not read.
+    try:
+        images = runner.run(t.fetch_images, landing, bundle)
+    except (ObjectNotFound, StoreError, OSError) as exc:
+        return _unreadable(landing, app_id, "fetch-images", exc)
     refs = runner.run(t.register_application, landing, bundle, app)
-    # Every stage gets the same case: its images are fetched and decoded once.
-    case = open_case(runtime.current(), landing, bundle, app, refs)
+    # Every stage gets the same case: its images were fetched once, decoded once.
+    case = open_case(runtime.current(), landing, bundle, app, refs, images)
     extra: list[Finding] = []
     # The register check and licence validation wait on remote services; they run
     # beside the document, face and gate stages (seed steps 2a/2b) and are joined
@@ -279,6 +285,26 @@ def _run_claimed(
         tuple(result.reasons),
         scores=dict(result.scores),
     )
+
+
+def _unreadable(landing: str, app_id: str, stage: str, exc: Exception) -> Outcome:
+    """Dead-letter an application whose objects cannot be read now (not a decision).
+
+    A vanished object is OBJECT_MISSING; a store failing after the stage's retries
+    (S3 5xx or timeouts, a local I/O error) is OBJECT_UNREADABLE. Neither records a
+    decision, so the next sweep takes the application again; the dead letter makes
+    the failure visible meanwhile (and is resolved when the application is decided).
+    """
+    if isinstance(exc, ObjectNotFound):
+        code, detail = "OBJECT_MISSING", f"object vanished: {exc}"
+    else:
+        # Exception texts of the stores name keys (application ids), never content.
+        code = "OBJECT_UNREADABLE"
+        detail = f"could not be read, retried by the next sweep: {type(exc).__name__}: {exc}"
+    detail = detail[:500]
+    logger().warning("application %s: %s at %s", app_id, code, stage)
+    t.dead_letter(landing, app_id, stage, code, detail)
+    return Outcome(app_id, OutcomeStatus.DEAD_LETTER, detail=f"{code}: {detail}")
 
 
 def notify_after_decision(runner: Runner, application_id: str, input_fingerprint: str) -> None:

@@ -32,7 +32,7 @@ from kyc.domain.records import (
 from kyc.domain.rules import Signals
 from kyc.services import decide, duplicates, faces, intake, licences, liveness, quality, registers
 from kyc.services import scan as scans
-from kyc.services.case import Case
+from kyc.services.case import ApplicationImages, Case
 from kyc.services.intake import DatabaseUnavailable, Discovery
 from kyc.settings import get_settings
 
@@ -96,6 +96,12 @@ def decided_applications(bundles: list[LandingBundle]) -> dict[str, repo.Decisio
 def load_form(landing: str, bundle: LandingBundle) -> Application | ApplicationInvalid:
     """Read and validate application.json (an invalid form is returned, not raised)."""
     return intake.load_form(runtime.current(), landing, bundle)
+
+
+@task(name="fetch-images", **TASK_OPTIONS)
+def fetch_images(landing: str, bundle: LandingBundle) -> ApplicationImages:
+    """Read the application's images once, before any stage decides on them."""
+    return intake.fetch_images(runtime.current(), landing, bundle)
 
 
 @task(name="register-application", **TASK_OPTIONS)
@@ -195,6 +201,7 @@ __all__ = [
     "decide_application",
     "decided_applications",
     "discover_applications",
+    "fetch_images",
     "load_form",
     "match_face",
     "register_application",

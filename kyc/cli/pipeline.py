@@ -21,6 +21,11 @@ from kyc.cli.common import (
     wide_console,
 )
 
+#: Outcomes that need another run: ``kyc ingest`` exits 1 when any application ended so.
+#: PROCESSING_FAILED: an error of ours or of a dependency (e.g. the database went away);
+#: OBJECT_UNREADABLE: the landing store failed to give the objects.
+RETRY_NEEDED = ("PROCESSING_FAILED", "OBJECT_UNREADABLE")
+
 
 def run_ingest(landing: str, verbose: bool, fanout_chunk: int | None = None) -> list[Any]:
     """Run the batch flow over a landing prefix with a progress bar on stderr.
@@ -131,9 +136,10 @@ def ingest(
             sys.stdout.write(json.dumps(o.as_dict()) + "\n")
     else:
         wide_console().print(outcome_table(outcomes))
-    failed = [o.application_id for o in outcomes if o.detail.startswith("PROCESSING_FAILED")]
+    failed = [o.application_id for o in outcomes if o.detail.startswith(RETRY_NEEDED)]
     if failed:
-        # Invalid applications are expected outcomes; a processing failure is ours.
+        # Invalid applications are expected outcomes; a processing failure is ours,
+        # and so is an application left for the next sweep (its objects unreadable).
         console.print(
             f"[red]{len(failed)} application(s) failed to process (dead letters):"
             f" {', '.join(failed[:10])}"

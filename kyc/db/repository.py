@@ -709,6 +709,7 @@ def record_decision(
     )
 
     settle_application(session, application_id=application_id, user_id=user_id, decision=decision)
+    _resolve_dead_letters(session, application_id)
     enqueue_notification(
         session, application_id, version, decision, list(result.reasons), row.decided_at
     )
@@ -933,6 +934,32 @@ def record_dead_letter(
     )
     session.flush()
     return int(row.dead_letter_id)
+
+
+def _resolve_dead_letters(session: Session, application_id: str) -> None:
+    """Close the application's open dead letters: it is decided now.
+
+    An earlier run that could not read its objects (OBJECT_UNREADABLE) or failed
+    (PROCESSING_FAILED, e.g. the database was down) left one; the sweep that decided
+    it settles the problem, so ``kyc dead-letters`` lists only what still needs
+    someone. The rows stay, with ``resolved_at`` set, and the audit log says so.
+    """
+    resolved = session.execute(
+        sa.update(DeadLetter)
+        .where(DeadLetter.application_id == application_id, DeadLetter.resolved_at.is_(None))
+        .values(resolved_at=sa.func.now())
+        .returning(DeadLetter.dead_letter_id, DeadLetter.error_code)
+    ).all()
+    for dead_letter_id, error_code in resolved:
+        _audit(
+            session,
+            application_id=application_id,
+            entity="dead_letter",
+            entity_id=dead_letter_id,
+            action="resolved",
+            to_state=error_code,
+            detail={"by": "decision"},
+        )
 
 
 def open_dead_letters_by_code(session: Session) -> dict[str, int]:

@@ -44,6 +44,10 @@ class ApplicationImages:
             frames=tuple(picture(f.key, f"selfie_frame_{i}") for i, f in enumerate(bundle.frames)),
         )
 
+    def all(self) -> tuple[Picture, ...]:
+        """Every image of the application (front, selfie, back, liveness frames)."""
+        return (self.front, self.selfie, *((self.back,) if self.back else ()), *self.frames)
+
     def document_face(self, scan: DocumentScan | None) -> Picture:
         """The document image whose face is compared: the one the reader found it on.
 

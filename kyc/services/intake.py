@@ -213,9 +213,32 @@ def open_case(
     bundle: LandingBundle,
     app: Application,
     refs: repo.ApplicationRefs,
+    images: ApplicationImages | None = None,
 ) -> Case:
-    """The application in flight, its images ready to be fetched once (nothing read yet)."""
-    return Case(landing, bundle, app, refs, ApplicationImages.of(rt.store(landing), bundle))
+    """The application in flight; its images as fetched, else ready to be fetched once."""
+    if images is None:
+        images = ApplicationImages.of(rt.store(landing), bundle)
+    return Case(landing, bundle, app, refs, images)
+
+
+def fetch_images(rt: Runtime, landing: str, bundle: LandingBundle) -> ApplicationImages:
+    """Read every image of the application now, before anything is decided on them.
+
+    An engine that cannot read its input reports a finding (ENGINE_ERROR, an
+    unreadable image), which would make a store that failed for a moment into a
+    review case. Reading first keeps the two apart: a store failure raises here and
+    the application is left undecided for the next sweep. Each object is still
+    read once: the pictures keep the bytes for every stage.
+
+    Raises:
+        ObjectNotFound: an object vanished since the listing.
+        StoreError: the store failed (after its client's retries).
+        OSError: a local read failed.
+    """
+    images = ApplicationImages.of(rt.store(landing), bundle)
+    for picture in images.all():
+        picture.data  # noqa: B018 - the read itself is the point
+    return images
 
 
 def stored_application(rt: Runtime, application_id: str) -> repo.StoredApplication | None:

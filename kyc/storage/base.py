@@ -15,6 +15,17 @@ class ObjectNotFound(KeyError):
     """The key does not exist in the store."""
 
 
+class StoreError(RuntimeError):
+    """A store call failed for a reason a later attempt may not have.
+
+    S3 answering 5xx or throttling after the client's own retries, a timeout, a
+    dropped connection, an unreachable endpoint (see ``StoreUnavailable``), a
+    local read failing with an I/O error. What was asked for is not known to be
+    bad: callers must not draw conclusions from it (an application whose images
+    cannot be read now is retried, never decided on that).
+    """
+
+
 @dataclass(frozen=True, slots=True)
 class ObjectInfo:
     """One stored object.

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from kyc.storage.base import ObjectInfo, ObjectNotFound
+from kyc.storage.base import ObjectInfo, ObjectNotFound, StoreError
 from kyc.storage.local import validate_key
 
 logger = logging.getLogger(__name__)
@@ -21,9 +21,19 @@ _T = TypeVar("_T")
 _UNAVAILABLE_CODES = {"NoSuchBucket", "AccessDenied", "AllAccessDisabled", "403"}
 #: Error codes of a missing object (HEAD responses carry no body, hence "404").
 _NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound"}
+#: Error codes of a busy or failing service (besides any HTTP 5xx): try again later.
+_TRANSIENT_CODES = {
+    "InternalError",
+    "ServiceUnavailable",
+    "SlowDown",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "Throttling",
+    "ThrottlingException",
+}
 
 
-class StoreUnavailable(RuntimeError):
+class StoreUnavailable(StoreError):
     """The store cannot be used at all.
 
     No credentials, no such bucket, no access, or an unreachable endpoint. Raised
@@ -175,6 +185,14 @@ class S3Store:
                 }.get(code, "access denied")
                 raise StoreUnavailable(
                     f"S3 bucket {self.bucket!r} is unavailable: {reason} ({code})"
+                ) from exc
+            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+            if status >= 500 or code in _TRANSIENT_CODES:
+                # Still failing after botocore's own retries: the caller decides
+                # whether to retry later; nothing is known about the object itself.
+                raise StoreError(
+                    f"S3 {self.uri} answered {status or code} ({code})"
+                    + (f" for {key}" if key is not None else "")
                 ) from exc
             raise
         except BotoCoreError as exc:

@@ -2,7 +2,9 @@
 
 A real HTTP proxy on loopback forwards the S3 client's requests to moto's server and
 breaks some of them on purpose. Every application must end decided exactly once or
-in a visible state (a dead letter naming the problem); the batch never crashes.
+in a visible state (a dead letter naming the problem); the batch never crashes. An
+object S3 will not give is a store failure, not a fact about the applicant: the
+application is left undecided (OBJECT_UNREADABLE) and the next sweep decides it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import sqlalchemy as sa
 
 from flows.ingest import ingest_landing
 from kyc import runtime
@@ -110,7 +113,7 @@ def _landed(s3: S3Store, shared: Path, tmp: Path, n: int) -> list[str]:
     return ids
 
 
-def test_s3_503s_are_retried_and_an_unreadable_object_goes_to_review(
+def test_s3_503s_are_retried_and_an_unreadable_object_is_retried_by_the_next_sweep(
     pipeline_env: Path,
     shared_data: Path,
     moto_endpoint: str,
@@ -139,18 +142,34 @@ def test_s3_503s_are_retried_and_an_unreadable_object_goes_to_review(
     assert set(outcomes) == set(ids)
     for app_id in ids:
         o = outcomes[app_id]
-        assert o.status == "DECIDED", o
         if app_id == victim:
-            # The selfie could not be fetched after the stages' retries: a reviewer
-            # sees why (never a PASS on evidence that was not read, never a crash).
-            assert o.decision == "MANUAL_REVIEW" and "ENGINE_ERROR" in o.reasons, o
+            # The selfie could not be fetched after the retries: a store failure, not
+            # a fact about the applicant. No decision (no human review of a case
+            # nobody could read), a visible dead letter, and the next sweep retries.
+            assert o.status == "DEAD_LETTER" and o.detail.startswith("OBJECT_UNREADABLE"), o
+        else:
+            assert o.status == "DECIDED", o
     with session_scope(runtime.database()) as s:
         decided = list_decisions(s, latest_only=False)
         dead = list_dead_letters(s)
-    assert sorted(d.application_id for d in decided) == sorted(ids)  # each exactly once
-    assert dead == []
+        registered = s.execute(
+            sa.text("select count(*) from applications where application_id = :a"), {"a": victim}
+        ).scalar_one()
+    assert sorted(d.application_id for d in decided) == sorted(ids[:2])
+    assert [(d["application_id"], d["error_code"], d["stage"]) for d in dead] == [
+        (victim, "OBJECT_UNREADABLE", "fetch-images")
+    ]
+    assert registered == 0  # nothing half-registered for an application not read
 
-    # S3 healthy again: the next sweep decides nothing twice.
+    # S3 healthy again: the next sweep decides the victim, once, and nothing twice.
     proxy.fault = lambda method, path, n: None
     again = {o.application_id: o for o in ingest_landing(f"s3://{s3_bucket}/landing")}
-    assert all(again[i].status == "ALREADY_DECIDED" for i in ids)
+    assert all(again[i].status == "ALREADY_DECIDED" for i in ids[:2])
+    assert again[victim].status == "DECIDED", again[victim]
+    assert "ENGINE_ERROR" not in again[victim].reasons
+    with session_scope(runtime.database()) as s:
+        decided = list_decisions(s, latest_only=False)
+        assert list_dead_letters(s) == []  # resolved by the decision
+        [resolved] = list_dead_letters(s, unresolved_only=False)
+    assert sorted(d.application_id for d in decided) == sorted(ids)  # each exactly once
+    assert resolved["resolved_at"] is not None
