@@ -7,6 +7,8 @@ decided, dead-lettered or given up. A worker killed with SIGKILL stops renewing;
 its lease runs out (``KYC_CLAIM_LEASE_SECONDS``) another worker takes the claim over.
 A claim whose owner ran on this machine and whose process is gone is taken over at
 once: nobody needs to wait for the lease of a process that provably no longer exists.
+Nor for one this very process dropped: a release that failed (the database was down
+when the application ended) leaves a row this process knows it no longer holds.
 
 ``record_decision``'s ``AlreadyDecided`` stays the last line of defence: a worker
 that was merely slow (its lease ran out while it was alive) and a worker that took
@@ -85,6 +87,26 @@ def owner_gone(owner: str) -> bool:
         return False
 
 
+#: (owner, key) of every claim some ClaimKeeper of this process holds or is taking:
+#: what this process knows it is working on, whichever runtime's keeper took it.
+_IN_PROCESS: set[tuple[str, Key]] = set()
+_IN_PROCESS_LOCK = threading.Lock()
+
+
+def _mine_but_dropped(owner: str, keys: Sequence[Key]) -> bool:
+    """True when ``owner`` is this process and it holds none of ``keys`` any more.
+
+    A release that failed (the database was down when the application ended) leaves
+    the row behind with this process as its owner; the process itself knows it
+    gave the claim up, so a later run here need not wait for the lease.
+    """
+    parsed = Owner.parse(owner)
+    if parsed is None or parsed.host != _host() or parsed.pid != os.getpid():
+        return False
+    with _IN_PROCESS_LOCK:
+        return not any((owner, key) in _IN_PROCESS for key in keys)
+
+
 def abandoned(state: ClaimState) -> bool:
     """The claim's worker is gone: its lease ran out, or its process is provably dead."""
     return state.expired or owner_gone(state.owner)
@@ -108,6 +130,9 @@ class ClaimKeeper:
         self._held: dict[str, set[Key]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: owner -> keys whose release failed (the database was down): released on
+        #: the next heartbeat or claim, so no row outlives its application.
+        self._unreleased: dict[str, set[Key]] = {}
 
     def claim(self, keys: Sequence[Key], owner: str) -> dict[Key, int]:
         """Claim the keys that are free, expired, ours already, or of a dead local worker.
@@ -115,24 +140,39 @@ class ClaimKeeper:
         Returns:
             The keys won, with their attempt numbers (see :func:`kyc.db.claims.claim`).
         """
-        with session_scope(self._database()) as s:
-            won = store.claim(s, keys=keys, owner=owner, lease_seconds=self.lease_seconds)
-            refused = [k for k in keys if k not in won]
-            if refused:
-                # A worker of this machine that died (SIGKILL, OOM) holds them: its
-                # lease would run out eventually, but nobody has to wait for it.
-                by_owner: dict[str, list[Key]] = {}
-                for key, state in store.claim_states(s, keys=refused).items():
-                    by_owner.setdefault(state.owner, []).append(key)
-                for previous, taken in by_owner.items():
-                    if owner_gone(previous):
-                        won |= store.take_over(
-                            s,
-                            keys=taken,
-                            previous_owner=previous,
-                            owner=owner,
-                            lease_seconds=self.lease_seconds,
-                        )
+        self._release_leftovers()
+        # Known as ours before the row exists: another run of this process that
+        # meets the row meanwhile must not take it for one we dropped.
+        with _IN_PROCESS_LOCK:
+            _IN_PROCESS.update((owner, k) for k in keys)
+        won: dict[Key, int] = {}
+        committed = False
+        try:
+            with session_scope(self._database()) as s:
+                won = store.claim(s, keys=keys, owner=owner, lease_seconds=self.lease_seconds)
+                refused = [k for k in keys if k not in won]
+                if refused:
+                    # A worker of this machine that died (SIGKILL, OOM) holds them, or
+                    # an earlier run of this process whose release failed: the lease
+                    # would run out eventually, but nobody has to wait for it.
+                    by_owner: dict[str, list[Key]] = {}
+                    for key, state in store.claim_states(s, keys=refused).items():
+                        by_owner.setdefault(state.owner, []).append(key)
+                    for previous, taken in by_owner.items():
+                        if owner_gone(previous) or _mine_but_dropped(previous, taken):
+                            won |= store.take_over(
+                                s,
+                                keys=taken,
+                                previous_owner=previous,
+                                owner=owner,
+                                lease_seconds=self.lease_seconds,
+                            )
+            committed = True
+        finally:
+            with _IN_PROCESS_LOCK:
+                _IN_PROCESS.difference_update(
+                    (owner, k) for k in keys if not committed or k not in won
+                )
         if won:
             with self._lock:
                 self._held.setdefault(owner, set()).update(won)
@@ -147,16 +187,38 @@ class ClaimKeeper:
                 held.difference_update(keys)
                 if not held:
                     del self._held[owner]
+        with _IN_PROCESS_LOCK:
+            _IN_PROCESS.difference_update((owner, k) for k in keys)
         try:
             with session_scope(self._database()) as s:
                 store.release(s, keys=keys, owner=owner)
         except Exception as exc:
+            with self._lock:
+                self._unreleased.setdefault(owner, set()).update(keys)
             log.warning(
-                "releasing %d claims failed (%s); they expire after %.0f s",
+                "releasing %d claims failed (%s); tried again with the next heartbeat"
+                " (else they expire after %.0f s)",
                 len(keys),
                 type(exc).__name__,
                 self.lease_seconds,
             )
+
+    def _release_leftovers(self) -> None:
+        """Release what an earlier release could not (best effort: tried again later)."""
+        with self._lock:
+            pending = {owner: set(keys) for owner, keys in self._unreleased.items()}
+        for owner, keys in pending.items():
+            try:
+                with session_scope(self._database()) as s:
+                    store.release(s, keys=sorted(keys), owner=owner)
+            except Exception:
+                return  # still down: the next beat or claim tries again
+            with self._lock:
+                left = self._unreleased.get(owner, set()) - keys
+                if left:
+                    self._unreleased[owner] = left
+                else:
+                    self._unreleased.pop(owner, None)
 
     def held(self) -> dict[str, set[Key]]:
         """A copy of what this process holds, by owner."""
@@ -195,6 +257,7 @@ class ClaimKeeper:
     def _beat(self) -> None:
         interval = max(self.lease_seconds / 3, 0.2)
         while not self._stop.wait(interval):
+            self._release_leftovers()
             try:
                 self.renew()
             except Exception as exc:
@@ -209,6 +272,7 @@ class ClaimKeeper:
             thread.join(timeout=5)
         for owner, keys in self.held().items():
             self.release(sorted(keys), owner)
+        self._release_leftovers()
 
 
 __all__ = ["ClaimKeeper", "Owner", "abandoned", "owner_gone", "owner_id"]

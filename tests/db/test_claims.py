@@ -156,3 +156,34 @@ def test_the_keeper_renews_while_held_and_releases_on_close(db_engine, keys) -> 
     finally:
         keeper.close()
     assert _states(db_engine, keys) == {}  # close released what was left
+
+
+def _down() -> sa.Engine:
+    raise sa.exc.OperationalError("connect", {}, ConnectionRefusedError())
+
+
+def test_a_failed_release_is_done_by_the_next_claim(db_engine, keys, keeper) -> None:
+    """The database was down when a run ended: its rows go as soon as it is back."""
+    first, second = owner_id("run-a"), owner_id("run-b")
+    assert keeper.claim(keys[:2], first) == {k: 1 for k in keys[:2]}
+    keeper._database = _down  # type: ignore[method-assign]
+    keeper.release(keys[:2], first)  # logged, not raised: the rows stay for now
+    keeper._database = lambda: db_engine  # type: ignore[method-assign]
+    assert set(_states(db_engine, keys)) == set(keys[:2])
+    keeper.claim(keys[2:], second)
+    assert set(_states(db_engine, keys)) == set(keys[2:])
+
+
+def test_a_claim_this_process_dropped_is_taken_over_at_once(db_engine, keys, keeper) -> None:
+    """Another keeper of this process (an earlier runtime) could not release its rows."""
+    earlier = ClaimKeeper(lambda: db_engine, lease_seconds=60)
+    first, second, third = owner_id("run-a"), owner_id("run-b"), owner_id("run-c")
+    assert earlier.claim(keys, first) == {k: 1 for k in keys}
+    # A run of this live process does not take claims this process still holds.
+    assert keeper.claim(keys, second) == {}
+    earlier._database = _down  # type: ignore[method-assign]
+    earlier.close()  # its release fails: the rows stay, owned by this process
+    assert {s.owner for s in _states(db_engine, keys).values()} == {first}
+    # This process knows it holds them no more: no wait for the 60 s lease.
+    assert keeper.claim(keys, second) == {k: 2 for k in keys}
+    assert keeper.claim(keys, third) == {}  # and the new holder keeps them
