@@ -66,7 +66,7 @@ class UploadRefused(Exception):
     """An upload (or a request for one) that is refused, as the API answers it.
 
     Attributes:
-        status: HTTP status (401, 403, 404, 409, 413, 415, 422, 429, 503).
+        status: HTTP status (401, 403, 404, 409, 413, 415, 422, 429, 503, 507).
         code: stable machine-readable code (``file_too_large``, ``unsupported_type``...).
         message: one sentence for a developer; never quotes the uploaded data.
         problems: per-member problems of the form (``path``/``rule``/``detail``).

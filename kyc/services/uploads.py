@@ -13,6 +13,7 @@ retried one never makes a second application.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import logging
 from dataclasses import dataclass
@@ -46,10 +47,12 @@ from kyc.imaging.header import ImageCorrupt, TooManyPixels, image_size
 from kyc.runtime import Runtime
 from kyc.services import intake
 from kyc.services.api_keys import Client
-from kyc.storage.base import ObjectInfo, ObjectStore
-from kyc.storage.s3 import StoreUnavailable
+from kyc.storage.base import ObjectInfo, ObjectStore, StoreError
 
 _log = logging.getLogger(__name__)
+
+#: errno values of a full landing disk (space, or the user's quota).
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 #: The images of an upload in the order they land (the form follows them).
 IMAGE_PARTS = ("id_document", "id_document_back", "selfie")
@@ -251,7 +254,8 @@ def receive_upload(
 
     Raises:
         UploadRefused: 409 (the application id exists), 422 (the Idempotency-Key was
-            used with another body), 503 (the landing store or database is down).
+            used with another body), 503 (the landing store or database is down),
+            507 (the landing disk is full). Nothing of a refused upload is kept.
     """
     if idempotency_key:
         replay = _replay(rt, client, idempotency_key, body_sha256)
@@ -312,7 +316,22 @@ def receive_upload(
     except UploadRefused:
         _remove(store, written)
         raise
-    except (sa.exc.OperationalError, sa.exc.InterfaceError, StoreUnavailable, OSError) as exc:
+    except OSError as exc:
+        _remove(store, written)
+        if exc.errno in _FULL:
+            # Not the client's fault, and not a passing outage: say which, so that an
+            # operator is paged for a disk and the client retries later.
+            _log.error("intake: upload %s not accepted: the landing store is full", app_id)
+            raise UploadRefused(
+                507,
+                "insufficient_storage",
+                "the landing store is full; nothing of the upload was kept; retry it later",
+            ) from exc
+        _log.error("intake: upload %s not accepted: %s", app_id, type(exc).__name__)
+        raise UploadRefused(
+            503, "unavailable", "the upload could not be stored now; retry it later"
+        ) from exc
+    except (sa.exc.OperationalError, sa.exc.InterfaceError, StoreError) as exc:
         _remove(store, written)
         _log.error("intake: upload %s not accepted: %s", app_id, type(exc).__name__)
         raise UploadRefused(
