@@ -108,3 +108,11 @@ def test_kyc_ingest_exits_non_zero_when_an_application_failed_to_process(
     result = CliRunner().invoke(app, ["ingest", "/tmp/x", "--json"])
     assert result.exit_code == 1
     assert "broken" in result.output
+    # An application whose objects the store would not give is left for the next
+    # sweep: not decided, so the run did not finish its work either.
+    outcomes[-1] = Outcome(
+        "unread", OutcomeStatus.DEAD_LETTER, detail="OBJECT_UNREADABLE: could not be read"
+    )
+    result = CliRunner().invoke(app, ["ingest", "/tmp/x", "--json"])
+    assert result.exit_code == 1
+    assert "unread" in result.output

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from kyc.storage import factory, s3
+from kyc.storage.base import ObjectNotFound
 from kyc.storage.factory import StoreUnavailable, open_store, parse_s3_uri
 from kyc.storage.local import LocalStore
 from kyc.storage.s3 import S3Store
@@ -166,3 +167,27 @@ def test_importing_storage_needs_no_boto3() -> None:
         "assert 'boto3' not in sys.modules and 'botocore' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [("InternalError", 500), ("ServiceUnavailable", 503), ("SlowDown", 503), ("Weird", 502)],
+)
+def test_s3_failing_after_its_retries_is_a_store_error(
+    aws_env: None, code: str, status: int
+) -> None:
+    """5xx / throttling: a StoreError (retry later), never a fact about the object."""
+    import boto3
+    from botocore.stub import Stubber
+
+    from kyc.storage.base import StoreError
+
+    client = boto3.client("s3", region_name="eu-west-2")
+    store = S3Store("bucket", "landing", client=client, verify=False)
+    with Stubber(client) as stub:
+        stub.add_client_error("get_object", code, http_status_code=status)
+        with pytest.raises(StoreError, match=code):
+            store.get("incoming/a/selfie.jpg")
+        stub.add_client_error("get_object", "NoSuchKey", http_status_code=404)
+        with pytest.raises(ObjectNotFound):
+            store.get("incoming/a/selfie.jpg")
