@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from kyc.db.models import ApiKey, AuditLog
+from kyc.db.models import ApiKey
+from kyc.db.repository import audit
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,15 +43,14 @@ def _row(key: ApiKey) -> ApiKeyRow:
 
 
 def _audit(session: Session, key: ApiKey, action: str, actor: str) -> None:
-    session.add(
-        AuditLog(
-            application_id=None,
-            entity="api_key",
-            entity_id=str(key.api_key_id),
-            action=action,
-            detail={"prefix": key.prefix, "name": key.name, "scopes": list(key.scopes)},
-            actor=actor,
-        )
+    audit(
+        session,
+        application_id=None,
+        entity="api_key",
+        entity_id=key.api_key_id,
+        action=action,
+        detail={"prefix": key.prefix, "name": key.name, "scopes": list(key.scopes)},
+        actor=actor,
     )
 
 

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from kyc.db.models import AuditLog, FaceEmbedding, LivenessCheck
+from kyc.db.models import FaceEmbedding, LivenessCheck
+from kyc.db.repository import audit
 from kyc.domain.records import LivenessResult
 
 logger = logging.getLogger(__name__)
@@ -58,10 +59,6 @@ class FaceMatchRow:
     date_of_birth: dt.date
 
 
-def _audit(session: Session, **kw: object) -> None:
-    session.add(AuditLog(**kw))
-
-
 def record_liveness_checks(
     session: Session, *, application_id: str, results: Sequence[LivenessResult]
 ) -> list[uuid.UUID]:
@@ -91,7 +88,7 @@ def record_liveness_checks(
         )
         session.add(row)
         state = {True: "PASSED", False: "FAILED", None: "NOT_ASSESSED"}[result.passed]
-        _audit(
+        audit(
             session,
             application_id=application_id,
             entity="liveness_check",
@@ -264,7 +261,7 @@ def enrol_face(
     )
     session.add(row)
     session.flush()
-    _audit(
+    audit(
         session,
         application_id=application_id,
         entity="face_embedding",

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, aliased
 
 from kyc.db.models import IdDocument, NotificationDelivery, ReminderSent, User
-from kyc.db.repository import _audit, _iso_utc
+from kyc.db.repository import _iso_utc, audit
 from kyc.notify.base import Attempt
 
 #: Users reminded about their documents' expiry: a rejected applicant has no
@@ -225,7 +225,7 @@ def claim_reminder(
     reminder_id = session.execute(stmt).scalar()
     if reminder_id is None:
         return False
-    _audit(
+    audit(
         session,
         application_id=application_id,
         entity="reminder",

@@ -106,6 +106,8 @@ class DecisionRow:
     source: str = "pipeline"
     #: the console users whose review made this version
     reviewed_by: list[str] | None = None
+    #: the digest of the objects decided on (not in ``as_json``: an internal key)
+    input_fingerprint: str = ""
 
     def as_json(self) -> dict[str, Any]:
         """JSON-ready form (``kyc decisions --json`` prints one per line)."""
@@ -137,7 +139,7 @@ def _iso_utc(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).isoformat()
 
 
-def _audit(
+def audit(
     session: Session,
     *,
     application_id: str | None,
@@ -147,21 +149,37 @@ def _audit(
     from_state: str | None = None,
     to_state: str | None = None,
     detail: dict[str, Any] | None = None,
+    actor: str | None = None,
 ) -> None:
-    session.add(
-        AuditLog(
-            application_id=application_id,
-            entity=entity,
-            entity_id=str(entity_id),
-            action=action,
-            from_state=from_state,
-            to_state=to_state,
-            detail=detail or {},
-        )
+    """Add one audit row to the session (hash-chained by the database on insert).
+
+    Args:
+        session: the transaction the audited change is made in (the row commits with it).
+        application_id: the application concerned, None for system-wide rows.
+        entity: the kind of row concerned (``user``, ``kyc_decision``, ...).
+        entity_id: its id (stored as text).
+        action: what was done to it.
+        from_state: the state before, when the action changes one.
+        to_state: the state after.
+        detail: structured context; never form values (PII stays out of the log).
+        actor: who did it (a console user, an API key's owner); None leaves the
+            column's default, 'pipeline'.
+    """
+    row = AuditLog(
+        application_id=application_id,
+        entity=entity,
+        entity_id=str(entity_id),
+        action=action,
+        from_state=from_state,
+        to_state=to_state,
+        detail=detail or {},
     )
+    if actor is not None:
+        row.actor = actor
+    session.add(row)
 
 
-def _lock_application(session: Session, application_id: str) -> None:
+def lock_application(session: Session, application_id: str) -> None:
     """Serialise writers of one application until the transaction ends.
 
     Registration (first insert of user + application) and decision versioning
@@ -266,7 +284,7 @@ def register_application(
     if (back_key is None) != (back_etag is None):
         raise ValueError("back_key and back_etag must be given together")
     app_id = application.application_id
-    _lock_application(session, app_id)
+    lock_application(session, app_id)
     row = session.get(ApplicationRow, app_id)
     if row is not None and (row.landing_uri, row.input_fingerprint) == (
         landing_uri,
@@ -308,7 +326,7 @@ def register_application(
         # Flush the parent first: without relationship() the unit of work is not
         # obliged to order inserts of unrelated mappers by their foreign keys.
         session.flush()
-        _audit(
+        audit(
             session,
             application_id=app_id,
             entity="user",
@@ -324,7 +342,7 @@ def register_application(
             form=form,
         )
         session.add(row)
-        _audit(
+        audit(
             session,
             application_id=app_id,
             entity="application",
@@ -336,14 +354,14 @@ def register_application(
         user = session.get_one(User, row.user_id)
         for key, value in user_fields.items():
             setattr(user, key, value)
-        _audit(
+        audit(
             session, application_id=app_id, entity="user", entity_id=user.user_id, action="updated"
         )
         previous = row.input_fingerprint
         row.landing_uri = landing_uri
         row.input_fingerprint = input_fingerprint
         row.form = form
-        _audit(
+        audit(
             session,
             application_id=app_id,
             entity="application",
@@ -377,7 +395,7 @@ def register_application(
         etag=selfie_etag,
     )
     session.add_all([doc, selfie])
-    _audit(
+    audit(
         session,
         application_id=app_id,
         entity="id_document",
@@ -386,7 +404,7 @@ def register_application(
         to_state="NEW",
         detail={"doc_type": claim.type.value},
     )
-    _audit(
+    audit(
         session,
         application_id=app_id,
         entity="selfie",
@@ -423,7 +441,7 @@ def set_document_status(
         )
     previous = doc.status
     doc.status = status
-    _audit(
+    audit(
         session,
         application_id=application_id,
         entity="id_document",
@@ -470,7 +488,7 @@ def record_doc_scan(
         portrait_box=list(scan.portrait_box) if scan.portrait_box else None,
     )
     session.add(row)
-    _audit(
+    audit(
         session,
         application_id=app_id,
         entity="doc_scan",
@@ -522,7 +540,7 @@ def record_face_check(
         timings_ms=data["timings_ms"],
     )
     session.add(row)
-    _audit(
+    audit(
         session,
         application_id=application_id,
         entity="face_check",
@@ -576,7 +594,7 @@ def record_reg_check(
         raw_response_json=detail,
     )
     session.add(row)
-    _audit(
+    audit(
         session,
         application_id=application_id,
         entity="reg_check",
@@ -600,7 +618,7 @@ def record_quality(session: Session, *, application_id: str, result: QualityResu
         evaluated=result.evaluated,
     )
     session.add(row)
-    _audit(
+    audit(
         session,
         application_id=application_id,
         entity="quality_check",
@@ -646,7 +664,7 @@ def record_decision(
     """
     scores = {key: _finite(f"score {key}", value) for key, value in result.scores.items()}
     decision = Decision(result.decision).value
-    _lock_application(session, application_id)
+    lock_application(session, application_id)
     # Under the application lock, so concurrent runs on the same objects cannot both
     # pass this check: the second one learns the standing version.
     standing = session.execute(
@@ -683,7 +701,7 @@ def record_decision(
     session.add(row)
     # Flush now: a duplicate fingerprint must fail here, before any status changes.
     session.flush()
-    _audit(
+    audit(
         session,
         application_id=application_id,
         entity="kyc_decision",
@@ -742,12 +760,18 @@ def enqueue_notification(
 
 
 def settle_application(
-    session: Session, *, application_id: str, user_id: uuid.UUID, decision: str
+    session: Session,
+    *,
+    application_id: str,
+    user_id: uuid.UUID,
+    decision: str,
+    actor: str | None = None,
 ) -> None:
     """After a new decision version: the user's status follows it, documents are DECIDED.
 
     PASS -> VERIFIED, MANUAL_REVIEW -> MANUAL_REVIEW, FAIL -> REJECTED; each change
-    gets an audit row. Shared by the rules' decisions and the reviewers'.
+    gets an audit row, made by ``actor`` (a reviewer; None: the pipeline). Shared by
+    the rules' decisions and the reviewers'.
 
     Raises:
         RecordNotFound: no such user.
@@ -757,7 +781,7 @@ def settle_application(
         raise RecordNotFound(f"user {user_id} does not exist")
     new_status = USER_STATUS_FOR_DECISION[decision]
     if user.status != new_status:
-        _audit(
+        audit(
             session,
             application_id=application_id,
             entity="user",
@@ -765,6 +789,7 @@ def settle_application(
             action="status",
             from_state=user.status,
             to_state=new_status,
+            actor=actor,
         )
         user.status = new_status
 
@@ -778,7 +803,7 @@ def settle_application(
         .all()
     )
     for doc in docs:
-        _audit(
+        audit(
             session,
             application_id=application_id,
             entity="id_document",
@@ -786,6 +811,7 @@ def settle_application(
             action="status",
             from_state=doc.status,
             to_state="DECIDED",
+            actor=actor,
         )
         doc.status = "DECIDED"
 
@@ -834,6 +860,7 @@ def _decision_select() -> sa.Select[Any]:
         d.duplicate_of,
         d.source,
         d.reviewed_by,
+        d.input_fingerprint,
     )
 
 
@@ -851,6 +878,7 @@ def _decision_row(r: Any) -> DecisionRow:
         duplicate_of=list(r.duplicate_of),
         source=r.source,
         reviewed_by=list(r.reviewed_by),
+        input_fingerprint=r.input_fingerprint,
     )
 
 
@@ -923,7 +951,7 @@ def record_dead_letter(
         },
     ).returning(DeadLetter.dead_letter_id, (sa.literal_column("xmax") == 0).label("inserted"))
     row = session.execute(stmt).one()
-    _audit(
+    audit(
         session,
         application_id=application_id,
         entity="dead_letter",

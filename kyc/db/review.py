@@ -389,7 +389,7 @@ def duplicate_candidates(session: Session, user_ids: list[str]) -> list[dict[str
 
 def lock_application(session: Session, application_id: str) -> None:
     """Serialise review actions (and the pipeline's decisions) on one application."""
-    repo._lock_application(session, application_id)
+    repo.lock_application(session, application_id)
 
 
 def latest_decision(session: Session, application_id: str) -> repo.DecisionRow | None:
@@ -438,7 +438,7 @@ def set_assignment(
         )
         owner = session.get(ConsoleUser, console_user_id)
         after = owner.username if owner else None
-    repo._audit(
+    repo.audit(
         session,
         application_id=application_id,
         entity="review_case",
@@ -447,16 +447,9 @@ def set_assignment(
         from_state=before,
         to_state=after,
         detail={"by": by},
+        actor=by,
     )
-    _actor(session, by)
     session.flush()
-
-
-def _actor(session: Session, actor: str) -> None:
-    """Mark the audit rows added in this flush as made by ``actor`` (not 'pipeline')."""
-    for obj in session.new:
-        if isinstance(obj, AuditLog):
-            obj.actor = actor
 
 
 def add_note(session: Session, application_id: str, author: str, body: str) -> None:
@@ -464,15 +457,15 @@ def add_note(session: Session, application_id: str, author: str, body: str) -> N
     note = ReviewNote(application_id=application_id, author=author, body=body)
     session.add(note)
     session.flush()
-    repo._audit(
+    repo.audit(
         session,
         application_id=application_id,
         entity="review_note",
         entity_id=note.note_id,
         action="noted",
         detail={"by": author},
+        actor=author,
     )
-    _actor(session, author)
     session.flush()
 
 
@@ -490,15 +483,15 @@ def record_first_approval(
             application_id=application_id, decision_version=version, approver=approver, note=note
         )
     )
-    repo._audit(
+    repo.audit(
         session,
         application_id=application_id,
         entity="review_case",
         entity_id=application_id,
         action="first_approval",
         detail={"version": version, "by": approver},
+        actor=approver,
     )
-    _actor(session, approver)
     session.flush()
 
 
@@ -539,7 +532,7 @@ def record_review_decision(
     )
     session.add(row)
     session.flush()
-    repo._audit(
+    repo.audit(
         session,
         application_id=reviewed.application_id,
         entity="kyc_decision",
@@ -554,9 +547,14 @@ def record_review_decision(
             "reasons": reasons,
             "reviewers": reviewers,
         },
+        actor=reviewers[-1],
     )
     repo.settle_application(
-        session, application_id=reviewed.application_id, user_id=user_id, decision=decision
+        session,
+        application_id=reviewed.application_id,
+        user_id=user_id,
+        decision=decision,
+        actor=reviewers[-1],
     )
     repo.enqueue_notification(session, reviewed.application_id, version, decision, reasons, now)
     session.add(
@@ -580,7 +578,6 @@ def record_review_decision(
     session.execute(
         sa.delete(ReviewApproval).where(ReviewApproval.application_id == reviewed.application_id)
     )
-    _actor(session, reviewers[-1])
     session.flush()
     return version
 

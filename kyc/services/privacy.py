@@ -26,7 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from kyc.db.engine import session_scope
-from kyc.db.repository import _audit
+from kyc.db.repository import audit
 from kyc.runtime import Runtime
 from kyc.storage.base import ObjectNotFound
 
@@ -173,7 +173,7 @@ def erase_user(rt: Runtime, user_id: str, *, actor: str = "operator") -> Erasure
         )
         for statement in _REDACT:
             s.execute(sa.text(statement), {"u": uid, "erased": ERASED, "pseudo": pseudo})
-        _audit(
+        audit(
             s,
             application_id=None,
             entity="user",
@@ -268,7 +268,7 @@ def apply_retention(
             {"ids": due_objects},
         )
         for app_id in apps:
-            _audit(
+            audit(
                 s,
                 application_id=app_id,
                 entity="application",

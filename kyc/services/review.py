@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from kyc import metrics
 from kyc.db import review as store
 from kyc.db.engine import session_scope
-from kyc.db.models import ApplicationRow, ConsoleUser, KycDecision
+from kyc.db.models import ApplicationRow, ConsoleUser
 from kyc.domain.review import (
     OUTCOME_DECISION,
     RESUBMIT_DOCUMENTS,
@@ -294,7 +294,7 @@ def act(
             s,
             reviewed=latest,
             user_id=app.user_id,
-            input_fingerprint=latest_fingerprint(s, application_id, latest.version),
+            input_fingerprint=latest.input_fingerprint,  # a review decides on the same objects
             outcome=outcome,
             decision=decision.value,
             reasons=[code.value, *codes],
@@ -321,17 +321,6 @@ def act(
         outcome=outcome,
         version=version,
         notified=notified,
-    )
-
-
-def latest_fingerprint(session: Any, application_id: str, version: int) -> str:
-    """The input fingerprint of a version (a review decides on the same objects)."""
-    return str(
-        session.execute(
-            sa.select(KycDecision.input_fingerprint).where(
-                KycDecision.application_id == application_id, KycDecision.version == version
-            )
-        ).scalar_one()
     )
 
 

@@ -268,7 +268,7 @@ def receive_upload(
     try:
         with session_scope(rt.db) as s:
             # The pipeline takes the same lock to register: one writer per id at a time.
-            repo._lock_application(s, app_id)
+            repo.lock_application(s, app_id)
             if idempotency_key:
                 found = intake_db.stored_response(
                     s, api_key_id=client.api_key_id, idempotency_key=idempotency_key
@@ -425,7 +425,7 @@ def presign_upload(
     app_id = application.application_id
     try:
         with session_scope(rt.db) as s:
-            repo._lock_application(s, app_id)
+            repo.lock_application(s, app_id)
             if intake_db.application_known(s, application_id=app_id) or (
                 not generated and _landed(store, app_id)
             ):

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -179,6 +180,36 @@ def open_landed(rt: Runtime, landing: str, app_id: str) -> Case:
     assert not isinstance(app, Exception), app
     refs = intake.register_application(rt, landing, bundle, app)
     return intake.open_case(rt, landing, bundle, app, refs)
+
+
+def hooked_runtime(
+    db_url: str, landing: Path, webhook_url: str, secret: str, *, max_attempts: int
+) -> Iterator[Runtime]:
+    """A runtime on the module's database whose settings name a webhook receiver.
+
+    For ``yield from`` in a fixture: notifications are retried at once (no backoff),
+    at most ``max_attempts`` times; the runtime is closed after the test.
+    """
+    settings = service_settings(
+        db_url,
+        landing,
+        webhook_url=webhook_url,
+        webhook_secret=secret,
+        notify_backoff_seconds=0,
+        notify_max_attempts=max_attempts,
+    )
+    runtime = Runtime(settings)
+    yield runtime
+    runtime.close()
+
+
+def decided_case(rt: Runtime, landing: Path, shared: Path) -> Case:
+    """A committed decision (MANUAL_REVIEW: nothing read from the document), not notified."""
+    landed = land(LocalStore(landing), shared, identity=8)
+    case = open_landed(rt, str(landing), landed.application_id)
+    signals = Signals(case.application, DocumentScan(fields=MappingProxyType({})), None, None)
+    decide.decide_application(rt, case, signals)
+    return case
 
 
 # --------------------------------------------------------------------------------------

@@ -4,22 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from types import MappingProxyType
 
 import pytest
 
 from kyc.db.engine import session_scope
 from kyc.db.notifications import list_deliveries
-from kyc.domain.records import DocumentScan
-from kyc.domain.rules import Signals
 from kyc.notify.webhook import generate_secret, verify
 from kyc.runtime import Runtime
-from kyc.services import decide
 from kyc.services import notify as notify_service
-from kyc.services.case import Case
-from kyc.storage.local import LocalStore
 from tests.fixtures.notify import WebhookReceiver
-from tests.services.conftest import land, open_landed, rows, service_settings
+from tests.services.conftest import decided_case, hooked_runtime, rows, service_settings
 
 pytestmark = pytest.mark.db
 
@@ -29,33 +23,14 @@ SECRET = generate_secret()
 @pytest.fixture
 def hooked(db_url: str, landing: Path, webhook_receiver: WebhookReceiver) -> Iterator[Runtime]:
     """A runtime on the module's database whose settings name the webhook receiver."""
-    settings = service_settings(
-        db_url,
-        landing,
-        webhook_url=webhook_receiver.url,
-        webhook_secret=SECRET,
-        notify_backoff_seconds=0,
-        notify_max_attempts=3,
-    )
-    runtime = Runtime(settings)
-    yield runtime
-    runtime.close()
-
-
-def _decided(rt: Runtime, landing: Path, shared: Path) -> Case:
-    """A recorded decision (MANUAL_REVIEW: nothing read from the document)."""
-    landed = land(LocalStore(landing), shared, identity=8)
-    case = open_landed(rt, str(landing), landed.application_id)
-    signals = Signals(case.application, DocumentScan(fields=MappingProxyType({})), None, None)
-    decide.decide_application(rt, case, signals)
-    return case
+    yield from hooked_runtime(db_url, landing, webhook_receiver.url, SECRET, max_attempts=3)
 
 
 def test_nothing_configured_notifies_nobody(
     rt: Runtime, landing: Path, shared_data: Path, webhook_receiver: WebhookReceiver
 ) -> None:
     assert notify_service.notifications_configured(rt) is False
-    case = _decided(rt, landing, shared_data)
+    case = decided_case(rt, landing, shared_data)
     assert (
         notify_service.notify_decision_made(rt, case.application_id, case.bundle.fingerprint) == []
     )
@@ -75,7 +50,7 @@ def test_decision_delivered_as_a_signed_webhook_and_logged(
     webhook_receiver: WebhookReceiver,
 ) -> None:
     assert notify_service.notifications_configured(hooked) is True
-    case = _decided(rt, landing, shared_data)
+    case = decided_case(rt, landing, shared_data)
     webhook_receiver.script = [(503, {"Retry-After": "0"})]  # busy once, then 200
 
     sent = notify_service.notify_decision_made(hooked, case.application_id, case.bundle.fingerprint)
@@ -126,7 +101,7 @@ def test_decisions_not_subscribed_are_not_sent(
         )
     )  # fmt: skip
     try:
-        case = _decided(rt, landing, shared_data)  # MANUAL_REVIEW
+        case = decided_case(rt, landing, shared_data)  # MANUAL_REVIEW
         assert (
             notify_service.notify_decision_made(
                 only_fail, case.application_id, case.bundle.fingerprint

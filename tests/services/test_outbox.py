@@ -6,21 +6,16 @@ import datetime as dt
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from types import MappingProxyType
 
 import pytest
 
 from kyc.db.outbox import DECISION_EVENT
-from kyc.domain.records import DocumentScan
-from kyc.domain.rules import Signals
 from kyc.notify.base import message_id
 from kyc.notify.webhook import generate_secret
 from kyc.runtime import Runtime
-from kyc.services import decide
 from kyc.services import notify as notify_service
-from kyc.storage.local import LocalStore
 from tests.fixtures.notify import WebhookReceiver
-from tests.services.conftest import land, open_landed, rows, service_settings
+from tests.services.conftest import decided_case, hooked_runtime, rows
 
 pytestmark = pytest.mark.db
 
@@ -29,26 +24,12 @@ SECRET = generate_secret()
 
 @pytest.fixture
 def hooked(db_url: str, landing: Path, webhook_receiver: WebhookReceiver) -> Iterator[Runtime]:
-    settings = service_settings(
-        db_url,
-        landing,
-        webhook_url=webhook_receiver.url,
-        webhook_secret=SECRET,
-        notify_backoff_seconds=0,
-        notify_max_attempts=2,
-    )
-    runtime = Runtime(settings)
-    yield runtime
-    runtime.close()
+    yield from hooked_runtime(db_url, landing, webhook_receiver.url, SECRET, max_attempts=2)
 
 
 def decided(rt: Runtime, landing: Path, shared: Path) -> str:
     """A committed decision whose process 'died' before notifying anyone."""
-    landed = land(LocalStore(landing), shared, identity=8)
-    case = open_landed(rt, str(landing), landed.application_id)
-    signals = Signals(case.application, DocumentScan(fields=MappingProxyType({})), None, None)
-    decide.decide_application(rt, case, signals)
-    return case.application_id
+    return decided_case(rt, landing, shared).application_id
 
 
 def outbox_row(rt: Runtime, app_id: str) -> dict[str, object]:

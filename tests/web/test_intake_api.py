@@ -506,14 +506,20 @@ def test_keys(intake_server: IntakeServer, key: str) -> None:
 
 def test_rate_limit_per_key(intake_server: IntakeServer) -> None:
     busy, calm = intake_server.new_key("busy"), intake_server.new_key("calm")
+    rate = intake_server.settings.intake_rate_per_minute
     codes = []
-    for _ in range(intake_server.settings.intake_rate_per_minute + 10):
+    started = time.monotonic()
+    # The bucket refills continuously (rate/60 per second): on a loaded machine the
+    # requests are slower and more of them get through before the first 429, so the
+    # bound counts the tokens refilled while they ran rather than assuming speed.
+    for _ in range(3 * rate):
         r = status(intake_server, busy, "/v1/applications/unknown-1")
         codes.append(r.status_code)
         if r.status_code == 429:
             break
+    refilled = (time.monotonic() - started) * rate / 60
     assert codes[-1] == 429, codes
-    assert codes.count(404) >= intake_server.settings.intake_rate_per_minute - 2
+    assert rate - 2 <= codes.count(404) <= rate + refilled + 2, (len(codes), refilled)
     assert int(r.headers["retry-after"]) >= 1
     assert r.json()["error"] == "rate_limited"
     # Another key is not slowed down by it.
