@@ -979,7 +979,7 @@ def _resolve_dead_letters(session: Session, application_id: str) -> None:
         .returning(DeadLetter.dead_letter_id, DeadLetter.error_code)
     ).all()
     for dead_letter_id, error_code in resolved:
-        _audit(
+        audit(
             session,
             application_id=application_id,
             entity="dead_letter",
