@@ -199,10 +199,8 @@ class _Landmarks:
             # Which chip pixels come from inside the image: dlib fills the rest with
             # black, which would correlate with the other chip's black fill (a tight
             # crop) or against its content. The same cut of an all-white image tells.
-            white = np.full(pixels.shape[:2], 255, dtype=np.uint8)
-            cut = self._dlib.get_face_chip(
-                np.dstack((white, white, white)), shape, size=CHIP_SIZE, padding=CONTEXT_PADDING
-            )
+            white = np.full(pixels.shape, 255, dtype=np.uint8)
+            cut = self._dlib.get_face_chip(white, shape, size=CHIP_SIZE, padding=CONTEXT_PADDING)
             inside = np.asarray(cut)[..., 0] >= 250
         return _Face(points=points, chip=chip, box=detection.corners(), context=wide, inside=inside)
 
