@@ -151,9 +151,10 @@ bench-notify: setup
 bench-duplicates: setup
 	$(BIN)/python benchmarks/bench_duplicates.py --n $${N:-100000}
 
-# Replay check: score distributions of genuine, copied and printed selfies; thresholds.
+# Replay check: every same-person pair against re-photographed, printed and screen replays;
+# dev/held-out halves, what the dev half suggests, errors at both levels (~15-20 min).
 bench-replay: setup
-	$(BIN)/python benchmarks/bench_replay.py
+	$(BIN)/python benchmarks/bench_replay.py --calibrate
 
 # Review console with 10,000 open cases (OPEN=...): queue and case page p95 over HTTP
 # against `kyc serve`, EXPLAIN ANALYZE of the queue; then the intake API's benchmark.

@@ -62,10 +62,15 @@ def needs_search(face: FaceComparison | None, *, match_threshold: float) -> bool
 def may_enrol(liveness: Sequence[LivenessResult]) -> bool:
     """Whether a verified selfie joins the faces later applicants are searched against.
 
-    Not when any liveness method failed: a replayed photo (of the document, a print,
-    a screen) must not become someone's face.
+    Not when any liveness method failed, nor when the replay check suspects a
+    replay (SELFIE_REPLAY_SUSPECTED): a replayed photo (of the document, a print,
+    a screen) must not become someone's face, and a suspicion is not cleared until
+    a reviewer has looked.
     """
-    return not any(r.passed is False for r in liveness)
+    return not any(
+        r.passed is False or any(f.reason is Reason.SELFIE_REPLAY_SUSPECTED for f in r.findings)
+        for r in liveness
+    )
 
 
 def search_not_possible(engine: str) -> DuplicateCheck:

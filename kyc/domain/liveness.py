@@ -1,4 +1,4 @@
-"""Liveness maths (pure): eye aspect ratio, yaw from landmarks, the challenge verdict.
+"""Liveness maths (pure): eye aspect ratio, yaw from landmarks, the challenge and replay verdicts.
 
 The local challenge asks the applicant's device for a few selfie frames in which
 they blink and turn their head. Over dlib's 68-point landmarks (iBUG 300-W order:
@@ -239,6 +239,105 @@ def has_blink(ears: Sequence[float]) -> bool:
     return False
 
 
+@dataclass(frozen=True, slots=True)
+class ReplayThresholds:
+    """Where the replay check's measurements become a suspicion or strong evidence.
+
+    Defaults measured by ``make bench-replay`` on the development half of the public
+    face set (figures and the rule's reasoning in benchmarks/README.md and in
+    kyc.engines.liveness_local).
+
+    Attributes:
+        copy_ncc: face-chip correlation at or above which the selfie resembles the
+            document portrait (a suspicion only: different photos of one person
+            taken the same day come close).
+        context_ncc: correlation of the wider chips (face, hair, shoulders and the
+            background around them) at or above which the selfie resembles the
+            portrait's whole picture: a suspicion.
+        strong_copy_ncc: face-chip correlation that, together with
+            ``strong_context_ncc``, makes the copy strong evidence (LIVENESS_FAILED).
+        strong_context_ncc: wider-chip correlation for strong evidence, see above.
+        print_peak_ratio: spectral peak ratio at or above which the selfie carries a
+            print or screen pattern (a suspicion; strong together with a copy).
+    """
+
+    copy_ncc: float
+    context_ncc: float
+    strong_copy_ncc: float
+    strong_context_ncc: float
+    print_peak_ratio: float
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayMeasures:
+    """What the replay check measured (None: not measurable, e.g. no document face)."""
+
+    print_peak_ratio: float | None = None
+    portrait_ncc: float | None = None
+    context_ncc: float | None = None
+
+
+def replay_findings(m: ReplayMeasures, t: ReplayThresholds) -> list[Finding]:
+    """The replay check's verdict from its measurements (issue 14).
+
+    * **strong evidence** → LIVENESS_FAILED: the selfie is a near-identical copy of
+      the document portrait, face *and* surroundings (``portrait_ncc >=
+      strong_copy_ncc`` and ``context_ncc >= strong_context_ncc``), or it resembles
+      the portrait (either suspicion threshold) *and* carries a print/screen pattern;
+    * **a suspicion** → SELFIE_REPLAY_SUSPECTED (review, never a FAIL on its own):
+      the face or its surroundings resemble the portrait, or a print/screen pattern;
+    * else nothing (which is no evidence of liveness either).
+
+    Args:
+        m: the measurements.
+        t: the thresholds.
+
+    Returns:
+        At most one finding, with the measurements that led to it in its detail.
+    """
+    printed = m.print_peak_ratio is not None and m.print_peak_ratio >= t.print_peak_ratio
+    face_alike = m.portrait_ncc is not None and m.portrait_ncc >= t.copy_ncc
+    scene_alike = m.context_ncc is not None and m.context_ncc >= t.context_ncc
+    strong_copy = (
+        m.portrait_ncc is not None
+        and m.context_ncc is not None
+        and m.portrait_ncc >= t.strong_copy_ncc
+        and m.context_ncc >= t.strong_context_ncc
+    )
+    said: list[str] = []
+    if m.portrait_ncc is not None and m.context_ncc is not None and (face_alike or scene_alike):
+        said.append(
+            f"selfie resembles the document portrait (face correlation {m.portrait_ncc:.3f}, "
+            f"with surroundings {m.context_ncc:.3f}; suspicion at >= {t.copy_ncc:g} / "
+            f"{t.context_ncc:g}, copy at >= {t.strong_copy_ncc:g} and {t.strong_context_ncc:g})"
+        )
+    elif m.portrait_ncc is not None and face_alike:
+        said.append(
+            f"selfie resembles the document portrait (face correlation {m.portrait_ncc:.3f} "
+            f">= {t.copy_ncc:g})"
+        )
+    if printed:
+        said.append(
+            f"selfie carries a print or screen pattern (spectral peak ratio "
+            f"{m.print_peak_ratio:.1f} >= {t.print_peak_ratio:g})"
+        )
+    if not said:
+        return []
+    detail = "; ".join(said)
+    if strong_copy:
+        return [
+            Finding(Reason.LIVENESS_FAILED, f"selfie is a copy of the document portrait: {detail}")
+        ]
+    if printed and (face_alike or scene_alike):
+        return [
+            Finding(
+                Reason.LIVENESS_FAILED,
+                f"selfie is a print or screen replay of the document portrait: {detail}",
+            )
+        ]
+    return [Finding(Reason.SELFIE_REPLAY_SUSPECTED, detail)]
+
+
 def _not_assessed(detail: str) -> Finding:
     return Finding(Reason.LIVENESS_NOT_ASSESSED, detail)
 
@@ -251,7 +350,9 @@ def liveness_findings(
     * any result failed → its LIVENESS_FAILED findings (FAIL);
     * else any result passed → nothing (a live person was shown);
     * else → one LIVENESS_NOT_ASSESSED saying why each method could not tell
-      (REVIEW under the policy ``require``, WARNING under ``record``).
+      (REVIEW under the policy ``require``, WARNING under ``record``);
+    * in every case, each SELFIE_REPLAY_SUSPECTED finding (the replay check's
+      heuristics without strong evidence: REVIEW under either policy) is kept.
 
     Args:
         results: one LivenessResult per method that ran (may be empty).
@@ -264,14 +365,19 @@ def liveness_findings(
     confidences = [r.confidence for r in results if r.confidence is not None]
     if confidences:
         scores["liveness_confidence"] = round(max(confidences), 3)
+    # A suspected replay stays on the decision whatever else the methods said: a
+    # passed challenge shows a live person in the frames, not that the selfie is one.
+    suspected = [
+        f for r in results for f in r.findings if f.reason is Reason.SELFIE_REPLAY_SUSPECTED
+    ]
     failed = [r for r in results if r.passed is False]
     if failed:
         out = [f for r in failed for f in r.findings if f.reason is Reason.LIVENESS_FAILED]
         if not out:  # a failed result must still say so
             out = [Finding(Reason.LIVENESS_FAILED, f"{r.method} check failed") for r in failed]
-        return out, scores
+        return out + suspected, scores
     if any(r.passed for r in results):
-        return [], scores
+        return suspected, scores
     why = [
         f"{r.method}: {f.detail}"
         for r in results
@@ -279,7 +385,10 @@ def liveness_findings(
         if f.reason is Reason.LIVENESS_NOT_ASSESSED and f.detail
     ]
     detail = "; ".join(why) if why else "no liveness evidence"
-    return [Finding(Reason.LIVENESS_NOT_ASSESSED, f"{detail} (policy {policy})")], scores
+    return [
+        Finding(Reason.LIVENESS_NOT_ASSESSED, f"{detail} (policy {policy})"),
+        *suspected,
+    ], scores
 
 
 __all__ = [
@@ -288,10 +397,13 @@ __all__ = [
     "MIN_FRAMES",
     "TURN_DEGREES",
     "FrameMeasure",
+    "ReplayMeasures",
+    "ReplayThresholds",
     "evaluate_challenge",
     "eye_aspect_ratio",
     "face_eye_aspect_ratio",
     "has_blink",
     "liveness_findings",
+    "replay_findings",
     "yaw_degrees",
 ]

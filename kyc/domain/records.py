@@ -57,6 +57,9 @@ class Reason(StrEnum):
     SELFIE_UNREADABLE = "SELFIE_UNREADABLE"
     LIVENESS_FAILED = "LIVENESS_FAILED"
     LIVENESS_NOT_ASSESSED = "LIVENESS_NOT_ASSESSED"
+    #: The replay check's heuristics suspect a replayed selfie (the document portrait
+    #: photographed, a print or a screen) without strong evidence: a reviewer looks.
+    SELFIE_REPLAY_SUSPECTED = "SELFIE_REPLAY_SUSPECTED"
     # registers
     REGISTER_NOT_CHECKED = "REGISTER_NOT_CHECKED"
     REGISTER_NOT_FOUND = "REGISTER_NOT_FOUND"
@@ -103,6 +106,9 @@ SEVERITY: MappingProxyType[Reason, Severity] = MappingProxyType(
         Reason.LIVENESS_FAILED: Severity.FAIL,
         # Softened to WARNING by the liveness policy ``record``.
         Reason.LIVENESS_NOT_ASSESSED: Severity.REVIEW,
+        # A heuristic alone never fails an applicant (issue 14): not softened by the
+        # ``record`` policy either, it is a suspicion, not missing evidence.
+        Reason.SELFIE_REPLAY_SUSPECTED: Severity.REVIEW,
         Reason.REGISTER_NOT_CHECKED: Severity.REVIEW,
         Reason.REGISTER_NOT_FOUND: Severity.REVIEW,
         Reason.REGISTER_NOT_ACTIVE: Severity.FAIL,
@@ -303,10 +309,13 @@ class LivenessResult:
 
     Attributes:
         passed: True = a live person shown; False = evidence of a spoof or a failed
-            challenge (LIVENESS_FAILED); None = not assessed (no usable evidence).
+            challenge (LIVENESS_FAILED); None = not assessed (no usable evidence), or
+            only a suspicion (SELFIE_REPLAY_SUSPECTED: the replay check's heuristics
+            alone, which never fail an applicant).
         method: ``challenge`` | ``replay`` | ``aws-face-liveness``.
         confidence: 0-100 when the method gives one (AWS: the session's Confidence).
-        findings: LIVENESS_FAILED / LIVENESS_NOT_ASSESSED with a detail saying why.
+        findings: LIVENESS_FAILED / SELFIE_REPLAY_SUSPECTED / LIVENESS_NOT_ASSESSED
+            with a detail saying why.
         engine: engine name; engine_version: its version.
         timings_ms: stage name to milliseconds.
         details: measurements behind the outcome (eye aspect ratios, yaw, scores,

@@ -257,6 +257,9 @@ PLAIN_WORDS: dict[str, str] = {
     Reason.SELFIE_UNREADABLE: "The selfie could not be read",
     Reason.LIVENESS_FAILED: "The selfie failed the liveness check (replay or spoof suspected)",
     Reason.LIVENESS_NOT_ASSESSED: "Liveness was not assessed",
+    Reason.SELFIE_REPLAY_SUSPECTED: (
+        "The selfie may be a photo of the document, a print or a screen (check it)"
+    ),
     Reason.REGISTER_NOT_CHECKED: "The professional register was not checked",
     Reason.REGISTER_NOT_FOUND: "The registration number was not found on the register",
     Reason.REGISTER_NOT_ACTIVE: "The registration is not active",

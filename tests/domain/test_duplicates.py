@@ -2,8 +2,15 @@
 
 import datetime as dt
 
-from kyc.domain.duplicates import Candidate, Identity, classify, duplicate_findings, same_identity
-from kyc.domain.records import DuplicateCheck, Reason
+from kyc.domain.duplicates import (
+    Candidate,
+    Identity,
+    classify,
+    duplicate_findings,
+    may_enrol,
+    same_identity,
+)
+from kyc.domain.records import DuplicateCheck, Finding, LivenessResult, Reason
 
 DOB = dt.date(1990, 4, 1)
 OLIVIA = Identity("Olivia", "Smith", DOB)
@@ -58,3 +65,12 @@ def test_a_user_enrolled_twice_counts_once_at_the_nearest():
     check = classify(OLIVIA, [Candidate("u-1", "a-2", 0.4, other), Candidate("u-1", "a-1", 0.2, other)],
                      name_threshold=0.85, method="hnsw")
     assert [(m.user_id, m.application_id, m.distance) for m in check.matches] == [("u-1", "a-1", 0.2)]
+
+
+def test_a_failed_or_suspected_replay_is_not_enrolled():
+    clean = LivenessResult(passed=None, method="replay")
+    suspected = LivenessResult(passed=None, method="replay",
+                               findings=(Finding(Reason.SELFIE_REPLAY_SUSPECTED, "resembles the portrait"),))
+    assert may_enrol([LivenessResult(passed=True, method="challenge"), clean])
+    assert not may_enrol([LivenessResult(passed=False, method="replay")])
+    assert not may_enrol([LivenessResult(passed=True, method="challenge"), suspected])

@@ -1,4 +1,4 @@
-"""Liveness maths: eye aspect ratio, yaw, blink and the challenge verdict (pure)."""
+"""Liveness maths: eye aspect ratio, yaw, blink, the challenge and replay verdicts (pure)."""
 
 import math
 
@@ -9,13 +9,17 @@ from kyc.domain.liveness import (
     EAR_OPEN,
     TURN_DEGREES,
     FrameMeasure,
+    ReplayMeasures,
+    ReplayThresholds,
     evaluate_challenge,
     eye_aspect_ratio,
     face_eye_aspect_ratio,
     has_blink,
+    liveness_findings,
+    replay_findings,
     yaw_degrees,
 )
-from kyc.domain.records import Reason
+from kyc.domain.records import SEVERITY, LivenessResult, Reason, Severity
 
 
 def eye(opening: float, width: float = 30.0, x0: float = 0.0):
@@ -142,3 +146,43 @@ def test_no_frames_is_not_assessed():
 
 def test_thresholds_are_ordered():
     assert 0 < EAR_CLOSED < EAR_OPEN < 0.35
+
+
+# --------------------------------------------------------------------------------------
+# replay verdict (issue 14): a heuristic alone never fails an applicant
+# --------------------------------------------------------------------------------------
+
+T = ReplayThresholds(copy_ncc=0.95, context_ncc=0.8, strong_copy_ncc=0.97, strong_context_ncc=0.9,
+                     print_peak_ratio=14.0)
+
+
+@pytest.mark.parametrize(("measures", "reason"), [
+    # a different photo of the same person: face alike (the private set's 0.886-0.932), scene not
+    (ReplayMeasures(print_peak_ratio=5.0, portrait_ncc=0.93, context_ncc=0.55), None),
+    (ReplayMeasures(print_peak_ratio=5.0), None),  # no document face: nothing to compare
+    # one heuristic: a suspicion, never a FAIL
+    (ReplayMeasures(print_peak_ratio=5.0, portrait_ncc=0.96, context_ncc=0.6), Reason.SELFIE_REPLAY_SUSPECTED),
+    (ReplayMeasures(print_peak_ratio=5.0, portrait_ncc=0.9, context_ncc=0.85), Reason.SELFIE_REPLAY_SUSPECTED),
+    (ReplayMeasures(print_peak_ratio=80.0, portrait_ncc=0.5, context_ncc=0.4), Reason.SELFIE_REPLAY_SUSPECTED),
+    (ReplayMeasures(print_peak_ratio=80.0), Reason.SELFIE_REPLAY_SUSPECTED),
+    # face *and* surroundings near-identical: the copy is strong evidence
+    (ReplayMeasures(print_peak_ratio=5.0, portrait_ncc=0.99, context_ncc=0.95), Reason.LIVENESS_FAILED),
+    # strong face alone, surroundings below the strong level: only a suspicion
+    (ReplayMeasures(print_peak_ratio=5.0, portrait_ncc=0.99, context_ncc=0.85), Reason.SELFIE_REPLAY_SUSPECTED),
+    # a copy seen through a print or screen: both heuristics together
+    (ReplayMeasures(print_peak_ratio=80.0, portrait_ncc=0.6, context_ncc=0.82), Reason.LIVENESS_FAILED),
+])
+def test_replay_verdict(measures, reason):
+    findings = replay_findings(measures, T)
+    assert [f.reason for f in findings] == ([reason] if reason else [])
+    assert all(f.detail for f in findings)
+
+
+def test_a_replay_suspicion_is_a_review_and_survives_a_passed_challenge():
+    assert SEVERITY[Reason.SELFIE_REPLAY_SUSPECTED] is Severity.REVIEW
+    [suspicion] = replay_findings(ReplayMeasures(print_peak_ratio=80.0), T)
+    replay = LivenessResult(passed=None, method="replay", findings=(suspicion,))
+    live = LivenessResult(passed=True, method="challenge")
+    assert liveness_findings([live, replay], policy="require")[0] == [suspicion]
+    out = liveness_findings([replay], policy="record")[0]
+    assert [f.reason for f in out] == [Reason.LIVENESS_NOT_ASSESSED, Reason.SELFIE_REPLAY_SUSPECTED]

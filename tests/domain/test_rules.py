@@ -73,6 +73,7 @@ GOOD_FACE = FaceComparison(similarity=92.0, distance=0.3)
 LIVE = LivenessResult(passed=True, method="challenge")
 SPOOF = LivenessResult(passed=False, method="replay", findings=(Finding(Reason.LIVENESS_FAILED, "selfie is a copy of the document portrait"),))
 REPLAY_CLEAN = LivenessResult(passed=None, method="replay")
+SUSPECTED = LivenessResult(passed=None, method="replay", findings=(Finding(Reason.SELFIE_REPLAY_SUSPECTED, "the selfie resembles the document portrait"),))
 NO_SESSION = LivenessResult(passed=None, method="aws-face-liveness", findings=(Finding(Reason.LIVENESS_NOT_ASSESSED, "no session id"),))
 OTHER = DuplicateMatch(user_id="u-1", application_id="a-0", distance=0.3, same_identity=False)
 SAME = DuplicateMatch(user_id="u-2", application_id="a-9", distance=0.2, same_identity=True)
@@ -97,6 +98,14 @@ CASES = [
     ("failed without a finding still fails", {"liveness": (LivenessResult(passed=False, method="x"),)}, Decision.FAIL, {"LIVENESS_FAILED"}),
     ("liveness passed", {"liveness": (LIVE, REPLAY_CLEAN), "policy": "require"}, Decision.PASS, set()),
     ("replay clean alone is no evidence", {"liveness": (REPLAY_CLEAN,), "policy": "require"}, Decision.MANUAL_REVIEW, {"LIVENESS_NOT_ASSESSED"}),
+    # Issue 14: the replay heuristics alone never fail an applicant, and their
+    # suspicion is not lost behind a passed challenge or a lenient policy.
+    ("replay suspected is a review under record", {"liveness": (SUSPECTED,), "policy": "record"}, Decision.MANUAL_REVIEW,
+     {"SELFIE_REPLAY_SUSPECTED", "LIVENESS_NOT_ASSESSED"}),
+    ("replay suspected beside a passed challenge", {"liveness": (LIVE, SUSPECTED), "policy": "require"}, Decision.MANUAL_REVIEW,
+     {"SELFIE_REPLAY_SUSPECTED"}),
+    ("replay suspected beside a failed method", {"liveness": (SPOOF, SUSPECTED)}, Decision.FAIL,
+     {"LIVENESS_FAILED", "SELFIE_REPLAY_SUSPECTED"}),
     ("not assessed kept as warning under record", {"liveness": (NO_SESSION, REPLAY_CLEAN), "policy": "record"}, Decision.PASS, {"LIVENESS_NOT_ASSESSED"}),
     ("duplicate identity", {"duplicates": DuplicateCheck(ran=True, matches=(OTHER,), method="hnsw")}, Decision.MANUAL_REVIEW, {"DUPLICATE_IDENTITY"}),
     ("same person again is no duplicate", {"duplicates": DuplicateCheck(ran=True, matches=(SAME,), method="exact")}, Decision.PASS, set()),

@@ -9,6 +9,7 @@ shape of ``GetFaceLivenessSessionResults``.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import io
 import json
 import random
@@ -18,12 +19,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from PIL import Image
 
+from kyc.demo import replays
 from kyc.demo.cards import render_licence_front
-from kyc.demo.generate import card_data
+from kyc.demo.generate import card_data, photo_of_portrait
 from kyc.domain.records import LivenessEvidence, LivenessResult, Reason
 from kyc.engines.base import LivenessChecker
 from kyc.engines.face_local import DlibFaceMatcher
@@ -117,8 +118,6 @@ def photos(faces_dir: Path) -> dict[str, bytes]:
 
 @pytest.fixture(scope="module")
 def card(photos: dict[str, bytes]) -> bytes:
-    import datetime as dt
-
     with Image.open(io.BytesIO(photos["card_face"])) as portrait:
         return render_licence_front(
             card_data(random.Random(1), dt.date(2026, 1, 1), 0), portrait.convert("RGB"), seed=1
@@ -198,7 +197,7 @@ def check_invariants(result: LivenessResult, checker: LivenessChecker) -> None:
     assert result.method == checker.method and result.engine == checker.name
     assert result.engine_version == checker.version
     reasons = {f.reason for f in result.findings}
-    assert reasons <= {Reason.LIVENESS_FAILED, Reason.LIVENESS_NOT_ASSESSED}
+    assert reasons <= {Reason.LIVENESS_FAILED, Reason.LIVENESS_NOT_ASSESSED, Reason.SELFIE_REPLAY_SUSPECTED}
     assert all(f.detail for f in result.findings)
     if result.passed is False:
         assert Reason.LIVENESS_FAILED in reasons
@@ -282,55 +281,92 @@ def test_challenge_with_unusable_frames_is_not_assessed(
 # --------------------------------------------------------------------------------------
 
 
-def _rephotographed_portrait(card: bytes) -> bytes:
-    """The card's portrait captured by a phone: crop, upscale, blur, JPEG."""
-    from PIL import ImageFilter
-
-    from kyc.demo.cards import PORTRAIT_BOX
-
-    img = Image.open(io.BytesIO(card)).convert("RGB")
-    left, top, right, bottom = PORTRAIT_BOX
-    crop = img.crop((left - 30, top - 30, right + 30, bottom + 30))
-    crop = crop.resize((crop.width * 2, crop.height * 2), Image.Resampling.BICUBIC)
-    crop = crop.filter(ImageFilter.GaussianBlur(1.0))
-    out = io.BytesIO()
-    crop.save(out, "JPEG", quality=80)
-    return out.getvalue()
-
-
 def _halftoned(photo: bytes, lines: float = 90.0) -> bytes:
-    img = np.asarray(Image.open(io.BytesIO(photo)).convert("RGB"), dtype=np.float64)
-    h, w = img.shape[:2]
-    y, x = np.mgrid[0:h, 0:w]
-    screen = (np.cos(x * lines / w * 2 * np.pi) * np.cos(y * lines / w * 2 * np.pi) + 1) / 2
-    out = io.BytesIO()
-    Image.fromarray(np.clip(img * (0.6 + 0.4 * screen[..., None]), 0, 255).astype(np.uint8)).save(
-        out, "JPEG", quality=88
-    )
-    return out.getvalue()
+    with Image.open(io.BytesIO(photo)) as img:
+        return replays.jpeg(replays.halftone(img.convert("RGB"), lines, 0.0), 88)
 
 
 def test_replay_of_the_document_portrait_fails(card: bytes) -> None:
+    # The demo's replayed-portrait case: a phone photo of the card's portrait. Face and
+    # surroundings are near-identical to the portrait: strong evidence.
     checker = ReplayLivenessChecker()
-    result = checker.check(LivenessEvidence(selfie=_rephotographed_portrait(card), document=card))
+    result = checker.check(LivenessEvidence(selfie=photo_of_portrait(card), document=card))
     check_invariants(result, checker)
     assert result.passed is False
+    assert [f.reason for f in result.findings] == [Reason.LIVENESS_FAILED]
     assert "copy of the document portrait" in result.findings[0].detail
-    assert result.details["portrait_ncc"] >= checker.copy_ncc
+    assert result.details["portrait_ncc"] >= checker.thresholds.strong_copy_ncc
+    assert result.details["context_ncc"] >= checker.thresholds.strong_context_ncc
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_portrait_photographed_at_a_strong_angle_is_flagged(card: bytes, seed: int) -> None:
+    # Up to a fifth of the side foreshortened: flagged, as a suspicion at least (seed 2
+    # stays below the strong level; make bench-replay misses ~15 % of such angles).
+    checker = ReplayLivenessChecker()
+    selfie = replays.rephotographed_portrait(card, random.Random(seed), angle=0.2)
+    result = checker.check(LivenessEvidence(selfie=selfie, document=card))
+    check_invariants(result, checker)
+    [finding] = result.findings
+    assert finding.reason in {Reason.SELFIE_REPLAY_SUSPECTED, Reason.LIVENESS_FAILED}
+    assert result.passed is (False if finding.reason is Reason.LIVENESS_FAILED else None)
+
+
+def test_printed_replay_of_the_portrait_fails(card: bytes) -> None:
+    # A copy of the portrait seen through a halftone screen: copy and print pattern together.
+    checker = ReplayLivenessChecker()
+    rng = random.Random(3)
+    selfie = replays.printed(replays.portrait_crop(card, rng), rng)
+    result = checker.check(LivenessEvidence(selfie=selfie, document=card))
+    check_invariants(result, checker)
+    assert result.passed is False and "print or screen" in result.findings[0].detail
 
 
 def test_genuine_selfie_is_not_a_replay(card: bytes, photos: dict[str, bytes]) -> None:
     checker = ReplayLivenessChecker()
     result = checker.check(LivenessEvidence(selfie=photos["selfie"], document=card))
     assert result.passed is None and result.findings == ()
-    assert result.details["portrait_ncc"] < checker.copy_ncc
-    assert result.details["print_peak_ratio"] < checker.print_peak_ratio
+    assert result.details["portrait_ncc"] < checker.thresholds.copy_ncc
+    assert result.details["context_ncc"] < checker.thresholds.context_ncc
+    assert result.details["print_peak_ratio"] < checker.thresholds.print_peak_ratio
+
+
+#: Genuine same-person pairs of the public set (portrait photo on the card, selfie =
+#: another photo) whose faces correlate the most (make bench-replay: 0.93, 0.91, 0.90),
+#: the kind the old face-correlation threshold 0.865 failed. None may fail (the first
+#: is above the suspicion threshold on the face alone: a review is allowed).
+CLOSE_GENUINE_PAIRS = [
+    ("deepface_marissa", "2.jpg", "1.jpg"),
+    ("deepface_angelina", "2.jpg", "4.jpg"),
+    ("compreface_person_a", "6.jpg", "5.jpg"),
+]
+
+
+@pytest.mark.parametrize(("identity", "portrait", "selfie"), CLOSE_GENUINE_PAIRS)
+def test_a_different_photo_of_the_same_person_is_never_failed(
+    faces_dir: Path, identity: str, portrait: str, selfie: str
+) -> None:
+    checker = ReplayLivenessChecker()
+    with Image.open(faces_dir / identity / portrait) as img:
+        document = render_licence_front(
+            card_data(random.Random(2), dt.date(2026, 1, 1), 0), img.convert("RGB"), seed=2
+        )
+    result = checker.check(
+        LivenessEvidence(selfie=(faces_dir / identity / selfie).read_bytes(), document=document)
+    )
+    check_invariants(result, checker)
+    assert result.passed is None
+    assert Reason.LIVENESS_FAILED not in {f.reason for f in result.findings}
+    assert result.details["portrait_ncc"] > 0.865  # close faces indeed: the old rule failed them
 
 
 def test_printed_selfie_carries_a_print_pattern(photos: dict[str, bytes]) -> None:
+    # A print of another photo of the person: only the pattern shows, a suspicion.
     checker = ReplayLivenessChecker()
     result = checker.check(LivenessEvidence(selfie=_halftoned(photos["selfie"])))
-    assert result.passed is False
+    check_invariants(result, checker)
+    assert result.passed is None
+    assert [f.reason for f in result.findings] == [Reason.SELFIE_REPLAY_SUSPECTED]
     assert "print or screen pattern" in result.findings[0].detail
 
 
