@@ -83,7 +83,14 @@ RESUBMIT_DOCUMENTS: dict[str, str] = {
 
 #: An automated decision carrying one of these needs two approvers to be approved.
 FOUR_EYES_REASONS = frozenset(
-    {Reason.DUPLICATE_IDENTITY, Reason.DOCUMENT_INCONSISTENT, Reason.LIVENESS_FAILED}
+    {
+        Reason.DUPLICATE_IDENTITY,
+        Reason.DOCUMENT_INCONSISTENT,
+        Reason.LIVENESS_FAILED,
+        # A suspected replay is sent to review rather than failed (the heuristic
+        # alone is not proof), so approving it is exactly where a fraud gets through.
+        Reason.SELFIE_REPLAY_SUSPECTED,
+    }
 )
 
 #: Reasons of review versions that keep a case open (it stays in, or returns to, the queue).
@@ -114,8 +121,8 @@ def needs_four_eyes(automated_decision: str, automated_reasons: Iterable[str]) -
     """Does approving this automated decision need a second approver?
 
     Yes when the rules said FAIL, or when they saw a duplicate identity, an
-    inconsistent document or a failed liveness check: the cases where one
-    reviewer's mistake would let a fraud through.
+    inconsistent document, a failed liveness check or a suspected replay: the
+    cases where one reviewer's mistake would let a fraud through.
     """
     if automated_decision == Decision.FAIL:
         return True
