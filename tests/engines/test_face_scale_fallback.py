@@ -25,8 +25,8 @@ from kyc.imaging.faces import (
 from kyc.imaging.picture import Picture
 from kyc.settings import get_settings
 
-#: Genuine pairs whose selfie lost 9-11 similarity points as a wide 12 MP shot
-#: before the face was normalised (85 -> 74: FACE_INCONCLUSIVE), and one more.
+#: Genuine pairs; the first selfie lost the most as a wide 12 MP shot before the face
+#: was normalised (-2.8 points; 2 of 16 wide shots then got no score at all).
 PAIRS = [
     ("deepface_unnamed_01/2.jpg", "deepface_unnamed_01/5.jpg"),
     ("facerec_obama/1.jpg", "facerec_obama/2.jpg"),
