@@ -122,10 +122,11 @@ dlib-blas: setup
 	$(BIN)/python -m pip install --quiet --no-deps --force-reinstall var/wheels/dlib-$(DLIB_VERSION)-*.whl
 	$(BIN)/python -c 'import dlib; assert dlib.DLIB_USE_BLAS, "dlib was built without BLAS"; print("dlib", dlib.__version__, "with BLAS")'
 
-# Face-match calibration (issue 4): error rates, score plot, ms per pair.
+# Face-match calibration (issues 4, 14): error rates on dev / held-out halves, score plot,
+# ms per pair, 12 MP scale study and fallback-detector study.
 .PHONY: bench-faces
 bench-faces: setup
-	$(BIN)/python benchmarks/bench_faces.py --blur-sweep --json-out var/bench-faces/result.json
+	$(BIN)/python benchmarks/bench_faces.py --blur-sweep --studies --json-out var/bench-faces/result.json
 
 # The pipeline as a local service; logs and pid files under var/run/ (see README).
 PORT ?= 4200

@@ -56,6 +56,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from kyc.demo.cards import render_licence_front
 from kyc.demo.generate import card_data
+from kyc.demo.photos import HARD_KINDS, TWELVE_MP_KINDS, hard_variant, jpeg, twelve_megapixel
 from kyc.engines.face_local import (
     MATCH_DISTANCE,
     MATCH_SIMILARITY,
@@ -65,7 +66,10 @@ from kyc.engines.face_local import (
     DlibFaceMatcher,
     FaceEmbedding,
 )
+from kyc.imaging.decode import ImageUnreadable
 from kyc.imaging.face_quality import MIN_SHARPNESS
+from kyc.imaging.faces import find_face
+from kyc.imaging.picture import Picture
 from kyc.settings import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -266,19 +270,187 @@ def folds(images: list[str]) -> tuple[set[str], set[str]]:
     and each goes to the fold with fewer genuine pairs so far.
     """
     counts = Counter(identity(i) for i in images)
-    order = sorted(counts, key=lambda n: hashlib.sha1(n.encode()).hexdigest())
-    a: set[str] = set()
-    b: set[str] = set()
-    pairs_a = pairs_b = 0
+    return _balanced(counts, sorted(counts, key=lambda n: hashlib.sha1(n.encode()).hexdigest()))
+
+
+def _balanced(counts: Counter[str], order: list[str]) -> tuple[set[str], set[str]]:
+    """Identities in ``order``, each to the side with fewer genuine pairs so far."""
+    sides: tuple[set[str], set[str]] = (set(), set())
+    pairs = [0, 0]
     for name in order:
-        n_pairs = counts[name] * (counts[name] - 1) // 2
-        if pairs_a <= pairs_b:
-            a.add(name)
-            pairs_a += n_pairs
-        else:
-            b.add(name)
-            pairs_b += n_pairs
-    return a, b
+        side = 0 if pairs[0] <= pairs[1] else 1
+        sides[side].add(name)
+        pairs[side] += counts[name] * (counts[name] - 1) // 2
+    return sides
+
+
+#: Seed of the development / held-out split of identities (issue 14).
+SPLIT_SEED = 14
+
+
+def dev_heldout(images: list[str], seed: int = SPLIT_SEED) -> tuple[set[str], set[str]]:
+    """Split identities into a development half and a held-out half (fixed seed).
+
+    Identities are shuffled with ``seed`` and each goes to the half with fewer
+    genuine pairs so far, so both halves carry about as many genuine pairs. The
+    thresholds are chosen on the development half only.
+    """
+    counts = Counter(identity(i) for i in images)
+    order = sorted(counts)
+    random.Random(seed).shuffle(order)
+    return _balanced(counts, order)
+
+
+def dev_heldout_report(
+    genuine: list[tuple[str, str]],
+    impostor: list[tuple[str, str]],
+    selfies: dict[str, FaceEmbedding],
+    documents: dict[str, FaceEmbedding],
+    halves: tuple[set[str], set[str]],
+) -> dict[str, Any]:
+    """Thresholds chosen on the development half; rates on both halves.
+
+    Every same-identity pair and every cross-identity pair within a half is used
+    (pairs across the two halves are in neither: an identity never serves both to
+    choose and to test). Reported at the thresholds chosen on dev (match: FMR
+    0.1 %, reject: FMR 1 %) and at the deployed ones.
+    """
+    dev, held = halves
+    scores = {
+        name: Scores(
+            score_pairs(within(genuine, ids), selfies, documents),
+            score_pairs(within(impostor, ids), selfies, documents),
+        )
+        for name, ids in (("dev", dev), ("held_out", held))
+    }
+    chosen = {
+        "match_distance": threshold_at_fmr(scores["dev"].impostor, 0.001),
+        "reject_distance": threshold_at_fmr(scores["dev"].impostor, 0.01),
+    }
+    out: dict[str, Any] = {
+        "seed": SPLIT_SEED,
+        "identities": {"dev": sorted(dev), "held_out": sorted(held)},
+        "chosen_on_dev": chosen,
+    }
+    for name, sc in scores.items():
+        out[name] = {
+            "pairs": [int(sc.genuine.size), int(sc.impostor.size)],
+            "chosen_match": rate_report(sc, chosen["match_distance"]),
+            "chosen_reject": rate_report(sc, chosen["reject_distance"]),
+            "default_match": rate_report(sc, MATCH_DISTANCE),
+            "default_reject": rate_report(sc, REJECT_DISTANCE),
+        }
+    return out
+
+
+def scale_study(
+    matcher: DlibFaceMatcher,
+    faces: Path,
+    genuine: list[tuple[str, str]],
+    halves: tuple[set[str], set[str]],
+    n: int,
+) -> dict[str, Any]:
+    """Similarity of 12 MP versions of a selfie against the same photo at normal size.
+
+    For ``n`` genuine pairs per half (fixed seed), the selfie is remade as each kind
+    of :func:`kyc.demo.photos.twelve_megapixel` and compared with the pair's other
+    photo; the figure is the change of similarity from the normal-size selfie.
+    """
+    out: dict[str, Any] = {}
+    for half, ids in zip(("dev", "held_out"), halves, strict=True):
+        pairs = random.Random(SPLIT_SEED).sample(within(genuine, ids), n)
+        deltas: dict[str, list[float]] = {kind: [] for kind in TWELVE_MP_KINDS}
+        ms: list[float] = []
+        for i, (a, b) in enumerate(pairs):
+            document = (faces / b).read_bytes()
+            base = matcher.compare((faces / a).read_bytes(), document).similarity
+            if base is None:
+                continue
+            with Image.open(faces / a) as img:
+                photo = img.convert("RGB")
+            for kind in TWELVE_MP_KINDS:
+                big = jpeg(twelve_megapixel(photo, kind, seed=i))
+                started = time.perf_counter()
+                score = matcher.compare(big, document).similarity
+                ms.append((time.perf_counter() - started) * 1000)
+                deltas[kind].append(math.nan if score is None else score - base)
+        out[half] = {
+            "pairs": len(pairs),
+            "compare_ms": percentiles(ms),
+            **{
+                kind: {
+                    "median_delta": float(np.nanmedian(d)),
+                    "max_abs_delta": float(np.nanmax(np.abs(d))),
+                    "no_score": int(np.isnan(np.array(d)).sum()),
+                }
+                for kind, d in deltas.items()
+            },
+        }
+    return out
+
+
+def fallback_study(
+    matcher: DlibFaceMatcher,
+    faces: Path,
+    images: list[str],
+    selfies: dict[str, FaceEmbedding],
+    documents: dict[str, FaceEmbedding],
+    card_docs: dict[str, FaceEmbedding],
+    halves: tuple[set[str], set[str]],
+) -> dict[str, Any]:
+    """How often the fallback detector runs, what it costs and what it finds.
+
+    * on the public set as uploaded: which search found each face, per role;
+    * on hard versions of every photo (:func:`kyc.demo.photos.hard_variant`, face
+      box from the photo's own detection): how many the HOG passes miss, how many
+      the fallback finds (by which search), its milliseconds, and whether the face
+      it found matches another photo of the person at the deployed threshold.
+    """
+    public = {
+        role: dict(Counter(e.detector or "none" for e in group.values()))
+        for role, group in (("selfie", selfies), ("document", documents), ("card", card_docs))
+    }
+    by_id: dict[str, list[str]] = {}
+    for rel in images:
+        by_id.setdefault(identity(rel), []).append(rel)
+    out: dict[str, Any] = {"public_set_found_by": public}
+    for half, ids in zip(("dev", "held_out"), halves, strict=True):
+        rows: dict[str, dict[str, Any]] = {}
+        for rel in images:
+            box, others = selfies[rel].box, [o for o in by_id[identity(rel)] if o != rel]
+            if identity(rel) not in ids or box is None:
+                continue
+            with Image.open(faces / rel) as img:
+                photo = img.convert("RGB")
+            corners = (box[0], box[1], box[0] + box[2], box[1] + box[3])
+            for kind in HARD_KINDS:
+                row = rows.setdefault(
+                    kind,
+                    {"made": 0, "hog_missed": 0, "found": Counter(), "matched": 0, "ms": []},
+                )
+                row["made"] += 1
+                picture = Picture.of(jpeg(hard_variant(photo, corners, kind)))
+                try:
+                    if find_face(picture, "selfie", fallback=False) is not None:
+                        continue
+                except ImageUnreadable:
+                    continue
+                row["hog_missed"] += 1
+                started = time.perf_counter()
+                found = find_face(picture, "selfie")  # the HOG passes are memoised
+                row["ms"].append((time.perf_counter() - started) * 1000)
+                if found is None:
+                    continue
+                row["found"][found.detector] += 1
+                emb = matcher.embed(picture, role="selfie")
+                if others and emb.descriptor is not None:
+                    d = distance(emb, documents[others[0]])
+                    row["matched"] += int(d <= MATCH_DISTANCE)
+        out[half] = {
+            kind: {**row, "found": dict(row["found"]), "ms": percentiles(row["ms"])}
+            for kind, row in rows.items()
+        }
+    return out
 
 
 def render_card(photo: Path, idx: int) -> bytes:
@@ -562,6 +734,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--blur-sweep", action="store_true", help="also measure blurred selfies")
     parser.add_argument("--json-out", type=Path, default=None)
     parser.add_argument(
+        "--studies",
+        action="store_true",
+        help="also the 12 MP scale study and the fallback-detector study (issue 14)",
+    )
+    parser.add_argument("--scale-pairs", type=int, default=12, help="genuine pairs per half")
+    parser.add_argument(
         "--timing-only",
         action="store_true",
         help="skip the calibration; only time compare (about a minute)",
@@ -609,6 +787,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     deepface = Scores(
         score_pairs(df_gen, selfies, documents), score_pairs(df_imp, selfies, documents)
     )
+
+    halves = dev_heldout(images)
+    split = {
+        "photo_vs_photo": dev_heldout_report(genuine, impostor, selfies, documents, halves),
+        "photo_vs_card": dev_heldout_report(genuine, impostor, selfies, card_docs, halves),
+    }
 
     # Held-out calibration: choose on one identity fold, report on the other.
     fold_a, fold_b = folds(images)
@@ -701,6 +885,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "reject": rate_report(card, REJECT_DISTANCE),
             },
         },
+        "dev_heldout": split,
         "held_out": {"folds": [sorted(fold_a), sorted(fold_b)], **held_out},
         "quality": {
             "gate_rejections": quality,
@@ -726,6 +911,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     if args.blur_sweep:
         result["quality"]["blur_sweep"] = blur_sweep(faces, images, selfies, MATCH_DISTANCE)
+    if args.studies:
+        result["scale_study"] = scale_study(matcher, faces, genuine, halves, args.scale_pairs)
+        result["fallback_study"] = fallback_study(
+            matcher, faces, images, selfies, documents, card_docs, halves
+        )
 
     png = args.out_dir / "score_distributions.png"
     plot(
@@ -808,6 +998,20 @@ def report(r: dict[str, Any]) -> None:
     pool = r["held_out"]["pooled"]
     print(f"  pooled match  {_rates(pool['match_threshold'])}")
     print(f"  pooled reject {_rates(pool['reject_threshold'])}")
+    for view, split in r["dev_heldout"].items():
+        ch = split["chosen_on_dev"]
+        print(
+            f"\n[{view}: development / held-out halves, seed {split['seed']}] chosen on dev:"
+            f" match d={ch['match_distance']:.3f}, reject d={ch['reject_distance']:.3f}"
+        )
+        for half in ("dev", "held_out"):
+            h = split[half]
+            print(f"  {half} ({h['pairs'][0]} genuine / {h['pairs'][1]} impostor pairs)")
+            for key in ("chosen_match", "default_match", "chosen_reject", "default_reject"):
+                print(f"    {key:15s} {_rates(h[key])}")
+        held_match = split["held_out"]["chosen_match"]
+        if held_match["fnmr"] > TARGET_FNMR_AT_FMR_0_1 or held_match["fmr"] > 0.001:
+            print("  TARGET MISSED on the held-out half (FNMR <= 2 % at FMR <= 0.1 %)")
     for key in ("fnmr", "frr"):
         if pool["match_threshold"][key] > TARGET_FNMR_AT_FMR_0_1:
             print(
@@ -822,6 +1026,27 @@ def report(r: dict[str, Any]) -> None:
     print(f"  |yaw| deg: {q['abs_yaw_deg']}   pitch index: {q['pitch_index']}")
     for row in q.get("blur_sweep", []):
         print(f"  blur {row}")
+    if "scale_study" in r:
+        print("\n[12 MP uploads] similarity change vs the same selfie at normal size")
+        for half in ("dev", "held_out"):
+            h = r["scale_study"][half]
+            print(f"  {half}: {h['pairs']} pairs, compare ms {h['compare_ms']}")
+            for kind in TWELVE_MP_KINDS:
+                k = h[kind]
+                print(
+                    f"    {kind:13s} median {k['median_delta']:+.2f}"
+                    f"  max |delta| {k['max_abs_delta']:.2f}  no score {k['no_score']}"
+                )
+    if "fallback_study" in r:
+        f = r["fallback_study"]
+        print(f"\n[fallback detector] public set, found by: {f['public_set_found_by']}")
+        for half in ("dev", "held_out"):
+            for kind, row in f[half].items():
+                print(
+                    f"  {half} {kind}: made {row['made']}, HOG missed {row['hog_missed']},"
+                    f" fallback found {row['found']}, matched {row['matched']},"
+                    f" fallback ms {row['ms']}"
+                )
     t = r["timing_ms"]
     report_timing(t)
     embed = {k: {m: round(v) for m, v in p.items()} for k, p in t["embed"].items()}

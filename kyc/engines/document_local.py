@@ -161,7 +161,7 @@ def _face_box(image: Picture) -> FaceBox | None:
     picture, so the matcher and the replay check reuse it.
     """
     try:
-        detection = find_face(image, "document", upsample=0)
+        detection = find_face(image, "document", upsample=0, fallback=False)
     except ImageUnreadable:
         return None
     if detection is None:

@@ -20,12 +20,13 @@ keeps detection parallel.
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from kyc.imaging.picture import Picture
 
@@ -55,6 +56,31 @@ PORTRAIT_PAD = 0.3
 #: this many times the largest copy a detection pass uses: the same rule as the
 #: ``reducing_gap=2.0`` of :func:`reduce`, so the copies see the same kind of filtering.
 DRAFT_GAP = 2
+#: Width range (px, detector box) of the face the landmarks, the quality measures and
+#: the descriptor are computed at (:func:`normalised_face`). Detection copies are
+#: sized for the detector, so the same face can be 60 px wide in the 500 px copy of a
+#: wide 12 MP shot and 125 px in that of an 800 px photo; the ResNet reads a 150 px
+#: chip, so a face under 150 px is re-taken from more of the upload's pixels, and one
+#: over 300 px from an antialiased reduction, so that every upload size gives the
+#: network the same kind of chip.
+FACE_NORMAL_MIN = 150
+FACE_NORMAL_MAX = 300
+#: Context kept around the face box in the normalised crop, per box side: the 25 %
+#: padded chip of a face turned or tilted by up to ~45 degrees stays inside it.
+CROP_MARGIN = 0.6
+
+
+#: Fallback detector (issue 14): dlib's CNN face detector (max-margin object
+#: detection, ``mmod_human_face_detector.dat`` from ``face_recognition_models``). It
+#: finds faces the HOG misses (a mouth-and-chin mask, a turned head), but without BLAS
+#: it costs ~0.5 s at a 200 px long side on an idle core and 1.3-2.2 s at a load of 8
+#: on 2 cores (4-8 s at 500 px), growing with the pixel count; so it runs last, only
+#: when every HOG search found nothing, and on a copy of at most this long side, which
+#: bounds its cost whatever the upload. Its window finds faces down to ~80 px, so at
+#: 200 px it covers selfies and portrait crops (the face fills a third of the frame or
+#: more), not the small portrait on a whole card (``make bench-faces``).
+MMOD_FILE = "mmod_human_face_detector.dat"
+FALLBACK_MAX_SIDE = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +142,12 @@ class FaceDetection:
         border: replicated border width added on each side of ``pixels``.
         upsampled: found by an upsampled pass (a search without upsampling would
             not have found this face).
+        decode_min_side: the ``min_long_side`` the picture was decoded with for
+            this detection (:meth:`Picture.decoded`), so a later step reuses that
+            decode; None for a full-size decode.
+        detector: ``hog`` (the passes), ``hog-fallback`` (the bordered and
+            equalised searches after them) or ``cnn`` (the last fallback; ``score``
+            is then the CNN's confidence, on a scale of its own).
     """
 
     pixels: np.ndarray
@@ -125,6 +157,8 @@ class FaceDetection:
     scale: float
     border: int
     upsampled: bool = False
+    decode_min_side: int | None = None
+    detector: str = "hog"
 
     def box(self) -> tuple[int, int, int, int]:
         """(left, top, width, height) in the uploaded image's pixels."""
@@ -175,7 +209,9 @@ def bordered(pixels: np.ndarray, pad: float) -> tuple[np.ndarray, int]:
     return np.pad(pixels, ((width, width), (width, width), (0, 0)), mode="edge"), width
 
 
-def find_face(picture: Picture, role: Role, *, upsample: int = 1) -> FaceDetection | None:
+def find_face(
+    picture: Picture, role: Role, *, upsample: int = 1, fallback: bool = True
+) -> FaceDetection | None:
     """The subject's face in ``picture`` (detected once per picture, role and upsample).
 
     Args:
@@ -183,6 +219,10 @@ def find_face(picture: Picture, role: Role, *, upsample: int = 1) -> FaceDetecti
         role: ``selfie`` or ``document`` (sets the passes).
         upsample: HOG upsampling of the document's slow pass (the face matcher's
             ``KYC_FACE_UPSAMPLE``); ignored for selfies.
+        fallback: when every HOG pass finds nothing, search a selfie or a portrait
+            crop with the CNN detector (see ``FALLBACK_MAX_SIDE``; memoised too, so
+            the matcher and the liveness checks share it). The document reader,
+            which only wants the box of a face the quick passes find, turns it off.
 
     Returns:
         The detection, or None when no pass found a face.
@@ -191,15 +231,20 @@ def find_face(picture: Picture, role: Role, *, upsample: int = 1) -> FaceDetecti
         ImageUnreadable: the picture is not a usable image.
     """
     upsample = upsample if role == "document" else 0
+    found: FaceDetection | None = None
     if upsample > 0:
         # The passes without upsampling come first whatever ``upsample`` is: when they
         # found a face (e.g. for the document reader, which detects without
         # upsampling), the upsampled search would return that same face.
         quick = picture.known(("face", role, 0))
         if quick is not None and not quick.upsampled:
-            return quick
-    key = ("face", role, upsample)
-    return picture.memo(key, lambda: _detect(picture, passes_for(role, upsample)))
+            found = quick
+    if found is None:
+        key = ("face", role, upsample)
+        found = picture.memo(key, lambda: _detect(picture, passes_for(role, upsample)))
+    if found is None and fallback:
+        found = picture.memo(("face", role, "cnn"), lambda: _fallback(picture, role))
+    return found
 
 
 def _detect(picture: Picture, passes: tuple[Pass, ...]) -> FaceDetection | None:
@@ -239,23 +284,218 @@ def _detect(picture: Picture, passes: tuple[Pass, ...]) -> FaceDetection | None:
                 scale=scale * decode_scale,
                 border=border,
                 upsampled=attempt.upsample > 0,
+                decode_min_side=DRAFT_GAP * max(step.max_side for step in passes),
+                detector="hog",
             )
     return None
+
+
+def _decode_min_side(role: Role) -> int:
+    """``min_long_side`` of the HOG passes' decode (every pass list of a role shares it)."""
+    return DRAFT_GAP * (SELFIE_MAX_SIDE if role == "selfie" else DOCUMENT_MAX_SIDE)
+
+
+_cnn_local = threading.local()
+
+
+def cnn_detector() -> Any:
+    """This thread's dlib CNN face detector (its network keeps per-call state).
+
+    Raises:
+        kyc.engines.base.EngineUnavailable: face_recognition_models or its
+            ``mmod_human_face_detector.dat`` is missing.
+    """
+    found = getattr(_cnn_local, "detector", None)
+    if found is None:
+        import dlib
+
+        # Imported here: the engine module imports this one.
+        from kyc.engines.base import EngineUnavailable
+        from kyc.engines.face_local import model_directory
+
+        path = model_directory() / MMOD_FILE
+        if not path.is_file():
+            raise EngineUnavailable(f"{MMOD_FILE} missing in {path.parent}")
+        found = _cnn_local.detector = dlib.cnn_face_detection_model_v1(str(path))
+    return found
+
+
+def _fallback(picture: Picture, role: Role) -> FaceDetection | None:
+    """Searches after every HOG pass failed, for selfies and portrait crops only.
+
+    In order, the first that finds a face wins: the HOG on a bordered copy whose
+    luminance is equalised (dark, backlit or low-contrast photos; the border gives a
+    close-up the context the HOG window needs), for selfies also the bordered copy
+    as is (a close-up selfie, like the portrait crops' padded pass); then the CNN
+    detector on a copy of at most ``FALLBACK_MAX_SIDE`` px (faces partly hidden or
+    turned). The landmarks and the descriptor are computed on the original pixels,
+    never on the equalised ones.
+    """
+    min_side = _decode_min_side(role)
+    decoded, decode_scale = picture.decoded(min_long_side=min_side)
+    if role == "document" and max(decoded.size) / decode_scale > PORTRAIT_CROP_MAX_SIDE:
+        return None  # a whole card or page: the HOG passes have searched it at 1280 px
+    reduced, reduced_scale = reduce(
+        decoded, SELFIE_MAX_SIDE if role == "selfie" else PORTRAIT_CROP_MAX_SIDE
+    )
+    scale = reduced_scale * decode_scale
+    original, border = bordered(np.asarray(reduced), PORTRAIT_PAD)
+    equalised, _ = bordered(np.asarray(ImageOps.equalize(reduced)), PORTRAIT_PAD)
+    # The selfie passes never bordered the copy; the document's last pass did.
+    searches = [equalised] if role == "document" else [original, equalised]
+    hog = detector()
+    for searched in searches:
+        found, found_scores, _ = hog.run(searched, 1, 0.0)
+        if len(found):
+            best = max(range(len(found)), key=lambda i: float(found_scores[i]))
+            return FaceDetection(
+                pixels=original,
+                rect=found[best],
+                score=float(found_scores[best]),
+                count=len(found),
+                scale=scale,
+                border=border,
+                upsampled=True,
+                decode_min_side=min_side,
+                detector="hog-fallback",
+            )
+    small, small_scale = reduce(decoded, FALLBACK_MAX_SIDE)
+    pixels = np.asarray(small)
+    detections = list(cnn_detector()(pixels, 0))
+    if not detections:
+        return None
+    chosen = max(detections, key=lambda d: float(d.confidence))
+    return FaceDetection(
+        pixels=pixels,
+        rect=chosen.rect,
+        score=float(chosen.confidence),
+        count=len(detections),
+        scale=small_scale * decode_scale,
+        border=0,
+        upsampled=False,
+        decode_min_side=min_side,
+        detector="cnn",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FaceCrop:
+    """A face at a normalised size: the pixels and the face rectangle in them.
+
+    Attributes:
+        pixels: RGB array holding the face and ``CROP_MARGIN`` of context.
+        rect: dlib rectangle of the detected face in ``pixels``.
+        scale: ``pixels`` per uploaded-image pixel.
+    """
+
+    pixels: np.ndarray
+    rect: Any
+    scale: float
+
+
+def normalised_face(picture: Picture, detection: FaceDetection) -> FaceCrop:
+    """The detected face re-taken so its box is ``FACE_NORMAL_MIN``-``FACE_NORMAL_MAX`` px wide.
+
+    Whatever the upload's size, the landmarks and the descriptor chip then come from
+    a face of the same scale (issue 14, class 5): a face under the range is re-taken
+    from a larger decode of the upload (never enlarged beyond the upload's own
+    pixels), one over it from an antialiased reduction. A face already in range is
+    returned as found (same pixels and rectangle: no extra cost). Only the face and
+    its margin are resampled, so a 12 MP upload costs a crop, not a full resize.
+
+    Args:
+        picture: the image the detection was made on.
+        detection: the face :func:`find_face` found in it.
+
+    Returns:
+        The crop with the face rectangle in its coordinates.
+
+    Raises:
+        ImageUnreadable: the picture is not a usable image (not after a detection).
+    """
+    import dlib
+
+    rect = detection.rect
+    width = rect.width()
+    target = min(max(width, FACE_NORMAL_MIN), FACE_NORMAL_MAX)
+    # Output pixels per uploaded-image pixel: never above 1 (no invented detail).
+    scale = min(detection.scale * target / width, 1.0)
+    if abs(scale - detection.scale) <= 1e-6 * detection.scale:
+        return FaceCrop(detection.pixels, rect, detection.scale)
+    decoded, decode_scale = picture.decoded(min_long_side=detection.decode_min_side)
+    if decode_scale < scale:
+        # That decode is too coarse (a JPEG reduced by the DCT): decode enough pixels.
+        needed = math.ceil(max(decoded.size) / decode_scale * scale)
+        decoded, decode_scale = picture.decoded(min_long_side=needed)
+        scale = min(scale, decode_scale)
+    # The face box and its margin, in uploaded-image pixels.
+    left = (rect.left() - detection.border) / detection.scale
+    top = (rect.top() - detection.border) / detection.scale
+    box_w, box_h = rect.width() / detection.scale, rect.height() / detection.scale
+    margin = CROP_MARGIN * max(box_w, box_h)
+    region = (left - margin, top - margin, left + box_w + margin, top + box_h + margin)
+    upload_w, upload_h = decoded.width / decode_scale, decoded.height / decode_scale
+    clipped = (
+        max(0.0, region[0]),
+        max(0.0, region[1]),
+        min(upload_w, region[2]),
+        min(upload_h, region[3]),
+    )
+    size = (
+        max(1, round((clipped[2] - clipped[0]) * scale)),
+        max(1, round((clipped[3] - clipped[1]) * scale)),
+    )
+    crop = decoded.resize(
+        size,
+        Image.Resampling.BILINEAR,
+        box=(
+            clipped[0] * decode_scale,
+            clipped[1] * decode_scale,
+            clipped[2] * decode_scale,
+            clipped[3] * decode_scale,
+        ),
+        reducing_gap=2.0 if scale < decode_scale else None,
+    )
+    pad = (
+        round((clipped[0] - region[0]) * scale),
+        round((clipped[1] - region[1]) * scale),
+        round((region[2] - clipped[2]) * scale),
+        round((region[3] - clipped[3]) * scale),
+    )
+    pixels = np.asarray(crop)
+    if any(pad):
+        # Outside the image: zeros, as dlib's chip extraction reads them; replicated
+        # edges when the detector itself searched a bordered copy (portrait crops).
+        widths = ((pad[1], pad[3]), (pad[0], pad[2]), (0, 0))
+        if detection.border:
+            pixels = np.pad(pixels, widths, mode="edge")
+        else:
+            pixels = np.pad(pixels, widths, mode="constant")
+    x0, y0 = round((left - region[0]) * scale), round((top - region[1]) * scale)
+    face = dlib.rectangle(
+        x0, y0, x0 + max(1, round(box_w * scale)) - 1, y0 + max(1, round(box_h * scale)) - 1
+    )
+    return FaceCrop(pixels, face, scale)
 
 
 __all__ = [
     "DOCUMENT_MAX_SIDE",
     "DOCUMENT_QUICK_MAX_SIDE",
+    "FALLBACK_MAX_SIDE",
+    "MMOD_FILE",
     "PORTRAIT_CROP_MAX_SIDE",
     "PORTRAIT_PAD",
     "SELFIE_MAX_SIDE",
+    "FaceCrop",
     "FaceDetection",
     "Pass",
     "Role",
     "bordered",
+    "cnn_detector",
     "detector",
     "document_passes",
     "find_face",
+    "normalised_face",
     "passes_for",
     "reduce",
 ]
