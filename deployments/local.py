@@ -8,7 +8,9 @@ under ``var/run/``:
    starting and stopping it once each;
 2. the web app (``kyc serve``: review console and intake API) on KYC_WEB_HOST:
    KYC_WEB_PORT (127.0.0.1:8000 by default);
-3. a Prefect server on 127.0.0.1 on PostgreSQL: the database ``prefect`` beside the
+3. a Prefect server on KYC_PREFECT_HOST (127.0.0.1 by default; anything else needs
+   KYC_PREFECT_AUTH_STRING outside development, see :func:`prefect_exposure_problem`)
+   on PostgreSQL: the database ``prefect`` beside the
    pipeline's (on KYC_DATABASE_URL's server, or the embedded one; created if
    missing), or the one KYC_PREFECT_DATABASE_URL names; Prefect's SQLite file under
    ``var/prefect`` only with KYC_PREFECT_DATABASE=sqlite;
@@ -35,7 +37,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from kyc.settings import PROJECT_ROOT, Settings, get_settings
+from kyc.settings import PROJECT_ROOT, Settings, basic_authorization, get_settings
 
 BIN = Path(sys.executable).parent
 RUN_DIR = PROJECT_ROOT / "var" / "run"
@@ -120,9 +122,13 @@ def stack_env(
 ) -> dict[str, str]:
     """The environment every service of the stack runs with.
 
+    With KYC_PREFECT_AUTH_STRING, every Prefect client of the stack (workers, the
+    bridge, ``prefect deploy``, the web app) sends it (PREFECT_API_AUTH_STRING); the
+    server's own setting is added by :func:`server_env` only.
+
     Args:
         settings: the stack's settings.
-        port: the Prefect server's port on 127.0.0.1.
+        port: the Prefect server's port.
         prefect_database_url: the Prefect server's PostgreSQL (see
             :func:`kyc.db.engine.prefect_database_url`); KYC_PREFECT_DATABASE_URL when
             not given; neither: Prefect's SQLite file.
@@ -130,7 +136,7 @@ def stack_env(
     env = dict(os.environ)
     env.update(
         PREFECT_HOME=env.get("PREFECT_HOME", str(PROJECT_ROOT / "var" / "prefect")),
-        PREFECT_API_URL=f"http://127.0.0.1:{port}/api",
+        PREFECT_API_URL=f"{prefect_url(settings, port)}/api",
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
         DO_NOT_TRACK="1",
         GX_ANALYTICS_ENABLED="false",
@@ -138,6 +144,12 @@ def stack_env(
         PREFECT_WORKER_QUERY_SECONDS=str(settings.worker_poll_seconds),
         PREFECT_RUNNER_POLL_FREQUENCY=str(max(1, int(settings.worker_poll_seconds))),
     )
+    # Whatever the caller's environment says, the stack's clients use this server's
+    # credential (or none): a stale PREFECT_API_AUTH_STRING would only get 401s.
+    env.pop("PREFECT_API_AUTH_STRING", None)
+    env.pop("PREFECT_SERVER_API_AUTH_STRING", None)
+    if settings.prefect_auth_string is not None:
+        env["PREFECT_API_AUTH_STRING"] = settings.prefect_auth_string.get_secret_value()
     if prefect_database_url is None and settings.prefect_database_url is not None:
         prefect_database_url = settings.prefect_database_url.get_secret_value()
     if prefect_database_url is not None:
@@ -152,6 +164,55 @@ def stack_env(
 
 #: Loopback addresses: a console bound to one of these is reachable from this machine only.
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def server_env(settings: Settings, env: dict[str, str]) -> dict[str, str]:
+    """The Prefect server's environment: the stack's, plus the credential it requires.
+
+    Prefect's server checks PREFECT_SERVER_API_AUTH_STRING (HTTP basic auth) on every
+    API request except ``GET /api/health`` and ``GET /api/ready``.
+    """
+    server = dict(env)
+    if settings.prefect_auth_string is not None:
+        server["PREFECT_SERVER_API_AUTH_STRING"] = settings.prefect_auth_string.get_secret_value()
+    return server
+
+
+def prefect_exposure_problem(settings: Settings) -> str | None:
+    """Why ``make up`` must not start its Prefect server as configured, or None.
+
+    A Prefect API reachable from other machines (KYC_PREFECT_HOST not loopback, e.g.
+    ``0.0.0.0`` for Apify's webhook) without a credential lets anyone on the network
+    read flow-run parameters and logs, resume, cancel or start runs: refused outside
+    development. On loopback, or behind an authenticating proxy that reaches a
+    loopback server, no credential is needed.
+    """
+    if settings.prefect_host in LOOPBACK_HOSTS or settings.prefect_auth_string is not None:
+        return None
+    if settings.environment == "development":
+        return None
+    return (
+        f"KYC_PREFECT_HOST={settings.prefect_host} exposes the Prefect API beyond this"
+        f" machine: set KYC_PREFECT_AUTH_STRING (user:password) in the {settings.environment}"
+        " environment, or keep KYC_PREFECT_HOST=127.0.0.1 behind an authenticating proxy"
+        " (README: Least privilege)"
+    )
+
+
+def prefect_url(settings: Settings, port: int) -> str:
+    """The Prefect server's address as this machine's services reach it."""
+    return _local_url(settings.prefect_host, port)
+
+
+def _local_url(host: str, port: int) -> str:
+    """``http://host:port`` for a listen address, as seen from this machine."""
+    if host in {"0.0.0.0", ""}:  # all IPv4 interfaces: loopback is one of them
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 def web_env(settings: Settings, env: dict[str, str]) -> dict[str, str]:
@@ -190,14 +251,7 @@ def web_command(settings: Settings) -> list[str]:
 
 def console_url(settings: Settings) -> str:
     """The review console's address as seen from this machine."""
-    host = settings.web_host
-    if host in {"0.0.0.0", ""}:  # all IPv4 interfaces: loopback is one of them
-        host = "127.0.0.1"
-    elif host == "::":
-        host = "::1"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{settings.web_port}"
+    return _local_url(settings.web_host, settings.web_port)
 
 
 def _start(run_dir: Path, name: str, command: list[str], env: dict[str, str]) -> Started:
@@ -249,14 +303,17 @@ def _run(command: list[str], env: dict[str, str], what: str) -> None:
         raise UpError(f"{what} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
 
 
-def _ensure_pool(api: str) -> None:
+def _ensure_pool(api: str, auth_string: str | None = None) -> None:
     """Create the process work pool unless it exists (one request, not a CLI start)."""
     import urllib.error
 
+    headers = {"Content-Type": "application/json"}
+    if auth_string is not None:
+        headers["Authorization"] = basic_authorization(auth_string)
     request = urllib.request.Request(
         f"{api}/work_pools/",
         data=json.dumps({"name": POOL, "type": "process"}).encode(),
-        headers={"Content-Type": "application/json"},
+        headers=headers,
         method="POST",
     )
     try:
@@ -302,8 +359,10 @@ def up(port: int = 4200, run_dir: Path = RUN_DIR, log: bool = True) -> Addresses
     ]
     if running:
         raise UpError(f"already running: {', '.join(running)} (make down first)")
-    if not _port_free(port):
-        raise UpError(f"port {port} on 127.0.0.1 is in use (PORT=... make up)")
+    if problem := prefect_exposure_problem(settings):
+        raise UpError(problem)
+    if not _port_free(port, settings.prefect_host):
+        raise UpError(f"port {port} on {settings.prefect_host} is in use (PORT=... make up)")
     if not _port_free(settings.web_port, settings.web_host):
         raise UpError(
             f"port {settings.web_port} on {settings.web_host} is in use (KYC_WEB_PORT=... make up)"
@@ -338,14 +397,17 @@ def up(port: int = 4200, run_dir: Path = RUN_DIR, log: bool = True) -> Addresses
         prefect_db = prefect_database_url(settings, embedded_prefect)
         env = stack_env(settings, port, prefect_db)
         say(
-            f"starting the Prefect server on 127.0.0.1:{port}"
-            f" ({'PostgreSQL' if prefect_db else 'SQLite'}) ..."
+            f"starting the Prefect server on {settings.prefect_host}:{port}"
+            f" ({'PostgreSQL' if prefect_db else 'SQLite'}"
+            f"{', basic auth' if settings.prefect_auth_string else ''}) ..."
         )
+        if settings.prefect_host not in LOOPBACK_HOSTS and settings.prefect_auth_string is None:
+            say("WARNING: the Prefect API is reachable from other machines without a password")
         server = _start(
             run_dir,
             "server",
-            [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-            env,
+            [prefect, "server", "start", "--host", settings.prefect_host, "--port", str(port)],
+            server_env(settings, env),
         )
         if settings.worker == "warm":
             # Loads the engines while the server starts (both take seconds); it only
@@ -353,10 +415,11 @@ def up(port: int = 4200, run_dir: Path = RUN_DIR, log: bool = True) -> Addresses
             worker = [sys.executable, "-m", "deployments.warm_worker", "--pool", POOL]
             for n in range(1, settings.workers + 1):
                 _start(run_dir, worker_name(n), worker, env)
-        _wait_http(f"http://127.0.0.1:{port}/api/health", server, run_dir, timeout=180)
+        # /api/health answers without the credential (Prefect exempts the probes).
+        _wait_http(f"{prefect_url(settings, port)}/api/health", server, run_dir, timeout=180)
         _wait_http(f"{console}/healthz", web, run_dir, timeout=180)
         say(f"work pool {POOL} and deployments (prefect.yaml) ...")
-        _ensure_pool(env["PREFECT_API_URL"])
+        _ensure_pool(env["PREFECT_API_URL"], env.get("PREFECT_API_AUTH_STRING"))
         _run([prefect, "--no-prompt", "deploy", "--all"], env, "prefect deploy --all")
         say("starting the worker and the event bridge ...")
         if settings.worker == "process":
@@ -378,7 +441,7 @@ def up(port: int = 4200, run_dir: Path = RUN_DIR, log: bool = True) -> Addresses
     except BaseException:
         down(run_dir, log=False)
         raise
-    return Addresses(prefect_ui=f"http://127.0.0.1:{port}", console=console)
+    return Addresses(prefect_ui=prefect_url(settings, port), console=console)
 
 
 def _ready(run_dir: Path) -> dict[str, str]:

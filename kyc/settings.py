@@ -219,6 +219,16 @@ class Settings(BaseSettings):
     #: ``postgresql`` (the default: several API processes, workers and services can
     #: share it) or ``sqlite`` (Prefect's file under var/prefect: one machine only).
     prefect_database: Literal["postgresql", "sqlite"] = "postgresql"
+    #: Address ``make up``'s Prefect server listens on. Loopback by default: only this
+    #: machine reaches it. Anything else (``0.0.0.0`` so that Apify's webhook can
+    #: resume suspended runs) needs KYC_PREFECT_AUTH_STRING outside development.
+    prefect_host: str = "127.0.0.1"
+    #: ``user:password`` that ``make up``'s Prefect server requires on every API call
+    #: but the health probes (Prefect's PREFECT_SERVER_API_AUTH_STRING, HTTP basic
+    #: auth) and that its workers, bridge and ``prefect deploy`` send
+    #: (PREFECT_API_AUTH_STRING); Apify's resume webhook sends it too. Empty: no
+    #: authentication (refused on a non-loopback KYC_PREFECT_HOST outside development).
+    prefect_auth_string: SecretStr | None = None
     #: Warm workers ``make up`` starts on this machine (``KYC_WORKERS=N make up``).
     workers: int = Field(default=1, ge=1, le=32)
     #: How often ``make up``'s worker asks for scheduled runs (latency vs API load).
@@ -402,6 +412,12 @@ class Settings(BaseSettings):
                 "a local landing in production needs KYC_STORE_MASTER_KEY or KYC_KMS_KEY_ID"
                 " (or KYC_STORE_ALLOW_PLAINTEXT=true on an encrypted disk)"
             )
+        if self.prefect_auth_string is not None and ":" not in (
+            self.prefect_auth_string.get_secret_value()
+        ):
+            # Basic auth: Prefect compares the decoded "user:password" as a whole, but a
+            # proxy or a URL with credentials needs both halves.
+            raise ValueError("KYC_PREFECT_AUTH_STRING must be user:password")
         if any(days <= 0 for days in self.expiry_reminder_days):
             raise ValueError("KYC_EXPIRY_REMINDER_DAYS must be positive numbers of days")
         if self.face_reject_threshold > self.face_match_threshold:
@@ -428,6 +444,10 @@ class Settings(BaseSettings):
             secret = getattr(self, name)
             if secret is not None:
                 out.append((name, secret.get_secret_value()))
+        if self.prefect_auth_string is not None:
+            # Its secret is the password half (the user name is no secret).
+            auth_password = self.prefect_auth_string.get_secret_value().partition(":")[2]
+            out.append(("prefect_auth_string password", auth_password))
         for name in ("database_url", "prefect_database_url"):
             url = getattr(self, name)
             if url is not None:
@@ -455,6 +475,17 @@ def is_placeholder(value: str) -> bool:
     if plain.startswith("<") and plain.endswith(">"):  # "<your password here>"
         return True
     return any(marker in plain for marker in ("changeme", "change-me", "placeholder", "${", "xxxx"))
+
+
+def basic_authorization(auth_string: str) -> str:
+    """The ``Authorization`` header value for ``user:password`` (HTTP basic auth).
+
+    What Prefect's client sends for PREFECT_API_AUTH_STRING and its server checks
+    against PREFECT_SERVER_API_AUTH_STRING (the base64 of the whole string, UTF-8).
+    """
+    import base64
+
+    return "Basic " + base64.b64encode(auth_string.encode("utf-8")).decode("ascii")
 
 
 def _url_password(url: str) -> str | None:

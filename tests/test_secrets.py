@@ -80,3 +80,34 @@ def test_the_error_never_shows_the_secret() -> None:
     with pytest.raises(ValidationError) as info:
         Settings(_env_file=None, environment="production", smtp_password="hunter2")  # type: ignore[call-arg]
     assert "hunter2" not in str(info.value)
+
+
+def test_the_prefect_auth_string_is_a_secret_user_password_pair() -> None:
+    for environment in ("production", "test"):
+        for weak in ("kyc:changeme", "kyc:password", "kyc:short", "kyc:"):
+            with pytest.raises(ValidationError, match="KYC_PREFECT_AUTH_STRING PASSWORD") as info:
+                Settings(_env_file=None, environment=environment, prefect_auth_string=weak)  # type: ignore[call-arg]
+            assert weak not in str(info.value)
+    s = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        environment="production",
+        landing="s3://b/l",
+        prefect_auth_string=f"kyc-ops:{REAL}",
+    )
+    assert s.prefect_auth_string is not None
+    Settings(_env_file=None, prefect_auth_string="kyc:changeme")  # type: ignore[call-arg]  # development
+    # Basic auth needs a user and a password (a proxy, a URL with credentials).
+    with pytest.raises(ValidationError, match="user:password"):
+        Settings(_env_file=None, prefect_auth_string=REAL)  # type: ignore[call-arg]
+
+
+def test_basic_authorization_is_what_prefect_sends_and_checks() -> None:
+    import base64
+
+    from kyc.settings import basic_authorization
+
+    header = basic_authorization("kyc-ops:pässword")
+    scheme, token = header.split()
+    assert scheme == "Basic"
+    # Prefect's server: base64-decode, UTF-8, compare with the whole auth string.
+    assert base64.b64decode(token).decode("utf-8") == "kyc-ops:pässword"

@@ -171,9 +171,18 @@ class AsyncRegisterClient(Protocol):
     version: str
 
     def start_resumable(
-        self, register: str, number: str, *, prefect_api_url: str, flow_run_id: str
+        self,
+        register: str,
+        number: str,
+        *,
+        prefect_api_url: str,
+        flow_run_id: str,
+        prefect_auth_string: str | None = None,
     ) -> str:
         """Start a look-up that resumes ``flow_run_id`` through ``prefect_api_url`` when done.
+
+        ``prefect_auth_string`` (``user:password``): the credential the call to
+        Prefect's API carries (HTTP basic auth), when that API requires one.
 
         Returns:
             The run id to wait for and collect.

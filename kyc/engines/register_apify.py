@@ -34,6 +34,7 @@ from kyc.clients.http import RetryPolicy, limiter_for
 from kyc.domain.records import RegisterOutcome, RegisterResult
 from kyc.domain.registers import normalise_number
 from kyc.engines.base import EngineUnavailable
+from kyc.settings import basic_authorization
 
 log = logging.getLogger(__name__)
 
@@ -199,15 +200,31 @@ class ApifyRegisterClient:
         return str(run.id)
 
     def start_resumable(
-        self, register: str, number: str, *, prefect_api_url: str, flow_run_id: str
+        self,
+        register: str,
+        number: str,
+        *,
+        prefect_api_url: str,
+        flow_run_id: str,
+        prefect_auth_string: str | None = None,
     ) -> str:
         """Start a run whose end resumes a suspended Prefect flow run (AsyncRegisterClient).
+
+        With ``prefect_auth_string`` the webhook carries ``Authorization: Basic ...``
+        (what a Prefect server with PREFECT_SERVER_API_AUTH_STRING, or a proxy with
+        the same basic credential, requires). Apify keeps the webhook, header
+        included, with the run: the credential is shared with Apify.
 
         Returns:
             The Apify run id.
         """
+        auth = None
+        if prefect_auth_string is not None:
+            auth = f"Authorization: {basic_authorization(prefect_auth_string)}"
         return self.start(
-            register, number, webhook=prefect_resume_webhook(prefect_api_url, flow_run_id)
+            register,
+            number,
+            webhook=prefect_resume_webhook(prefect_api_url, flow_run_id, auth_header=auth),
         )
 
     def status(self, register: str, run_id: str) -> str:

@@ -173,7 +173,14 @@ def start_register_run(
     now = _now()
     if row is not None and row.pending_run_id and row.expires_at > now:
         return row.pending_run_id
-    run_id = client.start_resumable(reg, clean, prefect_api_url=api_url, flow_run_id=flow_run_id)
+    auth = rt.settings.prefect_auth_string
+    run_id = client.start_resumable(
+        reg,
+        clean,
+        prefect_api_url=api_url,
+        flow_run_id=flow_run_id,
+        prefect_auth_string=auth.get_secret_value() if auth is not None else None,
+    )
     wait = dt.timedelta(seconds=rt.settings.apify_max_wait_seconds)
     _mark_pending(rt, reg, clean, source=client.name, run_id=run_id, until=now + wait)
     return run_id

@@ -74,6 +74,38 @@ def test_cfn_lint_is_clean() -> None:
     assert done.returncode == 0 and not done.stdout.strip(), done.stdout + done.stderr
 
 
+def _secret_refs(container: dict[str, Any]) -> dict[str, Any]:
+    """A container definition's secrets: variable name -> ValueFrom (under its condition)."""
+    out: dict[str, Any] = {}
+    for item in container.get("Secrets", []):
+        if isinstance(item, dict) and "Fn::If" in item:
+            _, item, _ = item["Fn::If"]
+        out[item["Name"]] = item["ValueFrom"]
+    return out
+
+
+def test_the_prefect_api_credential_is_a_secret_the_workers_and_the_bridge_send() -> None:
+    template = load_template()
+    assert template["Parameters"]["PrefectApiAuthString"]["NoEcho"] is True
+    resources = template["Resources"]
+    secret = resources["PrefectApiAuth"]
+    assert secret["Type"] == "AWS::SecretsManager::Secret"
+    assert secret["Properties"]["KmsKeyId"] == {"Ref": "DataKey"}
+    ref = {"Ref": "PrefectApiAuth"}
+    worker = resources["WorkerTaskDefinition"]["Properties"]["ContainerDefinitions"][0]
+    bridge = resources["BridgeTaskDefinition"]["Properties"]["ContainerDefinitions"][0]
+    assert _secret_refs(worker)["PREFECT_API_AUTH_STRING"] == ref
+    assert _secret_refs(worker)["KYC_PREFECT_AUTH_STRING"] == ref  # the Apify webhook's
+    assert _secret_refs(bridge)["PREFECT_API_AUTH_STRING"] == ref
+    # Never a plain environment variable (visible in the task definition).
+    for container in (worker, bridge):
+        names = json.dumps(container.get("Environment", []))
+        assert "AUTH_STRING" not in names
+    # The execution role may read it to inject it.
+    policies = resources["ExecutionRole"]["Properties"]["Policies"]
+    assert "PrefectApiAuth" in json.dumps(policies)
+
+
 def _statements(
     node: Any, where: str, key_policy: bool = False
 ) -> Iterator[tuple[str, bool, dict[str, Any]]]:
@@ -110,7 +142,13 @@ def _scoped(resource: Any, template: dict[str, Any]) -> bool:
             text = arg if isinstance(arg, str) else arg[0]
             return _scoped(text, template)
         if fn == "Fn::If":
-            return all(_scoped(r, template) for branch in arg[1:] for r in _as_list(branch))
+            # A branch of AWS::NoValue drops the list item: it grants nothing.
+            return all(
+                _scoped(r, template)
+                for branch in arg[1:]
+                if branch != {"Ref": "AWS::NoValue"}
+                for r in _as_list(branch)
+            )
         return False
     text = str(resource)
     if not text.startswith("arn:${AWS::Partition}:"):

@@ -232,3 +232,77 @@ def test_workers_are_numbered_services(tmp_path: Path) -> None:
     assert local.service_names(tmp_path) == [
         "database", "web", "server", "worker", "worker-2", "worker-10", "bridge"
     ]
+
+
+def test_the_prefect_credential_goes_to_the_server_and_to_every_client(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from kyc.settings import Settings
+
+    # A stale credential in the caller's environment is not passed on.
+    monkeypatch.setenv("PREFECT_API_AUTH_STRING", "old:credential")
+    monkeypatch.setenv("PREFECT_SERVER_API_AUTH_STRING", "old:credential")
+    settings = Settings(_env_file=None, prefect_auth_string="kyc-ops:s3cret-enough-1")  # type: ignore[call-arg]
+    env = local.stack_env(settings, 4300)
+    # Workers, the bridge, `prefect deploy` and the web app run with `env`.
+    assert env["PREFECT_API_AUTH_STRING"] == "kyc-ops:s3cret-enough-1"
+    assert "PREFECT_SERVER_API_AUTH_STRING" not in env
+    server = local.server_env(settings, env)
+    assert server["PREFECT_SERVER_API_AUTH_STRING"] == "kyc-ops:s3cret-enough-1"
+    assert "PREFECT_SERVER_API_AUTH_STRING" not in env  # not changed in place
+    assert local.web_env(settings, env)["PREFECT_API_AUTH_STRING"] == "kyc-ops:s3cret-enough-1"
+    # None set: no credential at all (not the stale one).
+    bare = local.stack_env(Settings(_env_file=None), 4300)  # type: ignore[call-arg]
+    assert "PREFECT_API_AUTH_STRING" not in bare
+    assert "PREFECT_SERVER_API_AUTH_STRING" not in local.server_env(Settings(_env_file=None), bare)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("fields", "refused"),
+    [
+        ({}, False),  # loopback: only this machine reaches it
+        ({"environment": "production", "store_allow_plaintext": True}, False),
+        ({"prefect_host": "localhost", "environment": "test"}, False),
+        ({"prefect_host": "0.0.0.0"}, False),  # development: a warning only
+        ({"prefect_host": "0.0.0.0", "environment": "test"}, True),
+        ({"prefect_host": "10.1.2.3", "environment": "production", "store_allow_plaintext": True}, True),
+        ({"prefect_host": "::", "environment": "test"}, True),
+        ({"prefect_host": "0.0.0.0", "environment": "test", "prefect_auth_string": "kyc-ops:s3cret-enough-1"}, False),
+    ],
+)  # fmt: skip
+def test_an_exposed_prefect_api_needs_a_credential_outside_development(
+    fields: dict[str, object], refused: bool
+) -> None:
+    from kyc.settings import Settings
+
+    problem = local.prefect_exposure_problem(Settings(_env_file=None, **fields))  # type: ignore[arg-type]
+    assert (problem is not None) is refused
+    if problem:
+        assert "KYC_PREFECT_AUTH_STRING" in problem
+
+
+def test_up_refuses_an_unauthenticated_exposed_prefect_api_before_starting_anything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kyc.settings import get_settings
+
+    monkeypatch.setenv("KYC_ENVIRONMENT", "test")
+    monkeypatch.setenv("KYC_PREFECT_HOST", "0.0.0.0")
+    monkeypatch.delenv("KYC_PREFECT_AUTH_STRING", raising=False)
+    monkeypatch.setenv("KYC_LANDING", str(tmp_path / "landing"))
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(local.UpError, match="KYC_PREFECT_AUTH_STRING"):
+            local.up(port=_free_port(), run_dir=tmp_path / "run", log=False)
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert list((tmp_path / "run").iterdir()) == []
+
+
+def test_the_prefect_address_is_reachable_from_this_machine() -> None:
+    from kyc.settings import Settings
+
+    assert local.prefect_url(Settings(), 4200) == "http://127.0.0.1:4200"
+    assert local.prefect_url(Settings(prefect_host="0.0.0.0"), 4300) == "http://127.0.0.1:4300"
+    assert local.prefect_url(Settings(prefect_host="10.1.2.3"), 4200) == "http://10.1.2.3:4200"

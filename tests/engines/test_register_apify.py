@@ -113,3 +113,22 @@ def test_webhook_is_called_with_the_resume_payload_when_the_run_ends() -> None:
     assert body == {"run_input": {"event_type": "ACTOR.RUN.SUCCEEDED",
                                   "event_data": {"actorId": "kyc~gmc-register", "actorRunId": run_id}}}
     assert headers["Authorization"] == "Bearer pnu_x"
+
+
+@pytest.mark.parametrize("auth", [None, "kyc-ops:s3cret-enough-1"])
+def test_a_resumable_run_sends_the_prefect_credential_when_there_is_one(auth: str | None) -> None:
+    from kyc.settings import basic_authorization
+
+    api = FakeApify(items={("GMC", "7123456"): [ITEM]}, polls_to_finish=1)
+    rec = Receiver()
+    with fake_apify(api) as base, receiver(rec) as target:
+        client = _client(base)
+        run_id = client.start_resumable("GMC", "7123456", prefect_api_url=f"{target}/api",
+                                        flow_run_id="0f0e-run", prefect_auth_string=auth)
+        assert client.wait("GMC", run_id) == "SUCCEEDED"
+    [(path, _, headers)] = rec.bodies
+    assert path == "/api/flow_runs/0f0e-run/resume"
+    if auth is None:
+        assert "Authorization" not in headers
+    else:
+        assert headers["Authorization"] == basic_authorization(auth)

@@ -108,3 +108,50 @@ def test_purge_expired(engine: sa.Engine, number: str) -> None:
     with session_scope(engine) as s:
         assert rrepo.purge_expired(s, now=clock.now) == 0
         assert rrepo.purge_expired(s, now=clock.now + dt.timedelta(seconds=61)) == 1
+
+
+class _RecordingAsyncClient:
+    """An AsyncRegisterClient that records how it was asked to start runs."""
+
+    name = "register-apify"
+    version = "test"
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, object]] = []
+
+    def start_resumable(self, register: str, number: str, **kw: object) -> str:
+        self.calls.append({"register": register, "number": number, **kw})
+        return f"run-{len(self.calls)}"
+
+    def collect(self, register: str, number: str, run_id: str) -> object:
+        raise AssertionError("not collected here")
+
+
+@pytest.mark.parametrize("auth", [None, "kyc-ops:s3cret-enough-1"])
+def test_a_resumable_register_run_carries_the_prefect_credential_of_the_settings(
+    engine: sa.Engine, number: str, auth: str | None
+) -> None:
+    from types import SimpleNamespace
+
+    from kyc.services.registers import start_register_run
+    from kyc.settings import Settings
+
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        apify_webhook_prefect_api_url="https://prefect.example/api",
+        prefect_auth_string=auth,
+    )
+    client = _RecordingAsyncClient()
+    site = RegisterSite(entries={})
+    with register_site(site) as base:
+        rt = SimpleNamespace(
+            settings=settings,
+            engines=SimpleNamespace(async_register_client=client),
+            registers=_checker(site, base, engine, Clock()),
+            db=engine,
+        )
+        assert start_register_run(rt, "GMC", number, "flow-run-1") == "run-1"  # type: ignore[arg-type]
+    assert client.calls == [{
+        "register": "GMC", "number": number, "prefect_api_url": "https://prefect.example/api",
+        "flow_run_id": "flow-run-1", "prefect_auth_string": auth,
+    }]  # fmt: skip
