@@ -85,10 +85,8 @@ test-aws-live: setup
 bench-aws: setup
 	$(BIN)/python benchmarks/bench_aws_adapters.py --n $${N:-200}
 
-# Two test processes (pytest-xdist), one file per process at a time so module fixtures
-# are built once; KYC_TEST_PROCESSES=0 runs the suite in one process.
 test: lint typecheck browser-deps
-	$(BIN)/python -m pytest -q --durations=15 -n $${KYC_TEST_PROCESSES:-2} --dist loadfile
+	$(BIN)/python -m pytest -q --durations=15
 
 bench: setup
 	$(BIN)/python benchmarks/bench_pipeline.py --n $${N:-200}
