@@ -446,6 +446,8 @@ class TriggerRunner:
 
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:Tried to parse:UserWarning")
+# What the template deploys does not depend on the database server (tests/db covers both).
+@pytest.mark.parametrize("pg_server", ["embedded"], indirect=True)
 def test_storage_side_deploys_on_moto_and_the_landing_path_decides(
     network: dict[str, str],
     moto_endpoint: str,

@@ -90,6 +90,8 @@ def _stage(span: dict[str, Any]) -> str:
 
 
 @pytest.mark.slow
+# The span tree does not depend on the database server (tests/db covers both).
+@pytest.mark.parametrize("pg_server", ["embedded"], indirect=True)
 def test_one_application_is_one_trace_from_landing_to_notification(
     fresh_pg_url: str,
     shared_data: Path,
