@@ -77,14 +77,6 @@ def matcher(request: pytest.FixtureRequest) -> FaceMatcher:
     return factory()
 
 
-@pytest.fixture(scope="module")
-def faces_dir() -> Path:
-    folder = get_settings().shared_data_dir / "faces"
-    if not folder.is_dir():
-        pytest.skip(f"public face set not found at {folder} (see /work/shared/data/README.md)")
-    return folder
-
-
 def check_invariants(result: FaceComparison, matcher: FaceMatcher) -> None:
     """What holds for every result of every implementation."""
     assert isinstance(result, FaceComparison)

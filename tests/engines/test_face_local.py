@@ -37,7 +37,7 @@ from kyc.imaging import decode as imaging
 from kyc.imaging import picture as picture_module
 from kyc.imaging.decode import load_image
 from kyc.imaging.face_quality import MIN_SHARPNESS
-from kyc.settings import Settings, get_settings
+from kyc.settings import Settings
 
 # Same person: distances 0.26-0.46 observed (similarity >= 84 on the calibrated scale).
 GENUINE = [
@@ -55,14 +55,6 @@ IMPOSTOR = [
     ("faceapi_sheldon/1.jpg", "faceapi_leonard/1.jpg"),
     ("deepface_mark/1.jpg", "deepface_jack/1.jpg"),
 ]
-
-
-@pytest.fixture(scope="module")
-def faces_dir() -> Path:
-    folder = get_settings().shared_data_dir / "faces"
-    if not folder.is_dir():
-        pytest.skip(f"public face set not found at {folder} (see /work/shared/data/README.md)")
-    return folder
 
 
 @pytest.fixture(scope="module")

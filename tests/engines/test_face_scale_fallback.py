@@ -23,7 +23,6 @@ from kyc.imaging.faces import (
     normalised_face,
 )
 from kyc.imaging.picture import Picture
-from kyc.settings import get_settings
 
 #: Genuine pairs; the first selfie lost the most as a wide 12 MP shot before the face
 #: was normalised (-2.8 points; 2 of 16 wide shots then got no score at all).
@@ -33,14 +32,6 @@ PAIRS = [
 ]
 #: Similarity points a 12 MP upload may differ from the same photo at normal size.
 TOLERANCE = 2.0
-
-
-@pytest.fixture(scope="module")
-def faces_dir() -> Path:
-    folder = get_settings().shared_data_dir / "faces"
-    if not folder.is_dir():
-        pytest.skip(f"public face set not found at {folder} (see /work/shared/data/README.md)")
-    return folder
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,7 @@ from kyc.engines.base import LivenessChecker
 from kyc.engines.face_local import DlibFaceMatcher
 from kyc.engines.liveness_local import ChallengeLivenessChecker, ReplayLivenessChecker
 from kyc.engines.liveness_rekognition import RekognitionLivenessChecker
-from kyc.settings import Settings, get_settings
+from kyc.settings import Settings
 
 SESSION_OK = "11111111-1111-4111-8111-111111111111"
 SESSION_LOW = "22222222-2222-4222-8222-222222222222"
@@ -96,14 +96,6 @@ class RekognitionStub:
             "AuditImages": [],
             **shapes.get(session, {"Status": "CREATED"}),
         }
-
-
-@pytest.fixture(scope="module")
-def faces_dir() -> Path:
-    folder = get_settings().shared_data_dir / "faces"
-    if not folder.is_dir():
-        pytest.skip(f"public face set not found at {folder}")
-    return folder
 
 
 @pytest.fixture(scope="module")
